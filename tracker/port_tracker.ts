@@ -1,0 +1,281 @@
+/**
+ * The tracker: which bindings exist, and who holds each one.
+ *
+ * @module
+ */
+import { type Binding, bindingKey, type PortEntry } from "./binding.ts";
+
+/** One holder of a binding: a source and the entry its owner reported. */
+export interface Holder {
+  /** Name of the source that reported the entry ("docker", "procnet", …). */
+  readonly source: string;
+  /** The entry as reported. */
+  readonly entry: PortEntry;
+}
+
+/** A binding the tracker holds, with every holder of it. */
+export interface TrackedBinding {
+  /** The binding's key (see {@linkcode bindingKey}). */
+  readonly key: string;
+  /** The binding. */
+  readonly binding: Binding;
+  /** Every (source, owner) holding the binding, oldest first; never empty. */
+  readonly holders: readonly Holder[];
+}
+
+/** A change to the tracker's state, from one source. */
+export type TrackerUpdate =
+  | {
+    /** Replaces everything the source holds. */
+    readonly type: "snapshot";
+    /** The source. */
+    readonly source: string;
+    /** Every entry the source has now. */
+    readonly entries: readonly PortEntry[];
+  }
+  | {
+    /** Replaces everything one owner of the source holds. */
+    readonly type: "upsert";
+    /** The source. */
+    readonly source: string;
+    /** The owner. */
+    readonly ownerId: string;
+    /** Every entry the owner has now (entries naming another owner are rejected). */
+    readonly entries: readonly PortEntry[];
+  }
+  | {
+    /** Drops everything one owner of the source holds. */
+    readonly type: "remove";
+    /** The source. */
+    readonly source: string;
+    /** The owner. */
+    readonly ownerId: string;
+  };
+
+/** What one update changed. Each binding appears in at most one list. */
+export interface TrackerDiff {
+  /** Bindings whose first holder appeared. */
+  readonly added: readonly TrackedBinding[];
+  /** Bindings whose last holder went; `holders` lists the holders it had. */
+  readonly removed: readonly TrackedBinding[];
+  /** Bindings that stay but whose holders or entries changed. */
+  readonly changed: readonly TrackedBinding[];
+}
+
+const HOLDER_SEPARATOR = "\u0000";
+
+function holderId(source: string, ownerId: string): string {
+  return source + HOLDER_SEPARATOR + ownerId;
+}
+
+function sameEntry(a: PortEntry, b: PortEntry): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Port bindings owned by (source, owner), keyed by binding and reference
+ * counted across owners. A binding is added when its first holder appears and
+ * removed when its last holder goes; an update from one source only ever
+ * touches that source's holders. Pure logic: no I/O, no time.
+ *
+ * @example
+ * ```ts
+ * import { PortTracker } from "./port_tracker.ts";
+ * import { makeBinding } from "./binding.ts";
+ * const tracker = new PortTracker();
+ * const entry = { ownerId: "c1", binding: makeBinding("tcp", "0.0.0.0", 8080) };
+ * const diff = tracker.apply({ type: "snapshot", source: "docker", entries: [entry] });
+ * diff.added.length; // 1
+ * ```
+ */
+export class PortTracker {
+  /** source → owner → (key → entry) */
+  #owners = new Map<string, Map<string, Map<string, PortEntry>>>();
+  /** key → holder id → holder, in insertion order */
+  #holders = new Map<string, Map<string, Holder>>();
+  #bindings = new Map<string, Binding>();
+
+  /**
+   * Applies one update and returns what changed.
+   *
+   * @param update A snapshot, upsert or remove from one source.
+   * @returns The bindings added, removed and changed.
+   */
+  apply(update: TrackerUpdate): TrackerDiff {
+    const diff = new DiffBuilder(
+      (key) => this.#holders.has(key),
+      (key) => this.get(key),
+    );
+    switch (update.type) {
+      case "snapshot": {
+        const byOwner = groupByOwner(update.entries);
+        const current = this.#owners.get(update.source);
+        for (const ownerId of [...(current?.keys() ?? [])]) {
+          if (!byOwner.has(ownerId)) {
+            this.#replaceOwner(update.source, ownerId, [], diff);
+          }
+        }
+        for (const [ownerId, entries] of byOwner) {
+          this.#replaceOwner(update.source, ownerId, entries, diff);
+        }
+        break;
+      }
+      case "upsert": {
+        const foreign = update.entries.find((entry) =>
+          entry.ownerId !== update.ownerId
+        );
+        if (foreign !== undefined) {
+          throw new TypeError(
+            `Cannot upsert owner ${update.ownerId}: an entry names owner ${foreign.ownerId}`,
+          );
+        }
+        this.#replaceOwner(update.source, update.ownerId, update.entries, diff);
+        break;
+      }
+      case "remove":
+        this.#replaceOwner(update.source, update.ownerId, [], diff);
+        break;
+    }
+    return diff.build();
+  }
+
+  /** Every binding held now, in key order. */
+  bindings(): TrackedBinding[] {
+    return [...this.#holders.keys()].sort().map((key) => this.#tracked(key));
+  }
+
+  /** The binding with this key, if held. */
+  get(key: string): TrackedBinding | undefined {
+    return this.#holders.has(key) ? this.#tracked(key) : undefined;
+  }
+
+  /** Number of bindings held. */
+  get size(): number {
+    return this.#holders.size;
+  }
+
+  /** Every entry one source holds now. */
+  entriesOf(source: string): PortEntry[] {
+    const owners = this.#owners.get(source);
+    if (owners === undefined) return [];
+    return [...owners.values()].flatMap((entries) => [...entries.values()]);
+  }
+
+  /** The sources that hold at least one binding. */
+  sources(): string[] {
+    return [...this.#owners.keys()];
+  }
+
+  #tracked(key: string): TrackedBinding {
+    const holders = this.#holders.get(key);
+    const binding = this.#bindings.get(key);
+    if (holders === undefined || binding === undefined) {
+      throw new Error(`tracker invariant broken: no holders for ${key}`);
+    }
+    return { key, binding, holders: [...holders.values()] };
+  }
+
+  #replaceOwner(
+    source: string,
+    ownerId: string,
+    entries: readonly PortEntry[],
+    diff: DiffBuilder,
+  ): void {
+    let owners = this.#owners.get(source);
+    const previous = owners?.get(ownerId) ?? new Map<string, PortEntry>();
+    const next = new Map<string, PortEntry>();
+    for (const entry of entries) next.set(bindingKey(entry.binding), entry);
+    const id = holderId(source, ownerId);
+
+    for (const [key, entry] of previous) {
+      if (next.has(key)) continue;
+      const holders = this.#holders.get(key);
+      if (holders === undefined) continue;
+      diff.touch(key);
+      holders.delete(id);
+      if (holders.size === 0) {
+        diff.lastHolderGone(key, this.#bindings.get(key) ?? entry.binding, [{
+          source,
+          entry,
+        }]);
+        this.#holders.delete(key);
+        this.#bindings.delete(key);
+      }
+    }
+    for (const [key, entry] of next) {
+      const old = previous.get(key);
+      if (old !== undefined && sameEntry(old, entry)) continue;
+      diff.touch(key);
+      let holders = this.#holders.get(key);
+      if (holders === undefined) {
+        holders = new Map();
+        this.#holders.set(key, holders);
+        this.#bindings.set(key, entry.binding);
+      }
+      holders.set(id, { source, entry });
+    }
+
+    if (next.size === 0) {
+      owners?.delete(ownerId);
+      if (owners?.size === 0) this.#owners.delete(source);
+    } else {
+      if (owners === undefined) {
+        owners = new Map();
+        this.#owners.set(source, owners);
+      }
+      owners.set(ownerId, next);
+    }
+  }
+}
+
+function groupByOwner(
+  entries: readonly PortEntry[],
+): Map<string, PortEntry[]> {
+  const byOwner = new Map<string, PortEntry[]>();
+  for (const entry of entries) {
+    const list = byOwner.get(entry.ownerId);
+    if (list === undefined) byOwner.set(entry.ownerId, [entry]);
+    else list.push(entry);
+  }
+  return byOwner;
+}
+
+/** Collects the keys one update touched and classifies them at the end. */
+class DiffBuilder {
+  #isHeld: (key: string) => boolean;
+  #tracked: (key: string) => TrackedBinding | undefined;
+  #wasHeld = new Map<string, boolean>();
+  #gone = new Map<string, TrackedBinding>();
+
+  constructor(
+    isHeld: (key: string) => boolean,
+    tracked: (key: string) => TrackedBinding | undefined,
+  ) {
+    this.#isHeld = isHeld;
+    this.#tracked = tracked;
+  }
+
+  /** Records whether `key` was held before the update first touched it. */
+  touch(key: string): void {
+    if (!this.#wasHeld.has(key)) this.#wasHeld.set(key, this.#isHeld(key));
+  }
+
+  lastHolderGone(key: string, binding: Binding, holders: Holder[]): void {
+    this.#gone.set(key, { key, binding, holders });
+  }
+
+  build(): TrackerDiff {
+    const added: TrackedBinding[] = [];
+    const removed: TrackedBinding[] = [];
+    const changed: TrackedBinding[] = [];
+    for (const [key, before] of this.#wasHeld) {
+      const now = this.#tracked(key);
+      if (before && now === undefined) {
+        const gone = this.#gone.get(key);
+        if (gone !== undefined) removed.push(gone);
+      } else if (!before && now !== undefined) added.push(now);
+      else if (before && now !== undefined) changed.push(now);
+    }
+    return { added, removed, changed };
+  }
+}
