@@ -1,0 +1,390 @@
+/**
+ * Delivery of binding changes to forwarders, as reconciliation.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import { backoffDelay, type BackoffOptions } from "../support/backoff.ts";
+import { type Clock, systemClock, type TimerId } from "../support/clock.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
+import type { Forwarder } from "./forwarder.ts";
+
+/** Where one binding stands with one forwarder. */
+export interface DeliveryStatus {
+  /** The forwarder. */
+  readonly forwarder: string;
+  /** The binding's key. */
+  readonly key: string;
+  /** forwarded: applied and wanted; pending: a call is due or running; retrying: the last call failed; removing: applied but no longer wanted. */
+  readonly state: "forwarded" | "pending" | "retrying" | "removing";
+  /** Failed attempts in a row. */
+  readonly attempts: number;
+  /** Message of the last failure, while retrying. */
+  readonly lastError?: string;
+  /** Clock time of the last state change. */
+  readonly since: number;
+}
+
+/** Options of {@linkcode DeliveryQueue}. */
+export interface DeliveryQueueOptions {
+  /** Time source. @default systemClock */
+  readonly clock?: Clock;
+  /** Retry delays. @default 250 ms doubling to 30 s */
+  readonly backoff?: BackoffOptions;
+  /** Logger. @default the "guest-agent.delivery" category */
+  readonly logger?: Logger;
+}
+
+interface Failure {
+  attempts: number;
+  notBefore: number;
+  lastError: string;
+}
+
+interface Lane {
+  readonly forwarder: Forwarder;
+  readonly desired: Map<string, TrackedBinding>;
+  readonly applied: Map<string, TrackedBinding>;
+  /** Keys whose desired and applied may differ. */
+  readonly dirty: Set<string>;
+  readonly inFlight: Set<string>;
+  readonly failures: Map<string, Failure>;
+  readonly since: Map<string, number>;
+  timer: TimerId | undefined;
+  timerAt: number | undefined;
+}
+
+/**
+ * One queue for all forwarders. Each forwarder has a desired set (set by the
+ * router) and an applied set (what the host side has, as far as we know);
+ * the queue calls `add` and `remove` until they are equal. So:
+ * failures retry with capped backoff, per binding; one call per binding is
+ * in flight at a time, which keeps the order per binding; an add and a
+ * remove that are both still pending cancel out; a forwarder that recovers
+ * receives the current truth, never a replay of stale history.
+ *
+ * @example
+ * ```ts
+ * import { DeliveryQueue } from "./delivery_queue.ts";
+ * const seen: string[] = [];
+ * const queue = new DeliveryQueue([{
+ *   name: "memo",
+ *   add: async (b) => { seen.push("+" + b.key); },
+ *   remove: async (b) => { seen.push("-" + b.key); },
+ * }]);
+ * const binding = { protocol: "tcp", hostIp: "0.0.0.0", hostPort: 80 } as const;
+ * queue.setDesired("memo", { key: "tcp/0.0.0.0:80", binding, holders: [] });
+ * await queue.settled();
+ * await queue.close();
+ * ```
+ */
+export class DeliveryQueue {
+  #lanes = new Map<string, Lane>();
+  #clock: Clock;
+  #backoff: BackoffOptions;
+  #logger: Logger;
+  #abort = new AbortController();
+  #waiters: (() => void)[] = [];
+  #closed = false;
+
+  /**
+   * @param forwarders The forwarders, each with a unique name.
+   * @param options Clock, backoff and logger.
+   */
+  constructor(
+    forwarders: readonly Forwarder[],
+    options: DeliveryQueueOptions = {},
+  ) {
+    this.#clock = options.clock ?? systemClock;
+    this.#backoff = options.backoff ?? {};
+    this.#logger = options.logger ?? getLogger(["guest-agent", "delivery"]);
+    for (const forwarder of forwarders) {
+      if (this.#lanes.has(forwarder.name)) {
+        throw new TypeError(
+          `Cannot add forwarder ${forwarder.name}: the name is taken`,
+        );
+      }
+      this.#lanes.set(forwarder.name, {
+        forwarder,
+        desired: new Map(),
+        applied: new Map(),
+        dirty: new Set(),
+        inFlight: new Set(),
+        failures: new Map(),
+        since: new Map(),
+        timer: undefined,
+        timerAt: undefined,
+      });
+    }
+  }
+
+  /** Names of the forwarders, in the order given. */
+  get forwarders(): string[] {
+    return [...this.#lanes.keys()];
+  }
+
+  /** Makes `binding` wanted on `forwarder` (replacing what was wanted under its key). */
+  setDesired(forwarder: string, binding: TrackedBinding): void {
+    const lane = this.#lane(forwarder);
+    lane.desired.set(binding.key, binding);
+    this.#markDirty(lane, binding.key);
+  }
+
+  /** Makes the binding with `key` unwanted on `forwarder`. */
+  unsetDesired(forwarder: string, key: string): void {
+    const lane = this.#lane(forwarder);
+    if (!lane.desired.delete(key)) return;
+    this.#markDirty(lane, key);
+  }
+
+  /** Makes nothing wanted on any forwarder (shutdown). */
+  clearDesired(): void {
+    for (const [name, lane] of this.#lanes) {
+      for (const key of [...lane.desired.keys()]) this.unsetDesired(name, key);
+    }
+  }
+
+  /** Keys wanted on `forwarder`. */
+  desiredKeys(forwarder: string): string[] {
+    return [...this.#lane(forwarder).desired.keys()].sort();
+  }
+
+  /** Keys the host side of `forwarder` has, as far as the queue knows. */
+  appliedKeys(forwarder: string): string[] {
+    return [...this.#lane(forwarder).applied.keys()].sort();
+  }
+
+  /** Where every wanted or applied binding stands, per forwarder. */
+  status(): DeliveryStatus[] {
+    const rows: DeliveryStatus[] = [];
+    for (const [name, lane] of this.#lanes) {
+      const keys = new Set([...lane.desired.keys(), ...lane.applied.keys()]);
+      for (const key of [...keys].sort()) {
+        const failure = lane.failures.get(key);
+        const wanted = lane.desired.has(key);
+        const state = failure
+          ? "retrying"
+          : !wanted
+          ? "removing"
+          : lane.dirty.has(key)
+          ? "pending"
+          : "forwarded";
+        rows.push({
+          forwarder: name,
+          key,
+          state,
+          attempts: failure?.attempts ?? 0,
+          ...(failure ? { lastError: failure.lastError } : {}),
+          since: lane.since.get(key) ?? this.#clock.now(),
+        });
+      }
+    }
+    return rows;
+  }
+
+  /** True when every forwarder's applied set equals its desired set. */
+  get isSettled(): boolean {
+    for (const lane of this.#lanes.values()) {
+      if (lane.dirty.size > 0 || lane.inFlight.size > 0) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Resolves when every applied set equals its desired set, or when `signal`
+   * aborts (then it resolves too: check {@linkcode isSettled}).
+   */
+  settled(signal?: AbortSignal): Promise<void> {
+    if (this.isSettled || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      this.#waiters.push(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /** Aborts calls in flight, stops retrying and closes every forwarder. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort(new Error("delivery queue closed"));
+    for (const lane of this.#lanes.values()) {
+      if (lane.timer !== undefined) this.#clock.clearTimeout(lane.timer);
+    }
+    for (const waiter of this.#waiters.splice(0)) waiter();
+    for (const lane of this.#lanes.values()) {
+      try {
+        await lane.forwarder.close?.();
+      } catch (error) {
+        this.#logger.warn(
+          "Cannot close forwarder {forwarder}: {error}",
+          { forwarder: lane.forwarder.name, error: String(error) },
+        );
+      }
+    }
+  }
+
+  #lane(name: string): Lane {
+    const lane = this.#lanes.get(name);
+    if (lane === undefined) {
+      throw new TypeError(
+        `Cannot route to forwarder ${name}: no such forwarder`,
+      );
+    }
+    return lane;
+  }
+
+  #markDirty(lane: Lane, key: string): void {
+    lane.dirty.add(key);
+    lane.since.set(key, this.#clock.now());
+    // A new wish resets the retry schedule: the host side may be back.
+    const failure = lane.failures.get(key);
+    if (failure) failure.notBefore = this.#clock.now();
+    this.#pump(lane);
+  }
+
+  #identity(lane: Lane, binding: TrackedBinding): string {
+    return lane.forwarder.identity?.(binding) ?? binding.key;
+  }
+
+  #pump(lane: Lane): void {
+    if (this.#closed) return;
+    const limit = Math.max(1, lane.forwarder.concurrency ?? 8);
+    const now = this.#clock.now();
+    let nextRetry = Infinity;
+    for (const key of [...lane.dirty]) {
+      if (lane.inFlight.size >= limit) break;
+      if (lane.inFlight.has(key)) continue;
+      const failure = lane.failures.get(key);
+      if (failure && failure.notBefore > now) {
+        nextRetry = Math.min(nextRetry, failure.notBefore);
+        continue;
+      }
+      const want = lane.desired.get(key);
+      const have = lane.applied.get(key);
+      if (
+        want && have &&
+        this.#identity(lane, want) === this.#identity(lane, have)
+      ) {
+        lane.applied.set(key, want);
+        this.#clean(lane, key);
+      } else if (have) {
+        this.#call(lane, key, "remove", have);
+      } else if (want) {
+        this.#call(lane, key, "add", want);
+      } else {
+        this.#clean(lane, key);
+      }
+    }
+    this.#schedule(lane, nextRetry);
+    this.#notifyIfSettled();
+  }
+
+  #clean(lane: Lane, key: string): void {
+    lane.dirty.delete(key);
+    lane.failures.delete(key);
+    if (!lane.desired.has(key)) lane.since.delete(key);
+    else lane.since.set(key, this.#clock.now());
+  }
+
+  #schedule(lane: Lane, at: number): void {
+    if (at === Infinity || (lane.timerAt !== undefined && lane.timerAt <= at)) {
+      return;
+    }
+    if (lane.timer !== undefined) this.#clock.clearTimeout(lane.timer);
+    lane.timerAt = at;
+    lane.timer = this.#clock.setTimeout(() => {
+      lane.timer = undefined;
+      lane.timerAt = undefined;
+      this.#pump(lane);
+    }, at - this.#clock.now());
+  }
+
+  #call(
+    lane: Lane,
+    key: string,
+    operation: "add" | "remove",
+    binding: TrackedBinding,
+  ): void {
+    lane.inFlight.add(key);
+    const forwarder = lane.forwarder;
+    let call: Promise<void>;
+    try {
+      call = forwarder[operation](binding, this.#abort.signal);
+    } catch (error) {
+      call = Promise.reject(error);
+    }
+    call.then(
+      () => {
+        lane.inFlight.delete(key);
+        if (operation === "add") lane.applied.set(key, binding);
+        else lane.applied.delete(key);
+        const failure = lane.failures.get(key);
+        if (failure) {
+          this.#logger.info(
+            "{forwarder}: {operation} {key} succeeded after {attempts} failed attempts",
+            {
+              forwarder: forwarder.name,
+              operation,
+              key,
+              attempts: failure.attempts,
+            },
+          );
+          lane.failures.delete(key);
+        } else {
+          this.#logger.debug("{forwarder}: {operation} {key}", {
+            forwarder: forwarder.name,
+            operation,
+            key,
+          });
+        }
+        this.#pump(lane);
+      },
+      (error: unknown) => {
+        lane.inFlight.delete(key);
+        if (this.#closed) return;
+        const message = error instanceof Error ? error.message : String(error);
+        const failure = lane.failures.get(key) ??
+          { attempts: 0, notBefore: 0, lastError: "" };
+        const delay = backoffDelay(failure.attempts, this.#backoff);
+        if (failure.attempts === 0 || failure.lastError !== message) {
+          this.#logger.warn(
+            "{forwarder}: cannot {operation} {key} (owner {owner}): {error}; retrying in {delay} ms",
+            {
+              forwarder: forwarder.name,
+              operation,
+              key,
+              owner: describeOwners(binding),
+              error: message,
+              delay,
+            },
+          );
+        }
+        failure.attempts++;
+        failure.lastError = message;
+        failure.notBefore = this.#clock.now() + delay;
+        lane.failures.set(key, failure);
+        lane.since.set(key, this.#clock.now());
+        this.#pump(lane);
+      },
+    );
+  }
+
+  #notifyIfSettled(): void {
+    if (this.#waiters.length === 0 || !this.isSettled) return;
+    for (const waiter of this.#waiters.splice(0)) waiter();
+  }
+}
+
+/** "docker:web1, iptables:rule-3": who holds a binding, for log lines. */
+export function describeOwners(binding: TrackedBinding): string {
+  if (binding.holders.length === 0) return "none";
+  return binding.holders
+    .map((holder) =>
+      `${holder.source}:${holder.entry.name ?? holder.entry.ownerId}`
+    )
+    .join(", ");
+}

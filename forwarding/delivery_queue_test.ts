@@ -1,0 +1,249 @@
+import fc from "fast-check";
+import { assert, assertEquals } from "../tests/assert.ts";
+import { FakeClock, flushMicrotasks } from "../support/clock.ts";
+import { makeBinding } from "../tracker/binding.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
+import { DeliveryQueue } from "./delivery_queue.ts";
+import type { Forwarder } from "./forwarder.ts";
+
+function tracked(port: number, containerPort = 80): TrackedBinding {
+  const binding = makeBinding("tcp", "0.0.0.0", port);
+  return {
+    key: `tcp/0.0.0.0:${port}`,
+    binding,
+    holders: [{
+      source: "docker",
+      entry: { ownerId: `c${port}`, binding, containerPort },
+    }],
+  };
+}
+
+/** A forwarder that records calls; `failNext` and `gate` steer it. */
+class RecordingForwarder implements Forwarder {
+  readonly name: string;
+  readonly concurrency: number;
+  calls: string[] = [];
+  hostSide = new Set<string>();
+  failNext = 0;
+  gate?: Promise<void>;
+  running = new Set<string>();
+  overlapped = false;
+
+  constructor(name = "rec", concurrency = 8) {
+    this.name = name;
+    this.concurrency = concurrency;
+  }
+
+  add(binding: TrackedBinding): Promise<void> {
+    return this.#run("+", binding);
+  }
+
+  remove(binding: TrackedBinding): Promise<void> {
+    return this.#run("-", binding);
+  }
+
+  identity(binding: TrackedBinding): string {
+    return `${binding.key}>${binding.holders[0]?.entry.containerPort}`;
+  }
+
+  async #run(sign: string, binding: TrackedBinding): Promise<void> {
+    if (this.running.has(binding.key)) this.overlapped = true;
+    this.running.add(binding.key);
+    try {
+      await this.gate;
+      if (this.failNext > 0) {
+        this.failNext--;
+        throw new Error("host side down");
+      }
+      this.calls.push(sign + binding.key);
+      if (sign === "+") this.hostSide.add(binding.key);
+      else this.hostSide.delete(binding.key);
+    } finally {
+      this.running.delete(binding.key);
+    }
+  }
+}
+
+function newQueue(forwarders: Forwarder[], clock: FakeClock): DeliveryQueue {
+  return new DeliveryQueue(forwarders, {
+    clock,
+    backoff: { initialMs: 100, maxMs: 1000, jitter: 0 },
+  });
+}
+
+Deno.test("DeliveryQueue ends with the true set after N failures", async () => {
+  const clock = new FakeClock();
+  const forwarder = new RecordingForwarder();
+  forwarder.failNext = 7;
+  const queue = newQueue([forwarder], clock);
+  queue.setDesired("rec", tracked(1));
+  queue.setDesired("rec", tracked(2));
+  await clock.advance(150);
+  queue.unsetDesired("rec", "tcp/0.0.0.0:1");
+  queue.setDesired("rec", tracked(3));
+  await clock.advance(5000);
+  assert(queue.isSettled);
+  assertEquals([...forwarder.hostSide].sort(), [
+    "tcp/0.0.0.0:2",
+    "tcp/0.0.0.0:3",
+  ]);
+  assertEquals(queue.appliedKeys("rec"), queue.desiredKeys("rec"));
+  assertEquals(forwarder.failNext, 0);
+  await queue.close();
+});
+
+Deno.test("DeliveryQueue cancels an add and a remove both still pending", async () => {
+  const clock = new FakeClock();
+  const forwarder = new RecordingForwarder("rec", 1);
+  let open!: () => void;
+  forwarder.gate = new Promise((resolve) => open = resolve);
+  const queue = newQueue([forwarder], clock);
+  queue.setDesired("rec", tracked(1)); // in flight, held at the gate
+  queue.setDesired("rec", tracked(2)); // pending behind it
+  queue.unsetDesired("rec", "tcp/0.0.0.0:2");
+  open();
+  await queue.settled();
+  assertEquals(forwarder.calls, ["+tcp/0.0.0.0:1"]);
+  await queue.close();
+});
+
+Deno.test("DeliveryQueue keeps the order per binding", async () => {
+  const clock = new FakeClock();
+  const forwarder = new RecordingForwarder();
+  let open!: () => void;
+  forwarder.gate = new Promise((resolve) => open = resolve);
+  const queue = newQueue([forwarder], clock);
+  queue.setDesired("rec", tracked(1));
+  queue.unsetDesired("rec", "tcp/0.0.0.0:1");
+  queue.setDesired("rec", tracked(1, 8080));
+  open();
+  await queue.settled();
+  // The first add was in flight; the remove/add that followed collapse into
+  // "replace with the new details", applied in order.
+  assertEquals(forwarder.calls, [
+    "+tcp/0.0.0.0:1",
+    "-tcp/0.0.0.0:1",
+    "+tcp/0.0.0.0:1",
+  ]);
+  assertEquals(forwarder.overlapped, false);
+  await queue.close();
+});
+
+Deno.test("DeliveryQueue gives a recovered forwarder the truth, not history", async () => {
+  const clock = new FakeClock();
+  const forwarder = new RecordingForwarder();
+  forwarder.failNext = 1_000;
+  const queue = newQueue([forwarder], clock);
+  for (let port = 1; port <= 5; port++) queue.setDesired("rec", tracked(port));
+  await clock.advance(2000);
+  for (let port = 1; port <= 4; port++) {
+    queue.unsetDesired("rec", `tcp/0.0.0.0:${port}`);
+  }
+  assertEquals(queue.status().map((row) => row.state), ["retrying"]);
+  forwarder.failNext = 0;
+  await clock.advance(2000);
+  assertEquals(forwarder.calls, ["+tcp/0.0.0.0:5"]);
+  await queue.close();
+});
+
+Deno.test("DeliveryQueue passes the binding as added to remove", async () => {
+  const clock = new FakeClock();
+  const removed: TrackedBinding[] = [];
+  const queue = newQueue([{
+    name: "f",
+    add: () => Promise.resolve(),
+    remove: (binding) => {
+      removed.push(binding);
+      return Promise.resolve();
+    },
+  }], clock);
+  queue.setDesired("f", tracked(1, 1234));
+  await queue.settled();
+  queue.unsetDesired("f", "tcp/0.0.0.0:1");
+  await queue.settled();
+  assertEquals(removed[0]?.holders[0]?.entry.containerPort, 1234);
+  await queue.close();
+});
+
+Deno.test("DeliveryQueue keeps forwarders independent", async () => {
+  const clock = new FakeClock();
+  const broken = new RecordingForwarder("broken");
+  broken.failNext = 1_000;
+  const healthy = new RecordingForwarder("healthy");
+  const queue = newQueue([broken, healthy], clock);
+  queue.setDesired("broken", tracked(1));
+  queue.setDesired("healthy", tracked(1));
+  await clock.advance(500);
+  assertEquals(healthy.calls, ["+tcp/0.0.0.0:1"]);
+  assertEquals(queue.isSettled, false);
+  const status = queue.status().find((row) => row.forwarder === "broken");
+  assertEquals(status?.state, "retrying");
+  assertEquals(status?.lastError, "host side down");
+  await queue.close();
+});
+
+Deno.test("DeliveryQueue.settled() resolves on abort while retrying", async () => {
+  const clock = new FakeClock();
+  const broken = new RecordingForwarder();
+  broken.failNext = 1_000;
+  const queue = newQueue([broken], clock);
+  queue.setDesired("rec", tracked(1));
+  const controller = new AbortController();
+  const settled = queue.settled(controller.signal);
+  await flushMicrotasks();
+  controller.abort();
+  await settled;
+  assertEquals(queue.isSettled, false);
+  await queue.close();
+  assertEquals(clock.pending, 0);
+});
+
+Deno.test("DeliveryQueue converges under random changes and failures", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.record({
+          port: fc.integer({ min: 1, max: 5 }),
+          want: fc.boolean(),
+          containerPort: fc.integer({ min: 1, max: 2 }),
+          failures: fc.integer({ min: 0, max: 3 }),
+          waitMs: fc.constantFrom(0, 0, 50, 400),
+        }),
+        { maxLength: 25 },
+      ),
+      async (steps) => {
+        const clock = new FakeClock();
+        const forwarder = new RecordingForwarder("rec", 2);
+        const queue = newQueue([forwarder], clock);
+        const truth = new Map<string, TrackedBinding>();
+        for (const step of steps) {
+          forwarder.failNext += step.failures;
+          const binding = tracked(step.port, step.containerPort);
+          if (step.want) {
+            truth.set(binding.key, binding);
+            queue.setDesired("rec", binding);
+          } else {
+            truth.delete(binding.key);
+            queue.unsetDesired("rec", binding.key);
+          }
+          await clock.advance(step.waitMs);
+        }
+        forwarder.failNext = 0;
+        await clock.advance(10_000);
+        assert(queue.isSettled, "not settled");
+        assertEquals([...forwarder.hostSide].sort(), [...truth.keys()].sort());
+        assertEquals(forwarder.overlapped, false);
+        // Per binding, successful calls alternate +, -, +, … from +.
+        const last = new Map<string, string>();
+        for (const call of forwarder.calls) {
+          const key = call.slice(1);
+          assert(last.get(key) !== call[0], `repeated ${call}`);
+          if (!last.has(key)) assertEquals(call[0], "+");
+          last.set(key, call[0]!);
+        }
+        await queue.close();
+      },
+    ),
+    { numRuns: 60 },
+  );
+});

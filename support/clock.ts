@@ -1,0 +1,118 @@
+/**
+ * Time, injected: the real clock and a fake one for tests.
+ *
+ * @module
+ */
+
+/** Handle of a scheduled callback. */
+export type TimerId = number | ReturnType<typeof setTimeout>;
+
+/** The few time functions the agent uses; inject a {@linkcode FakeClock} in tests. */
+export interface Clock {
+  /** Milliseconds since an arbitrary epoch. */
+  now(): number;
+  /** Calls `callback` once after `delayMs`. */
+  setTimeout(callback: () => void, delayMs: number): TimerId;
+  /** Cancels a callback that has not run yet. */
+  clearTimeout(id: TimerId): void;
+}
+
+/** The real clock: `performance.now()` and the global timers. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
+  clearTimeout: (id) => clearTimeout(id as number),
+};
+
+/** Resolves after `delayMs`, or rejects with the signal's reason when it aborts. */
+export function sleep(
+  clock: Clock,
+  delayMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clock.clearTimeout(id);
+      reject(signal?.reason);
+    };
+    const id = clock.setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, delayMs);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+interface FakeTimer {
+  readonly id: number;
+  readonly at: number;
+  readonly callback: () => void;
+}
+
+/**
+ * A clock that only moves when told to, for tests.
+ *
+ * @example
+ * ```ts
+ * import { FakeClock } from "./clock.ts";
+ * const clock = new FakeClock();
+ * let fired = false;
+ * clock.setTimeout(() => fired = true, 100);
+ * await clock.advance(100);
+ * fired; // true
+ * ```
+ */
+export class FakeClock implements Clock {
+  #now = 0;
+  #nextId = 1;
+  #timers: FakeTimer[] = [];
+
+  /** The fake time in milliseconds. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** Schedules `callback` at now + `delayMs`. */
+  setTimeout(callback: () => void, delayMs: number): number {
+    const id = this.#nextId++;
+    this.#timers.push({ id, at: this.#now + Math.max(0, delayMs), callback });
+    return id;
+  }
+
+  /** Cancels a scheduled callback. */
+  clearTimeout(id: TimerId): void {
+    this.#timers = this.#timers.filter((timer) => timer.id !== id);
+  }
+
+  /** Number of callbacks waiting. */
+  get pending(): number {
+    return this.#timers.length;
+  }
+
+  /**
+   * Moves time forward by `ms`, running due callbacks in time order and
+   * letting promise callbacks settle after each one.
+   */
+  async advance(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    await flushMicrotasks();
+    for (;;) {
+      const next = this.#timers
+        .filter((timer) => timer.at <= target)
+        .sort((a, b) => a.at - b.at || a.id - b.id)[0];
+      if (next === undefined) break;
+      this.#timers = this.#timers.filter((timer) => timer !== next);
+      this.#now = next.at;
+      next.callback();
+      await flushMicrotasks();
+    }
+    this.#now = target;
+    await flushMicrotasks();
+  }
+}
+
+/** Lets every queued promise callback run (a macrotask turn). */
+export function flushMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
