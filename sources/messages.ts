@@ -1,0 +1,279 @@
+/**
+ * Messages between source workers and the main thread: one union each way,
+ * versioned, and a guard the main thread runs before trusting anything.
+ *
+ * @module
+ */
+import { isPort, makeBinding, type PortEntry } from "../tracker/binding.ts";
+
+/** Version of the message format; a worker of another version is refused. */
+export const MESSAGE_VERSION = 1;
+
+/** How a source's connection to what it watches stands. */
+export type SourceState = "connected" | "waiting" | "reconnecting";
+
+/** A message from a source worker to the main thread. */
+export type SourceMessage =
+  | {
+    /** Format version. */
+    readonly v: typeof MESSAGE_VERSION;
+    /** Every entry the source has now; replaces its earlier state. */
+    readonly type: "snapshot";
+    /** The entries. */
+    readonly entries: readonly PortEntry[];
+  }
+  | {
+    /** Format version. */
+    readonly v: typeof MESSAGE_VERSION;
+    /** Every entry of one owner; replaces that owner's earlier entries. */
+    readonly type: "upsert";
+    /** The owner. */
+    readonly ownerId: string;
+    /** The entries, each naming `ownerId`. */
+    readonly entries: readonly PortEntry[];
+  }
+  | {
+    /** Format version. */
+    readonly v: typeof MESSAGE_VERSION;
+    /** One owner is gone with all its entries. */
+    readonly type: "remove";
+    /** The owner. */
+    readonly ownerId: string;
+  }
+  | {
+    /** Format version. */
+    readonly v: typeof MESSAGE_VERSION;
+    /** The source's connection changed state. */
+    readonly type: "status";
+    /** The new state. */
+    readonly state: SourceState;
+    /** Why, for people. */
+    readonly reason?: string;
+  }
+  | {
+    /** Format version. */
+    readonly v: typeof MESSAGE_VERSION;
+    /** The source cannot go on; the supervisor restarts the worker. */
+    readonly type: "error";
+    /** What went wrong. */
+    readonly message: string;
+  };
+
+/** A message from the main thread to a source worker. */
+export type ControlMessage =
+  | {
+    /** Format version. */
+    readonly v: typeof MESSAGE_VERSION;
+    /** Start watching with this configuration. */
+    readonly type: "start";
+    /** The source's own configuration (plain data). */
+    readonly config: Readonly<Record<string, unknown>>;
+    /** Log at debug level. */
+    readonly debug: boolean;
+    /** Log as JSON lines instead of text. */
+    readonly jsonLogs: boolean;
+  }
+  | {
+    /** Format version. */
+    readonly v: typeof MESSAGE_VERSION;
+    /** Stop watching and release everything. */
+    readonly type: "stop";
+  };
+
+/** Most entries one message may carry (1,000 containers × 100 ports). */
+export const MAX_ENTRIES = 100_000;
+const MAX_ID_LENGTH = 512;
+const MAX_TEXT_LENGTH = 4_096;
+const MAX_CONTAINER_IPS = 64;
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === "string") {
+    return `the string ${JSON.stringify(value.slice(0, 40))}`;
+  }
+  return typeof value === "object"
+    ? "an object"
+    : `${typeof value} ${String(value).slice(0, 40)}`;
+}
+
+function fail(what: string, value: unknown, expected: string): never {
+  throw new TypeError(
+    `Cannot accept ${what}: got ${describe(value)}, expected ${expected}`,
+  );
+}
+
+function record(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail(what, value, "an object");
+  }
+  return value as Record<string, unknown>;
+}
+
+function text(value: unknown, what: string, max: number): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > max) {
+    fail(what, value, `a string of 1 to ${max} characters`);
+  }
+  return value;
+}
+
+/**
+ * Checks one port entry from a worker and returns it normalised.
+ *
+ * @param value What the worker sent.
+ * @returns The entry with a checked, normalised binding.
+ * @throws {TypeError} Naming the first field that is wrong.
+ */
+export function parsePortEntry(value: unknown): PortEntry {
+  const raw = record(value, "entry");
+  const ownerId = text(raw.ownerId, "entry.ownerId", MAX_ID_LENGTH);
+  const rawBinding = record(raw.binding, "entry.binding");
+  const { protocol, hostIp, hostPort } = rawBinding;
+  if (typeof protocol !== "string") {
+    fail("entry.binding.protocol", protocol, '"tcp" or "udp"');
+  }
+  if (typeof hostIp !== "string") {
+    fail("entry.binding.hostIp", hostIp, "an IP address string");
+  }
+  if (!isPort(hostPort)) {
+    fail("entry.binding.hostPort", hostPort, "an integer from 1 to 65535");
+  }
+  const entry: {
+    -readonly [K in keyof PortEntry]: PortEntry[K];
+  } = { ownerId, binding: makeBinding(protocol, hostIp, hostPort) };
+  if (raw.containerPort !== undefined) {
+    if (!isPort(raw.containerPort)) {
+      fail(
+        "entry.containerPort",
+        raw.containerPort,
+        "an integer from 1 to 65535",
+      );
+    }
+    entry.containerPort = raw.containerPort;
+  }
+  if (raw.containerIps !== undefined) {
+    const ips = raw.containerIps;
+    if (!Array.isArray(ips) || ips.length > MAX_CONTAINER_IPS) {
+      fail(
+        "entry.containerIps",
+        ips,
+        `an array of at most ${MAX_CONTAINER_IPS} addresses`,
+      );
+    }
+    entry.containerIps = ips.map((ip) => text(ip, "entry.containerIps[]", 64));
+  }
+  if (raw.name !== undefined) {
+    entry.name = text(raw.name, "entry.name", MAX_TEXT_LENGTH);
+  }
+  if (raw.namespace !== undefined) {
+    entry.namespace = text(raw.namespace, "entry.namespace", MAX_TEXT_LENGTH);
+  }
+  return entry;
+}
+
+function entries(value: unknown): PortEntry[] {
+  if (!Array.isArray(value) || value.length > MAX_ENTRIES) {
+    fail("entries", value, `an array of at most ${MAX_ENTRIES} entries`);
+  }
+  return value.map((item, index) => {
+    try {
+      return parsePortEntry(item);
+    } catch (error) {
+      throw new TypeError(
+        `Cannot accept entries[${index}]: ${(error as Error).message}`,
+      );
+    }
+  });
+}
+
+/**
+ * The guard for messages from workers: checks shape, version and every
+ * field, and returns the message normalised.
+ *
+ * @param data The `MessageEvent.data` a worker posted.
+ * @returns The checked message.
+ * @throws {TypeError} Naming what is wrong; the caller logs and drops it.
+ */
+export function parseSourceMessage(data: unknown): SourceMessage {
+  const raw = record(data, "message");
+  if (raw.v !== MESSAGE_VERSION) {
+    fail("message.v", raw.v, `version ${MESSAGE_VERSION}`);
+  }
+  const v = MESSAGE_VERSION;
+  switch (raw.type) {
+    case "snapshot":
+      return { v, type: "snapshot", entries: entries(raw.entries) };
+    case "upsert": {
+      const ownerId = text(raw.ownerId, "message.ownerId", MAX_ID_LENGTH);
+      const list = entries(raw.entries);
+      const foreign = list.find((entry) => entry.ownerId !== ownerId);
+      if (foreign) {
+        fail(
+          "upsert entry owner",
+          foreign.ownerId,
+          `owner ${JSON.stringify(ownerId)}`,
+        );
+      }
+      return { v, type: "upsert", ownerId, entries: list };
+    }
+    case "remove":
+      return {
+        v,
+        type: "remove",
+        ownerId: text(raw.ownerId, "message.ownerId", MAX_ID_LENGTH),
+      };
+    case "status": {
+      const state = raw.state;
+      if (
+        state !== "connected" && state !== "waiting" && state !== "reconnecting"
+      ) {
+        fail("message.state", state, "connected, waiting or reconnecting");
+      }
+      return raw.reason === undefined ? { v, type: "status", state } : {
+        v,
+        type: "status",
+        state,
+        reason: text(raw.reason, "message.reason", MAX_TEXT_LENGTH),
+      };
+    }
+    case "error":
+      return {
+        v,
+        type: "error",
+        message: typeof raw.message === "string"
+          ? raw.message.slice(0, MAX_TEXT_LENGTH)
+          : fail("message.message", raw.message, "a string"),
+      };
+    default:
+      return fail(
+        "message.type",
+        raw.type,
+        "snapshot, upsert, remove, status or error",
+      );
+  }
+}
+
+/**
+ * The guard for messages from the main thread, run inside workers.
+ *
+ * @param data The `MessageEvent.data` the main thread posted.
+ * @returns The checked message.
+ * @throws {TypeError} Naming what is wrong.
+ */
+export function parseControlMessage(data: unknown): ControlMessage {
+  const raw = record(data, "control message");
+  if (raw.v !== MESSAGE_VERSION) {
+    fail("control message.v", raw.v, `version ${MESSAGE_VERSION}`);
+  }
+  if (raw.type === "stop") return { v: MESSAGE_VERSION, type: "stop" };
+  if (raw.type !== "start") {
+    fail("control message.type", raw.type, "start or stop");
+  }
+  return {
+    v: MESSAGE_VERSION,
+    type: "start",
+    config: record(raw.config, "control message.config"),
+    debug: raw.debug === true,
+    jsonLogs: raw.jsonLogs === true,
+  };
+}

@@ -1,0 +1,162 @@
+import { assertEquals, assertThrows } from "../tests/assert.ts";
+import {
+  MAX_ENTRIES,
+  parseControlMessage,
+  parseSourceMessage,
+} from "./messages.ts";
+
+const good = {
+  ownerId: "c1",
+  binding: { protocol: "TCP", hostIp: "[::]", hostPort: 8080 },
+  containerPort: 80,
+  containerIps: ["172.17.0.2"],
+  name: "web",
+};
+
+Deno.test("parseSourceMessage() normalises a valid snapshot", () => {
+  const message = parseSourceMessage({
+    v: 1,
+    type: "snapshot",
+    entries: [{ ...good, extra: "ignored" }],
+  });
+  assertEquals(message, {
+    v: 1,
+    type: "snapshot",
+    entries: [{
+      ownerId: "c1",
+      binding: { protocol: "tcp", hostIp: "::", hostPort: 8080 },
+      containerPort: 80,
+      containerIps: ["172.17.0.2"],
+      name: "web",
+    }],
+  });
+});
+
+Deno.test("parseSourceMessage() accepts each message type", () => {
+  assertEquals(parseSourceMessage({ v: 1, type: "remove", ownerId: "x" }), {
+    v: 1,
+    type: "remove",
+    ownerId: "x",
+  });
+  assertEquals(
+    parseSourceMessage({ v: 1, type: "status", state: "waiting", reason: "r" }),
+    { v: 1, type: "status", state: "waiting", reason: "r" },
+  );
+  assertEquals(parseSourceMessage({ v: 1, type: "error", message: "boom" }), {
+    v: 1,
+    type: "error",
+    message: "boom",
+  });
+  assertEquals(
+    parseSourceMessage({ v: 1, type: "upsert", ownerId: "c1", entries: [good] })
+      .type,
+    "upsert",
+  );
+});
+
+Deno.test("parseSourceMessage() rejects hostile messages with a reason", async (t) => {
+  const cases: [string, unknown, string][] = [
+    ["null", null, "message: got null"],
+    ["a string", "snapshot", "expected an object"],
+    ["no version", { type: "snapshot", entries: [] }, "message.v"],
+    ["other version", { v: 2, type: "snapshot", entries: [] }, "version 1"],
+    ["unknown type", { v: 1, type: "explode" }, "message.type"],
+    ["entries not array", { v: 1, type: "snapshot", entries: {} }, "entries"],
+    [
+      "too many entries",
+      {
+        v: 1,
+        type: "snapshot",
+        entries: new Array(MAX_ENTRIES + 1).fill(good),
+      },
+      "at most",
+    ],
+    [
+      "port as string",
+      {
+        v: 1,
+        type: "snapshot",
+        entries: [{ ...good, binding: { ...good.binding, hostPort: "80" } }],
+      },
+      "entries[0]: Cannot accept entry.binding.hostPort",
+    ],
+    [
+      "port out of range",
+      {
+        v: 1,
+        type: "snapshot",
+        entries: [{ ...good, binding: { ...good.binding, hostPort: 70000 } }],
+      },
+      "hostPort",
+    ],
+    [
+      "bad protocol",
+      {
+        v: 1,
+        type: "snapshot",
+        entries: [{ ...good, binding: { ...good.binding, protocol: "sctp" } }],
+      },
+      "tcp and udp",
+    ],
+    [
+      "bad address",
+      {
+        v: 1,
+        type: "snapshot",
+        entries: [{ ...good, binding: { ...good.binding, hostIp: "evil" } }],
+      },
+      "not an IPv4 or IPv6 address",
+    ],
+    [
+      "empty owner",
+      { v: 1, type: "snapshot", entries: [{ ...good, ownerId: "" }] },
+      "entry.ownerId",
+    ],
+    [
+      "huge owner",
+      { v: 1, type: "remove", ownerId: "x".repeat(100_000) },
+      "1 to 512",
+    ],
+    [
+      "foreign owner in upsert",
+      { v: 1, type: "upsert", ownerId: "c2", entries: [good] },
+      "upsert entry owner",
+    ],
+    ["bad state", { v: 1, type: "status", state: "happy" }, "message.state"],
+    [
+      "ips not array",
+      {
+        v: 1,
+        type: "snapshot",
+        entries: [{ ...good, containerIps: "1.2.3.4" }],
+      },
+      "containerIps",
+    ],
+    [
+      "container port float",
+      { v: 1, type: "snapshot", entries: [{ ...good, containerPort: 1.5 }] },
+      "containerPort",
+    ],
+  ];
+  for (const [name, input, expected] of cases) {
+    await t.step(name, () => {
+      assertThrows(() => parseSourceMessage(input), TypeError, expected);
+    });
+  }
+});
+
+Deno.test("parseControlMessage() reads start and stop", () => {
+  assertEquals(parseControlMessage({ v: 1, type: "stop" }), {
+    v: 1,
+    type: "stop",
+  });
+  assertEquals(
+    parseControlMessage({ v: 1, type: "start", config: { a: 1 }, debug: true }),
+    { v: 1, type: "start", config: { a: 1 }, debug: true, jsonLogs: false },
+  );
+  assertThrows(
+    () => parseControlMessage({ v: 1, type: "start", config: null }),
+    TypeError,
+    "config",
+  );
+});
