@@ -53,6 +53,12 @@ export type SourceMessage =
   | {
     /** Format version. */
     readonly v: typeof MESSAGE_VERSION;
+    /** Answer to "stop": the source has released everything and closes. */
+    readonly type: "stopped";
+  }
+  | {
+    /** Format version. */
+    readonly v: typeof MESSAGE_VERSION;
     /** The source cannot go on; the supervisor restarts the worker. */
     readonly type: "error";
     /** What went wrong. */
@@ -236,6 +242,8 @@ export function parseSourceMessage(data: unknown): SourceMessage {
         reason: text(raw.reason, "message.reason", MAX_TEXT_LENGTH),
       };
     }
+    case "stopped":
+      return { v, type: "stopped" };
     case "error":
       return {
         v,
@@ -248,7 +256,7 @@ export function parseSourceMessage(data: unknown): SourceMessage {
       return fail(
         "message.type",
         raw.type,
-        "snapshot, upsert, remove, status or error",
+        "snapshot, upsert, remove, status, stopped or error",
       );
   }
 }

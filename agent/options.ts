@@ -1,0 +1,91 @@
+/**
+ * The agent's options, as the CLI and library callers give them.
+ *
+ * @module
+ */
+
+/** How the agent forwards, decided from the flags (see README, "Modes"). */
+export type AgentMode =
+  /** No mode flag: run the sources that can work here, log the table. */
+  | "auto"
+  /** -privilegedService: PortMapping JSON to the privileged service. */
+  | "privileged"
+  /** -docker or -containerd without the privileged service: host-switch API. */
+  | "host-switch"
+  /** Neither: listeners that make WSL relay the ports. */
+  | "listeners";
+
+/**
+ * Everything the agent can be told. In auto mode the source switches
+ * (`docker`, `containerd`, `iptables`, `kubernetes`, `procnet`) mean "may run
+ * when detected"; in the other modes they mean "runs".
+ */
+export interface AgentOptions {
+  /** Which forwarding mode. */
+  readonly mode: AgentMode;
+  /** Log at debug level. */
+  readonly debug: boolean;
+  /** Log format. */
+  readonly logFormat: "text" | "json";
+  /** Log the forwarding table instead of forwarding (any mode). */
+  readonly dryRun: boolean;
+  /** Watch Docker events. */
+  readonly docker: boolean;
+  /** Docker socket path. */
+  readonly dockerSocket: string;
+  /** Watch containerd events. */
+  readonly containerd: boolean;
+  /** containerd socket path. */
+  readonly containerdSocket: string;
+  /** Scan iptables DNAT rules. */
+  readonly iptables: boolean;
+  /** Watch Kubernetes NodePort and LoadBalancer services. */
+  readonly kubernetes: boolean;
+  /** kubeconfig path. */
+  readonly kubeconfig: string;
+  /** Scan /proc/net for listening sockets. */
+  readonly procnet: boolean;
+  /** /proc/net scan interval in ms. */
+  readonly procnetIntervalMs: number;
+  /** Host ports never to forward. */
+  readonly ignorePorts: readonly number[];
+  /** Send PortMapping JSON to the privileged service. */
+  readonly privilegedService: boolean;
+  /** The privileged service's address: tcp://host:port, unix:///path or vsock://cid:port. */
+  readonly vtunnelAddr: string;
+  /** Address Kubernetes service listeners bind to: 0.0.0.0 or 127.0.0.1. */
+  readonly k8sServiceListenerAddr: "0.0.0.0" | "127.0.0.1";
+  /** Admin install: expose on the binding's host IP rather than 127.0.0.1. */
+  readonly adminInstall: boolean;
+  /** Kubernetes API port forwarded on 127.0.0.1 with -kubernetes. */
+  readonly k8sApiPort: number;
+  /** The VM's tap IP, the host-switch API's remote. */
+  readonly tapInterfaceIp: string;
+  /** How long shutdown may take to remove forwarded bindings, in ms. */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** The defaults, equal to the Go agent's where it has the option. */
+export const DEFAULT_OPTIONS: AgentOptions = {
+  mode: "auto",
+  debug: false,
+  logFormat: "text",
+  dryRun: false,
+  docker: false,
+  dockerSocket: "/var/run/docker.sock",
+  containerd: false,
+  containerdSocket: "/run/k3s/containerd/containerd.sock",
+  iptables: true,
+  kubernetes: false,
+  kubeconfig: "/etc/rancher/k3s/k3s.yaml",
+  procnet: false,
+  procnetIntervalMs: 1000,
+  ignorePorts: [],
+  privilegedService: false,
+  vtunnelAddr: "127.0.0.1:3040",
+  k8sServiceListenerAddr: "0.0.0.0",
+  adminInstall: false,
+  k8sApiPort: 6443,
+  tapInterfaceIp: "192.168.127.2",
+  shutdownTimeoutMs: 5000,
+};

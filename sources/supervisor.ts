@@ -1,0 +1,295 @@
+/**
+ * The supervisor: one permission-scoped Web Worker per source, restarted
+ * with capped backoff when it dies, its messages checked before use.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import { backoffDelay, type BackoffOptions } from "../support/backoff.ts";
+import { type Clock, systemClock, type TimerId } from "../support/clock.ts";
+import {
+  type ControlMessage,
+  MESSAGE_VERSION,
+  parseSourceMessage,
+  type SourceMessage,
+  type SourceState,
+} from "./messages.ts";
+
+/** A source as the supervisor runs it. */
+export interface SupervisedSource {
+  /** The source's name; the tracker files its entries under it. */
+  readonly name: string;
+  /** The worker module. */
+  readonly entry: URL;
+  /** The worker's permissions: exactly what the source needs. */
+  readonly permissions: Deno.PermissionOptionsObject;
+  /** The configuration sent in the start message. */
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+/** How one supervised source stands. */
+export interface SourceStatus {
+  /** The source. */
+  readonly name: string;
+  /** starting: worker created; running: it reported; restarting: waiting to restart; stopped. */
+  readonly worker: "starting" | "running" | "restarting" | "stopped";
+  /** What the source last said of its connection. */
+  readonly state?: SourceState;
+  /** Why, as the source said. */
+  readonly reason?: string;
+  /** Restarts so far. */
+  readonly restarts: number;
+  /** The last failure. */
+  readonly lastError?: string;
+  /** Clock time of the last snapshot, upsert or remove. */
+  readonly lastEventAt?: number;
+}
+
+/** Options of {@linkcode SourceSupervisor}. */
+export interface SupervisorOptions {
+  /** Receives every checked port message (snapshot, upsert, remove). */
+  readonly onPortMessage: (
+    source: string,
+    message: Extract<SourceMessage, { type: "snapshot" | "upsert" | "remove" }>,
+  ) => void;
+  /** Log at debug level in workers. @default false */
+  readonly debug?: boolean;
+  /** JSON log lines in workers. @default false */
+  readonly jsonLogs?: boolean;
+  /** Restart delays. @default 500 ms doubling to 30 s */
+  readonly backoff?: BackoffOptions;
+  /** A worker that ran this long before failing restarts from the first delay. @default 60000 */
+  readonly stableAfterMs?: number;
+  /** Time source. @default systemClock */
+  readonly clock?: Clock;
+  /** Logger. @default the "guest-agent.supervisor" category */
+  readonly logger?: Logger;
+}
+
+interface Slot {
+  readonly source: SupervisedSource;
+  worker: Worker | undefined;
+  startedAt: number;
+  /** Failures since the worker last ran stably. */
+  failuresInRow: number;
+  stopped?: () => void;
+  status: {
+    -readonly [K in keyof SourceStatus]: SourceStatus[K];
+  };
+  restartTimer?: TimerId;
+}
+
+function preview(data: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(data) ?? String(data);
+  } catch {
+    text = String(data);
+  }
+  return text.length > 200
+    ? `${text.slice(0, 200)}… (${text.length} chars)`
+    : text;
+}
+
+/**
+ * Runs each source in its own Web Worker with its own permissions. A worker
+ * that throws, or reports a fatal error, is terminated and restarted with
+ * capped exponential backoff; the tracker keeps its last state meanwhile
+ * (the next snapshot converges it). Messages are checked with
+ * {@linkcode parseSourceMessage}: a malformed one is logged and dropped.
+ */
+export class SourceSupervisor {
+  #slots = new Map<string, Slot>();
+  #options: SupervisorOptions;
+  #clock: Clock;
+  #logger: Logger;
+  #stopping = false;
+
+  /**
+   * @param sources The sources to run, with unique names.
+   * @param options Where messages go, backoff, clock, logging.
+   */
+  constructor(
+    sources: readonly SupervisedSource[],
+    options: SupervisorOptions,
+  ) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? getLogger(["guest-agent", "supervisor"]);
+    for (const source of sources) {
+      if (this.#slots.has(source.name)) {
+        throw new TypeError(`Cannot supervise ${source.name} twice`);
+      }
+      this.#slots.set(source.name, {
+        source,
+        worker: undefined,
+        startedAt: 0,
+        failuresInRow: 0,
+        status: { name: source.name, worker: "stopped", restarts: 0 },
+      });
+    }
+  }
+
+  /** Starts every worker. */
+  start(): void {
+    for (const slot of this.#slots.values()) this.#spawn(slot);
+  }
+
+  /** How each source stands. */
+  status(): SourceStatus[] {
+    return [...this.#slots.values()].map((slot) => ({ ...slot.status }));
+  }
+
+  /**
+   * Asks every worker to stop, waits up to `graceMs`, then terminates them.
+   */
+  async stop(graceMs = 2_000): Promise<void> {
+    this.#stopping = true;
+    const stop: ControlMessage = { v: MESSAGE_VERSION, type: "stop" };
+    const stopped: Promise<void>[] = [];
+    for (const slot of this.#slots.values()) {
+      if (slot.restartTimer !== undefined) {
+        this.#clock.clearTimeout(slot.restartTimer);
+        delete slot.restartTimer;
+      }
+      if (slot.worker === undefined) continue;
+      stopped.push(new Promise((resolve) => slot.stopped = resolve));
+      slot.worker.postMessage(stop);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([Promise.all(stopped), grace]);
+    clearTimeout(timer);
+    for (const slot of this.#slots.values()) {
+      if (slot.worker && slot.stopped) {
+        this.#logger.warn(
+          "{source} did not stop within {graceMs} ms; terminated",
+          {
+            source: slot.source.name,
+            graceMs,
+          },
+        );
+      }
+      slot.worker?.terminate();
+      slot.worker = undefined;
+      slot.status.worker = "stopped";
+    }
+  }
+
+  #spawn(slot: Slot): void {
+    const { source } = slot;
+    let worker: Worker;
+    try {
+      worker = new Worker(source.entry, {
+        type: "module",
+        name: `source:${source.name}`,
+        deno: { permissions: source.permissions },
+      });
+    } catch (error) {
+      this.#failed(
+        slot,
+        `cannot create its worker: ${(error as Error).message}`,
+      );
+      return;
+    }
+    slot.worker = worker;
+    slot.startedAt = this.#clock.now();
+    slot.status.worker = "starting";
+    worker.onmessage = (event) => this.#received(slot, worker, event.data);
+    worker.onmessageerror = () =>
+      this.#logger.error("{source}: a message could not be deserialised", {
+        source: source.name,
+      });
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#failed(
+        slot,
+        `its worker threw: ${event.message ?? "unknown error"}`,
+        worker,
+      );
+    };
+    const start: ControlMessage = {
+      v: MESSAGE_VERSION,
+      type: "start",
+      config: source.config,
+      debug: this.#options.debug ?? false,
+      jsonLogs: this.#options.jsonLogs ?? false,
+    };
+    worker.postMessage(start);
+  }
+
+  #received(slot: Slot, worker: Worker, data: unknown): void {
+    if (slot.worker !== worker) return;
+    const name = slot.source.name;
+    let message: SourceMessage;
+    try {
+      message = parseSourceMessage(data);
+    } catch (error) {
+      this.#logger.error(
+        "{source}: dropped a malformed message ({error}): {input}",
+        { source: name, error: (error as Error).message, input: preview(data) },
+      );
+      return;
+    }
+    slot.status.worker = "running";
+    switch (message.type) {
+      case "status":
+        if (slot.status.state !== message.state) {
+          this.#logger.info("{source} is {state}{reason}", {
+            source: name,
+            state: message.state,
+            reason: message.reason ? `: ${message.reason}` : "",
+          });
+        }
+        slot.status.state = message.state;
+        if (message.reason !== undefined) slot.status.reason = message.reason;
+        else delete slot.status.reason;
+        break;
+      case "error":
+        this.#failed(slot, message.message, worker);
+        break;
+      case "stopped":
+        slot.worker = undefined;
+        worker.terminate();
+        slot.status.worker = "stopped";
+        slot.stopped?.();
+        delete slot.stopped;
+        break;
+      default:
+        slot.status.lastEventAt = this.#clock.now();
+        this.#options.onPortMessage(name, message);
+    }
+  }
+
+  #failed(slot: Slot, reason: string, worker?: Worker): void {
+    if (worker !== undefined && slot.worker !== worker) return;
+    slot.worker?.terminate();
+    slot.worker = undefined;
+    slot.status.lastError = reason;
+    if (this.#stopping) {
+      slot.status.worker = "stopped";
+      slot.stopped?.();
+      delete slot.stopped;
+      return;
+    }
+    const ranMs = this.#clock.now() - slot.startedAt;
+    const stableAfter = this.#options.stableAfterMs ?? 60_000;
+    if (ranMs >= stableAfter) slot.failuresInRow = 0;
+    const delay = backoffDelay(slot.failuresInRow++, {
+      initialMs: 500,
+      ...this.#options.backoff,
+    });
+    slot.status.worker = "restarting";
+    slot.status.restarts++;
+    this.#logger.error(
+      "{source} failed ({reason}); restarting in {delay} ms, keeping its ports meanwhile",
+      { source: slot.source.name, reason, delay },
+    );
+    slot.restartTimer = this.#clock.setTimeout(() => {
+      delete slot.restartTimer;
+      if (!this.#stopping) this.#spawn(slot);
+    }, delay);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The worker side of a source: receives the start message, runs the
+ * source's watcher, and posts what it yields. Worker entry files are one call
+ * to {@linkcode runSourceWorker}.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { setupLogging } from "../support/logging.ts";
+import {
+  MESSAGE_VERSION,
+  parseControlMessage,
+  type SourceMessage,
+} from "./messages.ts";
+
+/** A source message without its version field (the runtime adds it). */
+export type SourceMessageBody = SourceMessage extends infer M
+  ? M extends SourceMessage ? Omit<M, "v"> : never
+  : never;
+
+/** What a source's worker runs: watch until `signal` aborts, calling `emit`. */
+export type SourceRunner = (
+  config: Readonly<Record<string, unknown>>,
+  emit: (message: SourceMessageBody) => void,
+  signal: AbortSignal,
+) => Promise<void>;
+
+interface WorkerScope {
+  onmessage: ((event: MessageEvent) => void) | null;
+  postMessage(message: unknown): void;
+  close(): void;
+}
+
+/**
+ * Runs a source inside the current worker. Call it at the top of the worker
+ * entry, before any `await`, so the start message is never missed.
+ *
+ * @param source The source's name, used as its log category.
+ * @param runner The watcher.
+ */
+export function runSourceWorker(source: string, runner: SourceRunner): void {
+  const scope = globalThis as unknown as WorkerScope;
+  const controller = new AbortController();
+  let started = false;
+  const post = (message: SourceMessageBody) =>
+    scope.postMessage({ v: MESSAGE_VERSION, ...message });
+
+  scope.onmessage = (event: MessageEvent) => {
+    let message;
+    try {
+      message = parseControlMessage(event.data);
+    } catch (error) {
+      post({ type: "error", message: (error as Error).message });
+      return;
+    }
+    if (message.type === "stop") {
+      controller.abort(new Error("stopped"));
+      if (!started) {
+        post({ type: "stopped" });
+        scope.close();
+      }
+      return;
+    }
+    if (started) return;
+    started = true;
+    setupLogging({ debug: message.debug, json: message.jsonLogs });
+    const logger = getLogger(["guest-agent", "source", source]);
+    runner(message.config, post, controller.signal).then(
+      () => {
+        if (controller.signal.aborted) {
+          post({ type: "stopped" });
+          scope.close();
+        } else post({ type: "error", message: "the source ended on its own" });
+      },
+      (error: unknown) => {
+        if (controller.signal.aborted) {
+          post({ type: "stopped" });
+          return scope.close();
+        }
+        logger.error("{source} failed: {error}", {
+          source,
+          error: error instanceof Error
+            ? error.stack ?? error.message
+            : String(error),
+        });
+        post({
+          type: "error",
+          message: error instanceof Error ? error.message : String(error),
+        });
+      },
+    );
+  };
+}

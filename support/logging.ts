@@ -1,0 +1,64 @@
+/**
+ * Logging setup for the main thread and for each worker.
+ *
+ * @module
+ */
+import {
+  configureSync,
+  getTextFormatter,
+  jsonLinesFormatter,
+  type LogRecord,
+  resetSync,
+  type Sink,
+} from "@logtape/logtape";
+
+/** Options of {@linkcode setupLogging}. */
+export interface LoggingOptions {
+  /** Log at debug level. @default false */
+  readonly debug?: boolean;
+  /** Write JSON lines instead of text. @default false */
+  readonly json?: boolean;
+  /** Where lines go. @default synchronous writes to stderr */
+  readonly write?: (line: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+function writeStderr(line: string): void {
+  const bytes = encoder.encode(line);
+  let written = 0;
+  while (written < bytes.length) {
+    written += Deno.stderr.writeSync(bytes.subarray(written));
+  }
+}
+
+/**
+ * Configures logtape for this thread: every category under "guest-agent"
+ * at info (or debug), as text or JSON lines. Writes are synchronous, so the
+ * last lines before exit are never lost. Calling it again replaces the setup.
+ *
+ * @param options Level, format and destination.
+ */
+export function setupLogging(options: LoggingOptions = {}): void {
+  const write = options.write ?? writeStderr;
+  const formatter = options.json
+    ? jsonLinesFormatter
+    : getTextFormatter({ timestamp: "date-time-timezone", level: "ABBR" });
+  const sink: Sink = (record: LogRecord) => write(formatter(record));
+  resetSync();
+  configureSync({
+    sinks: { main: sink },
+    loggers: [
+      {
+        category: ["guest-agent"],
+        lowestLevel: options.debug ? "debug" : "info",
+        sinks: ["main"],
+      },
+      {
+        category: ["logtape", "meta"],
+        lowestLevel: "warning",
+        sinks: ["main"],
+      },
+    ],
+  });
+}
