@@ -41,9 +41,11 @@ function writeStderr(line: string): void {
  */
 export function setupLogging(options: LoggingOptions = {}): void {
   const write = options.write ?? writeStderr;
-  const formatter = options.json
-    ? jsonLinesFormatter
-    : getTextFormatter({ timestamp: "date-time-timezone", level: "ABBR" });
+  const formatter = options.json ? jsonLinesFormatter : getTextFormatter({
+    timestamp: "date-time-timezone",
+    level: "ABBR",
+    value: "bare",
+  });
   const sink: Sink = (record: LogRecord) => write(formatter(record));
   resetSync();
   configureSync({

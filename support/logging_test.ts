@@ -10,7 +10,7 @@ Deno.test("setupLogging() writes text at info and hides debug", () => {
   logger.info("port {key} added", { key: "tcp/0.0.0.0:80" });
   resetSync();
   assertEquals(lines.length, 1);
-  assertStringIncludes(lines[0]!, 'port "tcp/0.0.0.0:80" added');
+  assertStringIncludes(lines[0]!, "port tcp/0.0.0.0:80 added");
   assertStringIncludes(lines[0]!, "guest-agent·test");
 });
 

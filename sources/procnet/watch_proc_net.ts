@@ -6,6 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
+import { Libc } from "../../support/libc.ts";
 import {
   bindingKey,
   type PortEntry,
@@ -23,6 +24,8 @@ export interface ProcNetConfig {
   readonly intervalMs: number;
   /** Host ports never to publish (e.g. 22). @default [] */
   readonly ignorePorts: readonly number[];
+  /** Read through this libc (Deno refuses /proc/net without --allow-all). @default Deno's own read */
+  readonly libcPath?: string;
 }
 
 /** The tables the source reads, with their protocol. */
@@ -59,12 +62,23 @@ export function parseProcNetConfig(
       "Cannot configure procnet: ignorePorts must be port numbers",
     );
   }
-  return { root, intervalMs, ignorePorts };
+  const libcPath = raw.libcPath;
+  if (
+    libcPath !== undefined &&
+    (typeof libcPath !== "string" || !libcPath.startsWith("/"))
+  ) {
+    throw new TypeError(
+      "Cannot configure procnet: libcPath must be an absolute path",
+    );
+  }
+  return libcPath === undefined
+    ? { root, intervalMs, ignorePorts }
+    : { root, intervalMs, ignorePorts, libcPath };
 }
 
 /** Options of {@linkcode watchProcNet}. */
 export interface WatchProcNetOptions {
-  /** Reads one file. @default Deno.readTextFile */
+  /** Reads one file. @default libc when `config.libcPath` is set, else Deno.readTextFile */
   readonly readFile?: (path: string) => Promise<string>;
   /** Time source. @default systemClock */
   readonly clock?: Clock;
@@ -142,9 +156,28 @@ export async function watchProcNet(
   signal: AbortSignal,
   options: WatchProcNetOptions = {},
 ): Promise<void> {
-  const logger = getLogger(["guest-agent", "source", "procnet"]);
-  const readFile = options.readFile ?? ((path) => Deno.readTextFile(path));
+  const libc = config.libcPath ? new Libc(config.libcPath) : undefined;
+  const decoder = new TextDecoder();
+  const readFile = options.readFile ??
+    (libc
+      ? (path: string) => Promise.resolve(decoder.decode(libc.readFile(path)))
+      : (path: string) => Deno.readTextFile(path));
   const clock = options.clock ?? systemClock;
+  try {
+    await scanUntilAborted(config, emit, signal, readFile, clock);
+  } finally {
+    libc?.close();
+  }
+}
+
+async function scanUntilAborted(
+  config: ProcNetConfig,
+  emit: (message: SourceMessageBody) => void,
+  signal: AbortSignal,
+  readFile: (path: string) => Promise<string>,
+  clock: Clock,
+): Promise<void> {
+  const logger = getLogger(["guest-agent", "source", "procnet"]);
   let seen = new Set<string>();
   let published: Set<string> | undefined;
   let state: "connected" | "waiting" | undefined;

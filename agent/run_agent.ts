@@ -1,0 +1,249 @@
+/**
+ * The composition root: plans sources, creates forwarders for the mode,
+ * wires supervisor → tracker → router → delivery queue, and stops cleanly.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import {
+  DeliveryQueue,
+  type DeliveryStatus,
+} from "../forwarding/delivery_queue.ts";
+import type { Forwarder } from "../forwarding/forwarder.ts";
+import { LogForwarder } from "../forwarding/log_forwarder.ts";
+import { MODE_FORWARDERS, routeBinding } from "../forwarding/router.ts";
+import { type MachineFacts, SOURCE_WORKERS } from "../sources/catalog.ts";
+import {
+  SourceSupervisor,
+  type SupervisedSource,
+} from "../sources/supervisor.ts";
+import type { Clock } from "../support/clock.ts";
+import { makeBinding } from "../tracker/binding.ts";
+import {
+  PortTracker,
+  type TrackerDiff,
+  type TrackerUpdate,
+} from "../tracker/port_tracker.ts";
+import type { AgentOptions } from "./options.ts";
+import {
+  type MachineProbe,
+  planSources,
+  type SourcePlan,
+  systemProbe,
+} from "./plan_sources.ts";
+import { VERSION } from "./version.ts";
+
+/** The agent cannot start with these options; the CLI exits 2. */
+export class AgentStartError extends Error {
+  /** Creates the error; the message is what the user reads. */
+  constructor(message: string) {
+    super(message);
+    this.name = "AgentStartError";
+  }
+}
+
+/** What {@linkcode startAgent} may be given instead of the real thing. */
+export interface AgentDependencies {
+  /** What auto-mode detection looks at. @default the real machine */
+  readonly probe?: MachineProbe;
+  /** Time source for the queue and supervisor. @default systemClock */
+  readonly clock?: Clock;
+  /** Forwarders to use instead of the mode's own (embedding programs, tests). */
+  readonly forwarders?: readonly Forwarder[];
+  /** Sources to run instead of the planned ones (tests). */
+  readonly sources?: readonly SupervisedSource[];
+}
+
+/** How shutdown went. */
+export interface StopReport {
+  /** Every forwarded binding was removed in time. */
+  readonly clean: boolean;
+  /** What could not be removed, per forwarder. */
+  readonly leftBehind: readonly DeliveryStatus[];
+}
+
+/** A running agent. */
+export interface RunningAgent {
+  /** The sources' decisions, as logged at start. */
+  readonly plans: readonly SourcePlan[];
+  /** The tracker (read it; do not apply updates behind the agent's back). */
+  readonly tracker: PortTracker;
+  /** The delivery queue (status of every forwarded binding). */
+  readonly queue: DeliveryQueue;
+  /** The source supervisor (status of every source). */
+  readonly supervisor: SourceSupervisor;
+  /** Stops the sources, removes every forwarded binding (bounded by `shutdownTimeoutMs`). */
+  stop(): Promise<StopReport>;
+}
+
+/** The source name of bindings the agent adds itself (the Kubernetes API port). */
+export const STATIC_SOURCE = "static";
+
+function createForwarders(options: AgentOptions): Forwarder[] {
+  const names = MODE_FORWARDERS[options.mode];
+  if (options.mode === "auto" || options.dryRun) {
+    return names.map((name) => new LogForwarder(name));
+  }
+  throw new AgentStartError(
+    `Cannot start in ${options.mode} mode: this build has no ${
+      names.join(" or ")
+    } forwarder yet; --dry-run logs what it would forward instead`,
+  );
+}
+
+function plannedSources(
+  plans: readonly SourcePlan[],
+  options: AgentOptions,
+  facts: MachineFacts,
+): SupervisedSource[] {
+  return plans.flatMap((plan) => {
+    const spec = SOURCE_WORKERS[plan.name];
+    if (!plan.run || spec === undefined) return [];
+    return [{
+      name: plan.name,
+      entry: spec.entry,
+      permissions: spec.permissions(options, facts),
+      config: spec.config(options, facts),
+    }];
+  });
+}
+
+/**
+ * Starts the agent: sources in their workers, the tracker, and the
+ * forwarders of the mode.
+ *
+ * @param options The agent's options (see {@linkcode parseCommandLine}).
+ * @param dependencies Replacements for tests and embedding programs.
+ * @returns The running agent.
+ * @throws {AgentStartError} When no source can run or the mode's forwarder is missing.
+ */
+export async function startAgent(
+  options: AgentOptions,
+  dependencies: AgentDependencies = {},
+): Promise<RunningAgent> {
+  const logger = getLogger(["guest-agent"]);
+  const forwarders = dependencies.forwarders ?? createForwarders(options);
+  const plans = await planSources(options, dependencies.probe ?? systemProbe);
+  const probe = dependencies.probe ?? systemProbe;
+  const sources = dependencies.sources ??
+    plannedSources(plans, options, { libcPath: probe.libcPath() });
+  logger.info("guest-agent {version} starting in {mode} mode{dryRun}", {
+    version: VERSION,
+    mode: options.mode,
+    dryRun: options.dryRun ? " (dry run: forwarders only log)" : "",
+  });
+  for (const plan of plans) {
+    const line = "source {source}: {decision} ({reason})";
+    const fields = {
+      source: plan.name,
+      decision: plan.run ? "enabled" : "skipped",
+      reason: plan.reason,
+    };
+    if (plan.missingButRequested) logger.error(line, fields);
+    else logger.info(line, fields);
+  }
+  if (sources.length === 0) {
+    throw new AgentStartError(
+      "Cannot start: no source can run here (see the lines above for each source's reason)",
+    );
+  }
+
+  const tracker = new PortTracker();
+  const queue = new DeliveryQueue(forwarders, {
+    ...(dependencies.clock ? { clock: dependencies.clock } : {}),
+  });
+  const lanes = new Set(queue.forwarders);
+
+  const applyDiff = (diff: TrackerDiff) => {
+    for (const gone of diff.removed) {
+      logger.info("{key} gone (last held by {owners})", {
+        key: gone.key,
+        owners: describeOwners(gone),
+      });
+      for (const lane of lanes) queue.unsetDesired(lane, gone.key);
+    }
+    for (const binding of diff.added) {
+      logger.info("{key} appeared (held by {owners})", {
+        key: binding.key,
+        owners: describeOwners(binding),
+      });
+    }
+    for (const binding of [...diff.added, ...diff.changed]) {
+      const routes = new Set<string>(
+        dependencies.forwarders ? lanes : routeBinding(options.mode, binding),
+      );
+      for (const lane of lanes) {
+        if (routes.has(lane)) queue.setDesired(lane, binding);
+        else queue.unsetDesired(lane, binding.key);
+      }
+    }
+  };
+  const update = (change: TrackerUpdate) => {
+    try {
+      applyDiff(tracker.apply(change));
+    } catch (error) {
+      logger.error("{source}: update refused: {error}", {
+        source: change.source,
+        error: (error as Error).message,
+      });
+    }
+  };
+
+  if (options.mode !== "auto" && options.kubernetes) {
+    update({
+      type: "upsert",
+      source: STATIC_SOURCE,
+      ownerId: "kubernetes-api",
+      entries: [{
+        ownerId: "kubernetes-api",
+        binding: makeBinding("tcp", "127.0.0.1", options.k8sApiPort),
+        name: "Kubernetes API",
+      }],
+    });
+  }
+
+  const supervisor = new SourceSupervisor(sources, {
+    debug: options.debug,
+    jsonLogs: options.logFormat === "json",
+    ...(dependencies.clock ? { clock: dependencies.clock } : {}),
+    onPortMessage: (source, message) => update({ ...message, source }),
+  });
+  supervisor.start();
+
+  let stopping: Promise<StopReport> | undefined;
+  const stop = async (): Promise<StopReport> => {
+    logger.info("stopping: removing {count} forwarded bindings", {
+      count: tracker.size,
+    });
+    await supervisor.stop(1_000);
+    queue.clearDesired();
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), options.shutdownTimeoutMs);
+    await queue.settled(deadline.signal);
+    clearTimeout(timer);
+    const leftBehind = queue.status();
+    await queue.close();
+    if (leftBehind.length > 0) {
+      logger.error(
+        "could not remove {count} bindings within {ms} ms: {bindings}",
+        {
+          count: leftBehind.length,
+          ms: options.shutdownTimeoutMs,
+          bindings: leftBehind.map((row) =>
+            `${row.forwarder} ${row.key}${
+              row.lastError ? ` (${row.lastError})` : ""
+            }`
+          ).join("; "),
+        },
+      );
+    } else logger.info("stopped; every forwarded binding was removed");
+    return { clean: leftBehind.length === 0, leftBehind };
+  };
+  return {
+    plans,
+    tracker,
+    queue,
+    supervisor,
+    stop: () => stopping ??= stop(),
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * The mode table: which forwarders get which bindings.
+ *
+ * @module
+ */
+import type { AgentMode } from "../agent/options.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
+
+/** The forwarders a mode can use. */
+export type ForwarderName =
+  | "log"
+  | "vtunnel"
+  | "host-switch"
+  | "listeners"
+  | "dnat";
+
+/** The forwarders each mode uses, in the order they are created. */
+export const MODE_FORWARDERS: Readonly<
+  Record<AgentMode, readonly ForwarderName[]>
+> = {
+  auto: ["log"],
+  privileged: ["vtunnel", "listeners"],
+  "host-switch": ["host-switch", "dnat", "listeners"],
+  listeners: ["listeners"],
+};
+
+function routeOneSource(
+  mode: AgentMode,
+  source: string,
+  hostIp: string,
+): ForwarderName[] {
+  switch (mode) {
+    case "auto":
+      return ["log"];
+    case "listeners":
+      return ["listeners"];
+    case "privileged":
+      if (source === "iptables") return ["listeners"];
+      // The Go agent also opened listeners for containerd ports.
+      return source === "containerd" ? ["vtunnel", "listeners"] : ["vtunnel"];
+    case "host-switch":
+      if (source === "iptables") return ["listeners"];
+      if (
+        (source === "docker" || source === "containerd") &&
+        hostIp === "127.0.0.1"
+      ) {
+        return ["host-switch", "dnat"];
+      }
+      return ["host-switch"];
+  }
+}
+
+/**
+ * The forwarders that should have `binding` in `mode`: the union over its
+ * holders' sources, so a binding seen by two sources is routed once per
+ * forwarder.
+ *
+ * @param mode The agent's mode.
+ * @param binding A tracked binding.
+ * @returns Forwarder names, without duplicates, in {@linkcode MODE_FORWARDERS} order.
+ */
+export function routeBinding(
+  mode: AgentMode,
+  binding: TrackedBinding,
+): ForwarderName[] {
+  const wanted = new Set<ForwarderName>();
+  for (const holder of binding.holders) {
+    for (
+      const name of routeOneSource(mode, holder.source, binding.binding.hostIp)
+    ) {
+      wanted.add(name);
+    }
+  }
+  return MODE_FORWARDERS[mode].filter((name) => wanted.has(name));
+}

@@ -1,0 +1,74 @@
+/**
+ * The guest-agent command: parses the flags, runs the agent until SIGTERM
+ * or SIGINT, then removes every forwarded binding and exits.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { parseCommandLine } from "./agent/cli.ts";
+import { AgentStartError, startAgent } from "./agent/run_agent.ts";
+import { setupLogging } from "./support/logging.ts";
+
+const encoder = new TextEncoder();
+
+/**
+ * Runs the agent with the given arguments and returns the exit code: 0 after
+ * a clean stop, help or version; 1 when the agent failed; 2 for a usage error.
+ *
+ * @param argv The arguments after the program name.
+ * @returns The exit code.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const parsed = parseCommandLine(argv, {
+    DOCKER_HOST: Deno.env.get("DOCKER_HOST"),
+  });
+  if (parsed.kind === "exit") {
+    if (parsed.stdout) Deno.stdout.writeSync(encoder.encode(parsed.stdout));
+    if (parsed.stderr) Deno.stderr.writeSync(encoder.encode(parsed.stderr));
+    return parsed.code;
+  }
+  const { options } = parsed;
+  setupLogging({ debug: options.debug, json: options.logFormat === "json" });
+  const logger = getLogger(["guest-agent"]);
+
+  let signalled!: (signal: Deno.Signal) => void;
+  const stopSignal = new Promise<Deno.Signal>((resolve) => signalled = resolve);
+  const handlers = (["SIGTERM", "SIGINT"] as const).map((signal) => {
+    const handler = () => signalled(signal);
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  try {
+    const agent = await startAgent(options);
+    const signal = await stopSignal;
+    logger.info("received {signal}", { signal });
+    // A second signal during shutdown ends at once.
+    for (const [name] of handlers) {
+      Deno.addSignalListener(name, () => {
+        logger.error("second signal: exiting without finishing clean-up");
+        Deno.exit(1);
+      });
+    }
+    await agent.stop();
+    return 0;
+  } catch (error) {
+    if (error instanceof AgentStartError) {
+      logger.error("{message}", { message: error.message });
+      return 2;
+    }
+    logger.fatal("guest-agent failed: {error}", {
+      error: error instanceof Error
+        ? error.stack ?? error.message
+        : String(error),
+    });
+    return 1;
+  } finally {
+    for (const [name, handler] of handlers) {
+      Deno.removeSignalListener(name, handler);
+    }
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
