@@ -8,6 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import {
   DeliveryQueue,
   type DeliveryStatus,
+  describeOwners,
 } from "../forwarding/delivery_queue.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import { LogForwarder } from "../forwarding/log_forwarder.ts";

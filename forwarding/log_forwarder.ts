@@ -48,7 +48,7 @@ export class LogForwarder implements Forwarder {
   /** Records and logs one binding. */
   add(binding: TrackedBinding): Promise<void> {
     this.#table.set(binding.key, binding);
-    this.#logger.info("{forwarder}: forward {key} (held by {owners})", {
+    this.#logger.debug("{forwarder}: forward {key} (held by {owners})", {
       forwarder: this.name,
       key: binding.key,
       owners: describeOwners(binding),
@@ -60,7 +60,7 @@ export class LogForwarder implements Forwarder {
   /** Drops and logs one binding. */
   remove(binding: TrackedBinding): Promise<void> {
     this.#table.delete(binding.key);
-    this.#logger.info("{forwarder}: stop forwarding {key}", {
+    this.#logger.debug("{forwarder}: stop forwarding {key}", {
       forwarder: this.name,
       key: binding.key,
     });
