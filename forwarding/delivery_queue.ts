@@ -31,8 +31,6 @@ export interface DeliveryQueueOptions {
   readonly clock?: Clock;
   /** Retry delays. @default 250 ms doubling to 30 s */
   readonly backoff?: BackoffOptions;
-  /** Logger. @default the "guest-agent.delivery" category */
-  readonly logger?: Logger;
 }
 
 interface Failure {
@@ -88,8 +86,10 @@ export class DeliveryQueue {
   #closed = false;
 
   /**
+   * Creates the queue with one lane per forwarder.
+   *
    * @param forwarders The forwarders, each with a unique name.
-   * @param options Clock, backoff and logger.
+   * @param options Clock and backoff.
    */
   constructor(
     forwarders: readonly Forwarder[],
@@ -97,7 +97,7 @@ export class DeliveryQueue {
   ) {
     this.#clock = options.clock ?? systemClock;
     this.#backoff = options.backoff ?? {};
-    this.#logger = options.logger ?? getLogger(["guest-agent", "delivery"]);
+    this.#logger = getLogger(["guest-agent", "delivery"]);
     for (const forwarder of forwarders) {
       if (this.#lanes.has(forwarder.name)) {
         throw new TypeError(

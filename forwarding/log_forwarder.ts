@@ -15,8 +15,6 @@ export interface LogForwarderOptions {
   readonly tableDelayMs?: number;
   /** Time source. @default systemClock */
   readonly clock?: Clock;
-  /** Logger. @default the "guest-agent.forwarder" category */
-  readonly logger?: Logger;
 }
 
 /**
@@ -34,13 +32,14 @@ export class LogForwarder implements Forwarder {
   #timer: TimerId | undefined;
 
   /**
+   * Creates a logging forwarder.
+   *
    * @param name Name in logs.
-   * @param options Table delay, clock and logger.
+   * @param options Table delay and clock.
    */
   constructor(name = "log", options: LogForwarderOptions = {}) {
     this.name = name;
-    this.#logger = options.logger ??
-      getLogger(["guest-agent", "forwarder", name]);
+    this.#logger = getLogger(["guest-agent", "forwarder", name]);
     this.#clock = options.clock ?? systemClock;
     this.#delayMs = options.tableDelayMs ?? 200;
   }

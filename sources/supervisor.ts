@@ -62,8 +62,6 @@ export interface SupervisorOptions {
   readonly stableAfterMs?: number;
   /** Time source. @default systemClock */
   readonly clock?: Clock;
-  /** Logger. @default the "guest-agent.supervisor" category */
-  readonly logger?: Logger;
 }
 
 interface Slot {
@@ -106,6 +104,8 @@ export class SourceSupervisor {
   #stopping = false;
 
   /**
+   * Prepares the sources; {@linkcode SourceSupervisor.start} starts them.
+   *
    * @param sources The sources to run, with unique names.
    * @param options Where messages go, backoff, clock, logging.
    */
@@ -115,7 +115,7 @@ export class SourceSupervisor {
   ) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#logger = options.logger ?? getLogger(["guest-agent", "supervisor"]);
+    this.#logger = getLogger(["guest-agent", "supervisor"]);
     for (const source of sources) {
       if (this.#slots.has(source.name)) {
         throw new TypeError(`Cannot supervise ${source.name} twice`);

@@ -57,7 +57,11 @@ function deepEqual(a: unknown, b: unknown): boolean {
 }
 
 /** Fails unless `actual` and `expected` are deeply equal. */
-export function assertEquals<T>(actual: T, expected: T, message?: string) {
+export function assertEquals<T>(
+  actual: T,
+  expected: T,
+  message?: string,
+): void {
   if (!deepEqual(actual, expected)) {
     throw new AssertionError(
       `${message ? message + ": " : ""}values differ\nactual:   ${
@@ -76,7 +80,7 @@ export function assert(
 }
 
 /** Fails unless `text` contains `part`. */
-export function assertStringIncludes(text: string, part: string) {
+export function assertStringIncludes(text: string, part: string): void {
   if (!text.includes(part)) {
     throw new AssertionError(
       `expected text to include ${format(part)}\ntext: ${format(text)}`,

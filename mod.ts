@@ -1,0 +1,89 @@
+/**
+ * guest-agent: forwards the ports that containers and Kubernetes services
+ * publish inside a container desktop's VM to the host.
+ *
+ * This module is the library API: the values (bindings, entries), the pure
+ * tracker, the forwarder interface and delivery queue, the worker message
+ * protocol, and {@linkcode startAgent} to run the whole agent from options.
+ * Importing it starts nothing.
+ *
+ * @example
+ * ```ts ignore
+ * import { DEFAULT_OPTIONS, startAgent } from "@guest-agent/agent";
+ * const agent = await startAgent({ ...DEFAULT_OPTIONS, mode: "auto" });
+ * // later
+ * await agent.stop();
+ * ```
+ *
+ * @module
+ */
+export {
+  type Binding,
+  bindingKey,
+  makeBinding,
+  normaliseHostIp,
+  type PortEntry,
+  type Protocol,
+} from "./tracker/binding.ts";
+export {
+  type Holder,
+  PortTracker,
+  type TrackedBinding,
+  type TrackerDiff,
+  type TrackerUpdate,
+} from "./tracker/port_tracker.ts";
+export type { Forwarder } from "./forwarding/forwarder.ts";
+export {
+  DeliveryQueue,
+  type DeliveryQueueOptions,
+  type DeliveryStatus,
+} from "./forwarding/delivery_queue.ts";
+export {
+  LogForwarder,
+  type LogForwarderOptions,
+} from "./forwarding/log_forwarder.ts";
+export {
+  type ForwarderName,
+  MODE_FORWARDERS,
+  routeBinding,
+} from "./forwarding/router.ts";
+export {
+  type ControlMessage,
+  MESSAGE_VERSION,
+  parseSourceMessage,
+  type SourceMessage,
+  type SourceState,
+} from "./sources/messages.ts";
+export {
+  type AgentMode,
+  type AgentOptions,
+  DEFAULT_OPTIONS,
+} from "./agent/options.ts";
+export { type CommandLineResult, parseCommandLine } from "./agent/cli.ts";
+export {
+  type AgentDependencies,
+  AgentStartError,
+  type RunningAgent,
+  startAgent,
+  type StopReport,
+} from "./agent/run_agent.ts";
+export { VERSION } from "./agent/version.ts";
+export {
+  type Clock,
+  FakeClock,
+  systemClock,
+  type TimerId,
+} from "./support/clock.ts";
+export { backoffDelay, type BackoffOptions } from "./support/backoff.ts";
+export {
+  type MachineProbe,
+  type SourcePlan,
+  systemProbe,
+} from "./agent/plan_sources.ts";
+export {
+  type SourceStatus,
+  SourceSupervisor,
+  type SupervisedSource,
+  type SupervisorOptions,
+} from "./sources/supervisor.ts";
+export { type SourceName } from "./sources/catalog.ts";
