@@ -65,20 +65,23 @@ export interface AgentOptions {
   readonly shutdownTimeoutMs: number;
 }
 
-/** The defaults, equal to the Go agent's where it has the option. */
+/**
+ * The options of `guest-agent` with no flags: auto mode, where every source
+ * may run when detected. Paths, addresses and ports equal the Go agent's.
+ */
 export const DEFAULT_OPTIONS: AgentOptions = {
   mode: "auto",
   debug: false,
   logFormat: "text",
   dryRun: false,
-  docker: false,
+  docker: true,
   dockerSocket: "/var/run/docker.sock",
-  containerd: false,
+  containerd: true,
   containerdSocket: "/run/k3s/containerd/containerd.sock",
   iptables: true,
-  kubernetes: false,
+  kubernetes: true,
   kubeconfig: "/etc/rancher/k3s/k3s.yaml",
-  procnet: false,
+  procnet: true,
   procnetIntervalMs: 1000,
   ignorePorts: [],
   privilegedService: false,

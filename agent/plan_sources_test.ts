@@ -1,0 +1,84 @@
+import { assertEquals, assertStringIncludes } from "../tests/assert.ts";
+import { requires } from "../tests/requirements.ts";
+import { DEFAULT_OPTIONS } from "./options.ts";
+import { type MachineProbe, planSources, systemProbe } from "./plan_sources.ts";
+
+function probe(
+  files: string[],
+  root = false,
+  libc = "/lib/libc.so.6",
+): MachineProbe {
+  return {
+    exists: (path) => Promise.resolve(files.includes(path)),
+    isRoot: () => root,
+    which: (name) =>
+      Promise.resolve(
+        files.includes(`/usr/sbin/${name}`) ? `/usr/sbin/${name}` : undefined,
+      ),
+    libcPath: () => libc,
+  };
+}
+
+Deno.test("planSources() in auto mode runs what it detects and says why not the rest", async () => {
+  const plans = await planSources(
+    DEFAULT_OPTIONS,
+    probe(["/var/run/docker.sock", "/proc/net/tcp", "/usr/sbin/iptables-save"]),
+  );
+  const byName = Object.fromEntries(plans.map((p) => [p.name, p]));
+  assertEquals(byName.procnet?.run, true);
+  assertEquals(byName.docker?.run, false);
+  assertStringIncludes(
+    byName.docker!.reason,
+    "socket /var/run/docker.sock exists, but this build has no worker",
+  );
+  assertEquals(
+    byName.containerd?.reason,
+    "no socket at /run/k3s/containerd/containerd.sock",
+  );
+  assertEquals(byName.iptables?.reason, "not running as root");
+  assertEquals(
+    byName.kubernetes?.reason,
+    "no kubeconfig at /etc/rancher/k3s/k3s.yaml",
+  );
+});
+
+Deno.test("planSources() honours switches and reports requested but missing sources", async () => {
+  const off = await planSources(
+    { ...DEFAULT_OPTIONS, procnet: false },
+    probe(["/proc/net/tcp"]),
+  );
+  assertEquals(off.find((p) => p.name === "procnet")?.reason, "switched off");
+  const explicit = await planSources(
+    {
+      ...DEFAULT_OPTIONS,
+      mode: "host-switch",
+      docker: true,
+      containerd: false,
+      kubernetes: false,
+      procnet: false,
+    },
+    probe([]),
+  );
+  const docker = explicit.find((p) => p.name === "docker")!;
+  assertEquals([docker.run, docker.missingButRequested], [false, true]);
+  const noLibc = await planSources(DEFAULT_OPTIONS, {
+    ...probe(["/proc/net/tcp"]),
+    libcPath: () => undefined,
+  });
+  assertEquals(noLibc.find((p) => p.name === "procnet")?.run, false);
+});
+
+Deno.test("planSources() detects iptables on this machine as root (real probe)", async () => {
+  const iptables = await systemProbe.which("iptables-save");
+  if (
+    !requires("root", systemProbe.isRoot()) ||
+    !requires("iptables-save", iptables !== undefined)
+  ) {
+    return;
+  }
+  const plans = await planSources(DEFAULT_OPTIONS, systemProbe);
+  assertStringIncludes(
+    plans.find((p) => p.name === "iptables")!.reason,
+    `running as root and ${iptables} exists`,
+  );
+});

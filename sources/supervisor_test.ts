@@ -1,0 +1,146 @@
+import { assert, assertEquals } from "../tests/assert.ts";
+import { resetSync } from "@logtape/logtape";
+import { findLibcPath } from "../support/libc.ts";
+import { setupLogging } from "../support/logging.ts";
+import { DEFAULT_OPTIONS } from "../agent/options.ts";
+import { NO_PERMISSIONS, SOURCE_WORKERS } from "./catalog.ts";
+import type { SourceMessage } from "./messages.ts";
+import { SourceSupervisor } from "./supervisor.ts";
+
+const CRASHING = new URL(
+  "../tests/fixtures/crashing_source_worker.ts",
+  import.meta.url,
+);
+const PROBE = new URL(
+  "../tests/fixtures/permission_probe_worker.ts",
+  import.meta.url,
+);
+
+async function waitFor(
+  condition: () => boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const start = performance.now();
+  while (!condition()) {
+    if (performance.now() - start > timeoutMs) {
+      throw new Error("timed out waiting");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function superviseCrashing(behaviour: string) {
+  const received: SourceMessage[] = [];
+  const supervisor = new SourceSupervisor([{
+    name: "crashing",
+    entry: CRASHING,
+    permissions: NO_PERMISSIONS,
+    config: { behaviour, port: 1234 },
+  }], {
+    onPortMessage: (_source, message) => received.push(message),
+    backoff: { initialMs: 20, maxMs: 100, jitter: 0 },
+  });
+  return { supervisor, received };
+}
+
+Deno.test("SourceSupervisor restarts a worker that throws", async () => {
+  const { supervisor, received } = superviseCrashing("throw");
+  supervisor.start();
+  await waitFor(() => (supervisor.status()[0]?.restarts ?? 0) >= 2);
+  const status = supervisor.status()[0]!;
+  assert(
+    status.lastError?.includes("injected uncaught fault"),
+    status.lastError,
+  );
+  assert(received.filter((m) => m.type === "snapshot").length >= 2);
+  await supervisor.stop(500);
+  assertEquals(supervisor.status()[0]?.worker, "stopped");
+});
+
+Deno.test("SourceSupervisor restarts a worker that reports a fatal error", async () => {
+  const { supervisor, received } = superviseCrashing("fatal");
+  supervisor.start();
+  await waitFor(() => (supervisor.status()[0]?.restarts ?? 0) >= 2);
+  assertEquals(supervisor.status()[0]?.lastError, "injected fatal fault");
+  assertEquals(received[0]?.type, "snapshot");
+  await supervisor.stop(500);
+});
+
+Deno.test("SourceSupervisor drops malformed messages and keeps the worker", async () => {
+  const lines: string[] = [];
+  setupLogging({ write: (line) => lines.push(line) });
+  const { supervisor, received } = superviseCrashing("garbage");
+  supervisor.start();
+  await waitFor(() => supervisor.status()[0]?.state === "connected");
+  resetSync();
+  assertEquals(received.map((m) => m.type), ["snapshot"]);
+  const dropped = lines.filter((line) =>
+    line.includes("crashing: dropped a malformed message")
+  );
+  assertEquals(dropped.length, 3, lines.join(""));
+  assert(dropped[0]!.includes('"ownerId":5'), dropped[0]);
+  assertEquals(supervisor.status()[0]?.restarts, 0);
+  const started = performance.now();
+  await supervisor.stop(2_000);
+  assert(performance.now() - started < 1_500, "the worker answered stop");
+});
+
+Deno.test("each source's permissions deny commands, foreign paths, hosts and env", async (t) => {
+  const facts = { libcPath: findLibcPath() };
+  for (const [name, spec] of Object.entries(SOURCE_WORKERS)) {
+    await t.step(name, async () => {
+      const worker = new Worker(PROBE, {
+        type: "module",
+        deno: { permissions: spec.permissions(DEFAULT_OPTIONS, facts) },
+      });
+      try {
+        const result = await new Promise<Record<string, string>>(
+          (resolve, reject) => {
+            worker.onmessage = (event) => resolve(event.data);
+            worker.onerror = (event) => {
+              event.preventDefault();
+              reject(new Error(event.message));
+            };
+            worker.postMessage("probe");
+          },
+        );
+        assertEquals(result, {
+          run: "NotCapable",
+          readForeignPath: "NotCapable",
+          writeTemp: "NotCapable",
+          connectForeignHost: "NotCapable",
+          env: "NotCapable",
+          ffiOtherLibrary: "NotCapable",
+        });
+      } finally {
+        worker.terminate();
+      }
+    });
+  }
+});
+
+Deno.test("the procnet worker reads /proc/net with its narrow grant", async () => {
+  const facts = { libcPath: findLibcPath() };
+  const spec = SOURCE_WORKERS.procnet!;
+  const received: SourceMessage[] = [];
+  const supervisor = new SourceSupervisor([{
+    name: "procnet",
+    entry: spec.entry,
+    permissions: spec.permissions(DEFAULT_OPTIONS, facts),
+    config: { ...spec.config(DEFAULT_OPTIONS, facts), intervalMs: 50 },
+  }], { onPortMessage: (_source, message) => received.push(message) });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    supervisor.start();
+    const key = `tcp/127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    await waitFor(() =>
+      received.some((m) =>
+        m.type === "snapshot" && m.entries.some((e) => e.ownerId === key)
+      )
+    );
+    assertEquals(supervisor.status()[0]?.state, "connected");
+  } finally {
+    listener.close();
+    await supervisor.stop(1_000);
+  }
+});
