@@ -42,11 +42,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     const agent = await startAgent(options);
     const signal = await stopSignal;
     logger.info("received {signal}", { signal });
-    // A second signal during shutdown ends at once.
+    // Shutdown is bounded by --shutdown-timeout. Repeated signals are
+    // common (a service manager signals the whole group, `deno task`
+    // forwards): only a SIGINT a second or more later, a user pressing
+    // Ctrl-C again, ends without clean-up.
+    const firstAt = performance.now();
     for (const [name] of handlers) {
       Deno.addSignalListener(name, () => {
-        logger.error("second signal: exiting without finishing clean-up");
-        Deno.exit(1);
+        if (name === "SIGINT" && performance.now() - firstAt >= 1000) {
+          logger.error("second SIGINT: exiting without finishing clean-up");
+          Deno.exit(1);
+        }
+        logger.info("received {signal} again; still stopping", {
+          signal: name,
+        });
       });
     }
     await agent.stop();

@@ -129,7 +129,7 @@ export async function planSources(
           ? {
             name,
             run: true,
-            reason: "enabled by flag",
+            reason: "enabled by the flags",
             missingButRequested: false,
           }
           : {
