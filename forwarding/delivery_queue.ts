@@ -255,7 +255,9 @@ export class DeliveryQueue {
     const limit = Math.max(1, lane.forwarder.concurrency ?? 8);
     const now = this.#clock.now();
     let nextRetry = Infinity;
-    for (const key of [...lane.dirty]) {
+    // Iterating the set itself (deleting the visited key is safe) keeps a
+    // pump O(in flight + waiting) instead of copying every dirty key.
+    for (const key of lane.dirty) {
       if (lane.inFlight.size >= limit) break;
       if (lane.inFlight.has(key)) continue;
       const failure = lane.failures.get(key);

@@ -1,0 +1,104 @@
+/**
+ * startAgent() with real workers and a recording forwarder.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { DEFAULT_OPTIONS } from "../agent/options.ts";
+import { startAgent } from "../agent/run_agent.ts";
+import { NO_PERMISSIONS } from "../sources/catalog.ts";
+import type { Forwarder } from "../forwarding/forwarder.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
+
+const CRASHING = new URL(
+  "./fixtures/crashing_source_worker.ts",
+  import.meta.url,
+);
+
+class RecordingForwarder implements Forwarder {
+  readonly name = "recording";
+  calls: string[] = [];
+  failRemoves = false;
+  add(binding: TrackedBinding): Promise<void> {
+    this.calls.push(`+${binding.key}`);
+    return Promise.resolve();
+  }
+  remove(binding: TrackedBinding): Promise<void> {
+    if (this.failRemoves) return Promise.reject(new Error("host side gone"));
+    this.calls.push(`-${binding.key}`);
+    return Promise.resolve();
+  }
+}
+
+async function waitFor(
+  condition: () => boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const start = performance.now();
+  while (!condition()) {
+    if (performance.now() - start > timeoutMs) {
+      throw new Error("timed out waiting");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+Deno.test("startAgent() keeps a crashing source's ports while it restarts", async () => {
+  const forwarder = new RecordingForwarder();
+  const agent = await startAgent({
+    ...DEFAULT_OPTIONS,
+    shutdownTimeoutMs: 2000,
+  }, {
+    forwarders: [forwarder],
+    sources: [{
+      name: "crashing",
+      entry: CRASHING,
+      permissions: NO_PERMISSIONS,
+      config: { behaviour: "fatal", port: 4321 },
+    }],
+  });
+  try {
+    await waitFor(() => (agent.supervisor.status()[0]?.restarts ?? 0) >= 3);
+    assertEquals(agent.tracker.bindings().map((b) => b.key), [
+      "tcp/0.0.0.0:4321",
+    ]);
+    assertEquals(
+      forwarder.calls,
+      ["+tcp/0.0.0.0:4321"],
+      "added once, never removed",
+    );
+  } finally {
+    const report = await agent.stop();
+    assert(report.clean);
+  }
+  assertEquals(forwarder.calls, ["+tcp/0.0.0.0:4321", "-tcp/0.0.0.0:4321"]);
+});
+
+Deno.test("startAgent().stop() is bounded and reports what it could not remove", async () => {
+  const forwarder = new RecordingForwarder();
+  const agent = await startAgent(
+    { ...DEFAULT_OPTIONS, shutdownTimeoutMs: 300 },
+    {
+      forwarders: [forwarder],
+      sources: [{
+        name: "steady",
+        entry: CRASHING,
+        permissions: NO_PERMISSIONS,
+        config: { behaviour: "none", port: 5555 },
+      }],
+    },
+  );
+  await waitFor(() => forwarder.calls.length === 1);
+  forwarder.failRemoves = true;
+  const started = performance.now();
+  const report = await agent.stop();
+  const elapsed = performance.now() - started;
+  assertEquals(report.clean, false);
+  assertEquals(
+    report.leftBehind.map((row) => [row.key, row.state, row.lastError]),
+    [
+      ["tcp/0.0.0.0:5555", "retrying", "host side gone"],
+    ],
+  );
+  assert(elapsed < 3_000, `stop took ${elapsed} ms`);
+});
