@@ -1,3 +1,4 @@
+import { waitFor } from "../tests/wait.ts";
 import { assert, assertEquals } from "../tests/assert.ts";
 import { resetSync } from "@logtape/logtape";
 import { findLibcPath } from "../support/libc.ts";
@@ -15,19 +16,6 @@ const PROBE = new URL(
   "../tests/fixtures/permission_probe_worker.ts",
   import.meta.url,
 );
-
-async function waitFor(
-  condition: () => boolean,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const start = performance.now();
-  while (!condition()) {
-    if (performance.now() - start > timeoutMs) {
-      throw new Error("timed out waiting");
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 function superviseCrashing(behaviour: string) {
   const received: SourceMessage[] = [];

@@ -4,6 +4,7 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { waitFor } from "./wait.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -21,20 +22,14 @@ function collect(
   return { text: () => text, done };
 }
 
-async function waitForText(
-  read: () => string,
-  part: string,
-  timeoutMs = 20_000,
-) {
-  const start = performance.now();
-  while (!read().includes(part)) {
-    if (performance.now() - start > timeoutMs) {
-      throw new Error(
-        `timed out waiting for ${JSON.stringify(part)} in:\n${read()}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+function waitForText(read: () => string, part: string): Promise<void> {
+  return waitFor(
+    () => read().includes(part),
+    20_000,
+    () =>
+      ` for ${JSON.stringify(part)} in:
+${read()}`,
+  );
 }
 
 Deno.test("deno task start in auto mode logs its sources, forwards a listener, exits 0 on SIGTERM", async () => {

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { waitFor } from "./wait.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { startAgent } from "../agent/run_agent.ts";
@@ -27,19 +28,6 @@ class RecordingForwarder implements Forwarder {
     if (this.failRemoves) return Promise.reject(new Error("host side gone"));
     this.calls.push(`-${binding.key}`);
     return Promise.resolve();
-  }
-}
-
-async function waitFor(
-  condition: () => boolean,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const start = performance.now();
-  while (!condition()) {
-    if (performance.now() - start > timeoutMs) {
-      throw new Error("timed out waiting");
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
