@@ -1,0 +1,134 @@
+import { assertEquals, assertRejects } from "../../tests/assert.ts";
+import { startLineReceiver } from "../../tests/line_receiver.ts";
+import { waitFor } from "../../tests/wait.ts";
+import { makeBinding } from "../../tracker/binding.ts";
+import type { TrackedBinding } from "../../tracker/port_tracker.ts";
+import { DeliveryQueue } from "../delivery_queue.ts";
+import { VtunnelForwarder } from "./vtunnel_forwarder.ts";
+
+const ETH0: Deno.NetworkInterfaceInfo[] = [{
+  name: "eth0",
+  family: "IPv4",
+  address: "172.26.1.2",
+  netmask: "255.255.240.0",
+  scopeid: null,
+  cidr: "172.26.1.2/20",
+  mac: "00:15:5d:00:00:01",
+}];
+
+function tracked(hostPort: number, containerPort: number): TrackedBinding {
+  const binding = makeBinding("tcp", "0.0.0.0", hostPort);
+  return {
+    key: `tcp/0.0.0.0:${hostPort}`,
+    binding,
+    holders: [{
+      source: "docker",
+      entry: { ownerId: "c", binding, containerPort },
+    }],
+  };
+}
+
+const line = (remove: boolean, host: number, container: number) =>
+  `{"remove":${remove},"ports":{"${container}/tcp":[{"HostIp":"0.0.0.0","HostPort":"${host}"}]},` +
+  `"connectAddrs":[{"network":"ip+net","addr":"172.26.1.2/20"}]}\n`;
+
+Deno.test("VtunnelForwarder sends one line per connection over TCP", async () => {
+  const receiver = startLineReceiver({ port: 0 });
+  const { port } = receiver.addr as Deno.NetAddr;
+  const forwarder = new VtunnelForwarder(
+    { transport: "tcp", hostname: "127.0.0.1", port },
+    { networkInterfaces: () => ETH0 },
+  );
+  await forwarder.add(tracked(8080, 80));
+  await forwarder.remove(tracked(8080, 80));
+  await waitFor(() => receiver.messages.length === 2);
+  await receiver.close();
+  assertEquals(receiver.messages, [
+    line(false, 8080, 80),
+    line(true, 8080, 80),
+  ]);
+});
+
+Deno.test("VtunnelForwarder sends connectAddrs null over the wsl-proxy unix socket", async () => {
+  const dir = await Deno.makeTempDir();
+  const receiver = startLineReceiver({ path: `${dir}/wsl-proxy.sock` });
+  const forwarder = new VtunnelForwarder({
+    transport: "unix",
+    path: `${dir}/wsl-proxy.sock`,
+  }, {
+    networkInterfaces: () => [],
+  });
+  await forwarder.add(tracked(6443, 6443));
+  await waitFor(() => receiver.messages.length === 1);
+  await receiver.close();
+  await Deno.remove(dir, { recursive: true });
+  assertEquals(
+    receiver.messages[0],
+    '{"remove":false,"ports":{"6443/tcp":[{"HostIp":"0.0.0.0","HostPort":"6443"}]},"connectAddrs":null}\n',
+  );
+});
+
+Deno.test("VtunnelForwarder waits while the interface has no address", async () => {
+  let interfaces: Deno.NetworkInterfaceInfo[] = [];
+  const receiver = startLineReceiver({ port: 0 });
+  const forwarder = new VtunnelForwarder(
+    {
+      transport: "tcp",
+      hostname: "127.0.0.1",
+      port: (receiver.addr as Deno.NetAddr).port,
+    },
+    { networkInterfaces: () => interfaces },
+  );
+  await assertRejects(
+    () => forwarder.add(tracked(1, 1)),
+    Error,
+    "eth0 has no address yet",
+  );
+  interfaces = ETH0;
+  await forwarder.add(tracked(1, 1));
+  await waitFor(() => receiver.messages.length === 1);
+  await receiver.close();
+  assertEquals(receiver.messages, [line(false, 1, 1)]);
+});
+
+Deno.test("VtunnelForwarder names the target when the peer is down", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = probe.addr as Deno.NetAddr;
+  probe.close();
+  const forwarder = new VtunnelForwarder({
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port,
+  }, {
+    networkInterfaces: () => ETH0,
+  });
+  await assertRejects(
+    () => forwarder.add(tracked(1, 1)),
+    Error,
+    `Cannot send to tcp://127.0.0.1:${port}`,
+  );
+});
+
+Deno.test("VtunnelForwarder through the queue: a peer down during changes ends with the live set", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = probe.addr as Deno.NetAddr;
+  probe.close();
+  const queue = new DeliveryQueue([
+    new VtunnelForwarder({ transport: "tcp", hostname: "127.0.0.1", port }, {
+      networkInterfaces: () => ETH0,
+    }),
+  ], { backoff: { initialMs: 20, maxMs: 50, jitter: 0 } });
+  queue.setDesired("vtunnel", tracked(1001, 80));
+  queue.setDesired("vtunnel", tracked(1002, 80));
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  queue.unsetDesired("vtunnel", "tcp/0.0.0.0:1001"); // never reached the host
+  queue.setDesired("vtunnel", tracked(1003, 81));
+  const receiver = startLineReceiver({ port });
+  await queue.settled();
+  await queue.close();
+  await receiver.close();
+  assertEquals(
+    receiver.messages.sort(),
+    [line(false, 1002, 80), line(false, 1003, 81)].sort(),
+  );
+});

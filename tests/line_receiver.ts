@@ -1,0 +1,54 @@
+/**
+ * A receiver for one-message-per-connection protocols (the privileged
+ * service's side, reduced to what tests need): records each connection's
+ * bytes as one message.
+ *
+ * @module
+ */
+
+/** A running receiver. */
+export interface LineReceiver {
+  /** Each connection's bytes, decoded, in the order connections ended. */
+  readonly messages: string[];
+  /** The address it listens on. */
+  readonly addr: Deno.Addr;
+  /** Stops listening and waits for open connections to end. */
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on TCP (127.0.0.1) or a unix socket and records messages.
+ *
+ * @param options Where to listen: a TCP port (0 for any) or a unix path.
+ */
+export function startLineReceiver(
+  options: { port: number } | { path: string },
+): LineReceiver {
+  const listener = "path" in options
+    ? Deno.listen({ transport: "unix", path: options.path })
+    : Deno.listen({ hostname: "127.0.0.1", port: options.port });
+  const messages: string[] = [];
+  const pending = new Set<Promise<void>>();
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      const done = (async () => {
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of conn.readable) chunks.push(chunk);
+        messages.push(new TextDecoder().decode(
+          new Uint8Array(chunks.flatMap((chunk) => [...chunk])),
+        ));
+      })().catch(() => {});
+      pending.add(done);
+      done.finally(() => pending.delete(done));
+    }
+  })().catch(() => {});
+  return {
+    messages,
+    addr: listener.addr,
+    async close() {
+      listener.close();
+      await accepting;
+      await Promise.all(pending);
+    },
+  };
+}
