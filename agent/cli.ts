@@ -182,6 +182,21 @@ function buildCommand(output: { out: string; err: string }) {
       DEFAULT_OPTIONS.vtunnelAddr,
     )
     .option(
+      "--connect-interface <name>",
+      "interface whose addresses the privileged service connects to",
+      (value: string) => {
+        if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(value)) {
+          throw new InvalidArgumentError(
+            `invalid value ${
+              JSON.stringify(value)
+            } for --connect-interface: accepted values are interface names of 1 to 15 characters`,
+          );
+        }
+        return value;
+      },
+      DEFAULT_OPTIONS.connectInterface,
+    )
+    .option(
       "--k8s-service-listener-addr <address>",
       "address Kubernetes services bind to: 0.0.0.0 or 127.0.0.1 (Go: -k8sServiceListenerAddr)",
       (value: string) => {
@@ -366,6 +381,7 @@ export function parseCommandLine(
       ignorePorts: opts.ignorePort,
       privilegedService,
       vtunnelAddr: opts.vtunnelAddr,
+      connectInterface: opts.connectInterface,
       k8sServiceListenerAddr: opts.k8sServiceListenerAddr,
       adminInstall: opts.adminInstall === true,
       k8sApiPort: opts.k8sApiPort,

@@ -53,6 +53,8 @@ export interface AgentOptions {
   readonly privilegedService: boolean;
   /** The privileged service's address: tcp://host:port, unix:///path or vsock://cid:port. */
   readonly vtunnelAddr: string;
+  /** The interface whose addresses are the PortMapping's connectAddrs. */
+  readonly connectInterface: string;
   /** Address Kubernetes service listeners bind to: 0.0.0.0 or 127.0.0.1. */
   readonly k8sServiceListenerAddr: "0.0.0.0" | "127.0.0.1";
   /** Admin install: expose on the binding's host IP rather than 127.0.0.1. */
@@ -86,6 +88,7 @@ export const DEFAULT_OPTIONS: AgentOptions = {
   ignorePorts: [],
   privilegedService: false,
   vtunnelAddr: "127.0.0.1:3040",
+  connectInterface: "eth0",
   k8sServiceListenerAddr: "0.0.0.0",
   adminInstall: false,
   k8sApiPort: 6443,

@@ -12,6 +12,9 @@ import {
 } from "../forwarding/delivery_queue.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import { LogForwarder } from "../forwarding/log_forwarder.ts";
+import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
+import { VtunnelForwarder } from "../forwarding/vtunnel/vtunnel_forwarder.ts";
+import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
 import { MODE_FORWARDERS, routeBinding } from "../forwarding/router.ts";
 import { type MachineFacts, SOURCE_WORKERS } from "../sources/catalog.ts";
 import {
@@ -19,7 +22,7 @@ import {
   type SupervisedSource,
 } from "../sources/supervisor.ts";
 import type { Clock } from "../support/clock.ts";
-import { makeBinding } from "../tracker/binding.ts";
+import { bindingKey, makeBinding, type PortEntry } from "../tracker/binding.ts";
 import {
   PortTracker,
   type TrackerDiff,
@@ -85,11 +88,36 @@ function createForwarders(options: AgentOptions): Forwarder[] {
   if (options.mode === "auto" || options.dryRun) {
     return names.map((name) => new LogForwarder(name));
   }
-  throw new AgentStartError(
-    `Cannot start in ${options.mode} mode: this build has no ${
-      names.join(" or ")
-    } forwarder yet; --dry-run logs what it would forward instead`,
-  );
+  const missing: string[] = [];
+  const forwarders = names.flatMap((name): Forwarder[] => {
+    switch (name) {
+      case "listeners":
+        return [new ListenerForwarder()];
+      case "vtunnel": {
+        const target = parseVtunnelTarget(options.vtunnelAddr);
+        if (target.transport !== "vsock") {
+          return [
+            new VtunnelForwarder(target, {
+              interfaceName: options.connectInterface,
+            }),
+          ];
+        }
+        missing.push("vsock transport for the vtunnel");
+        return [];
+      }
+      default:
+        missing.push(name);
+        return [];
+    }
+  });
+  if (missing.length > 0) {
+    throw new AgentStartError(
+      `Cannot start in ${options.mode} mode: this build has no ${
+        missing.join(" or ")
+      } forwarder yet; --dry-run logs what it would forward instead`,
+    );
+  }
+  return forwarders;
 }
 
 function plannedSources(
@@ -154,6 +182,13 @@ export async function startAgent(
     ...(dependencies.clock ? { clock: dependencies.clock } : {}),
   });
   const lanes = new Set(queue.forwarders);
+  // The listener forwarder's own sockets must never come back in as ports.
+  const listeners = forwarders.filter((f) => f instanceof ListenerForwarder);
+  const withoutOwnSockets = (entries: readonly PortEntry[]): PortEntry[] => {
+    if (listeners.length === 0) return [...entries];
+    const own = new Set(listeners.flatMap((f) => f.openKeys()));
+    return entries.filter((entry) => !own.has(bindingKey(entry.binding)));
+  };
 
   const applyDiff = (diff: TrackerDiff) => {
     for (const gone of diff.removed) {
@@ -207,7 +242,12 @@ export async function startAgent(
     debug: options.debug,
     jsonLogs: options.logFormat === "json",
     ...(dependencies.clock ? { clock: dependencies.clock } : {}),
-    onPortMessage: (source, message) => update({ ...message, source }),
+    onPortMessage: (source, message) =>
+      update(
+        source === "procnet" && message.type !== "remove"
+          ? { ...message, source, entries: withoutOwnSockets(message.entries) }
+          : { ...message, source },
+      ),
   });
   supervisor.start();
 

@@ -33,7 +33,8 @@ function routeOneSource(
     case "auto":
       return ["log"];
     case "listeners":
-      return ["listeners"];
+      // WSL relays real listening sockets by itself: nothing to add.
+      return source === "procnet" ? [] : ["listeners"];
     case "privileged":
       if (source === "iptables") return ["listeners"];
       // The Go agent also opened listeners for containerd ports.

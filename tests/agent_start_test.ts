@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { waitFor } from "./wait.ts";
+import { startLineReceiver } from "./line_receiver.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -93,13 +94,69 @@ Deno.test("the agent exits 2 with one line for a bad flag, and prints its versio
 
 Deno.test("a mode whose forwarder is not built yet refuses to start, naming --dry-run", async () => {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "main.ts", "-privilegedService", "-docker"],
+    args: ["run", "--allow-all", "main.ts", "-docker"],
     cwd: ROOT,
     stdin: "null",
     env: { NO_COLOR: "1" },
   }).output();
   assertEquals(output.code, 2);
   const text = new TextDecoder().decode(output.stderr);
-  assertStringIncludes(text, "--dry-run");
+  assertStringIncludes(text, "no host-switch or dnat forwarder yet; --dry-run");
   assert(!text.includes("Stack"), text);
+});
+
+Deno.test("privileged mode sends the Go agent's JSON for a real listener to the vtunnel peer", async () => {
+  const receiver = startLineReceiver({ port: 0 });
+  const vtunnel = `127.0.0.1:${(receiver.addr as Deno.NetAddr).port}`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "main.ts",
+      "-privilegedService",
+      "-iptables=false",
+      "--procnet",
+      "--procnet-interval=50",
+      `-vtunnelAddr=${vtunnel}`,
+      "--connect-interface=lo",
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stderr = collect(child.stderr);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const expected = (remove: boolean) =>
+    `{"remove":${remove},"ports":{"${port}/tcp":[{"HostIp":"127.0.0.1","HostPort":"${port}"}]},` +
+    `"connectAddrs":[{"network":"ip+net","addr":"127.0.0.1/8"},{"network":"ip+net","addr":"::1/128"}]}\n`;
+  try {
+    await waitFor(
+      () => receiver.messages.includes(expected(false)),
+      20_000,
+      () => `: got ${JSON.stringify(receiver.messages)}\n${stderr.text()}`,
+    );
+    listener.close();
+    await waitFor(
+      () => receiver.messages.includes(expected(true)),
+      20_000,
+      stderr.text,
+    );
+  } finally {
+    try {
+      listener.close();
+    } catch { /* closed above */ }
+    child.kill("SIGTERM");
+    await child.status;
+    await stderr.done;
+    await receiver.close();
+  }
+  // Every add the agent sent was matched by a remove by the time it exited.
+  const adds = receiver.messages.filter((m) => m.startsWith('{"remove":false'));
+  const removes = receiver.messages.filter((m) =>
+    m.startsWith('{"remove":true')
+  );
+  assertEquals(removes.length, adds.length, receiver.messages.join(""));
 });

@@ -1,0 +1,134 @@
+/**
+ * The listener forwarder: a socket per binding, so WSL relays the port to
+ * the host (PROTOCOLS.md §8). Real traffic is DNAT'd before it reaches the
+ * listener; a connection that does reach it is closed at once.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import type { TrackedBinding } from "../../tracker/port_tracker.ts";
+import { describeOwners } from "../delivery_queue.ts";
+import type { Forwarder } from "../forwarder.ts";
+
+interface OpenSocket {
+  readonly close: () => void;
+  readonly done: Promise<void>;
+}
+
+function explain(error: unknown): string {
+  if (error instanceof Deno.errors.AddrInUse) return "the address is in use";
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return "permission denied (ports below 1024 need root)";
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return "the address is not on this machine";
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Opens a TCP listener (reusePort) per TCP binding and a bound UDP socket per
+ * UDP binding; never two for one key. A conflict (EADDRINUSE, EACCES) fails
+ * the add with the owner's name; the delivery queue logs it once and retries
+ * with backoff.
+ */
+export class ListenerForwarder implements Forwarder {
+  /** "listeners". */
+  readonly name = "listeners";
+  /** Opening a socket is fast: plenty at once. */
+  readonly concurrency = 64;
+  #open = new Map<string, OpenSocket>();
+  #logger: Logger = getLogger(["guest-agent", "forwarder", "listeners"]);
+
+  /** Opens the socket for a binding (nothing when it is open already). */
+  add(binding: TrackedBinding): Promise<void> {
+    if (this.#open.has(binding.key)) return Promise.resolve();
+    const { protocol, hostIp: hostname, hostPort: port } = binding.binding;
+    try {
+      this.#open.set(
+        binding.key,
+        protocol === "tcp"
+          ? this.#listenTcp(hostname, port)
+          : this.#bindUdp(hostname, port),
+      );
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(
+        new Error(
+          `Cannot listen on ${binding.key} for ${describeOwners(binding)}: ${
+            explain(error)
+          }`,
+        ),
+      );
+    }
+  }
+
+  /** Closes the socket of a binding. */
+  async remove(binding: TrackedBinding): Promise<void> {
+    const socket = this.#open.get(binding.key);
+    if (socket === undefined) return;
+    this.#open.delete(binding.key);
+    socket.close();
+    await socket.done;
+  }
+
+  /** The keys that have a socket open (the /proc/net source must skip them). */
+  openKeys(): string[] {
+    return [...this.#open.keys()].sort();
+  }
+
+  /** Closes every socket. */
+  async close(): Promise<void> {
+    const sockets = [...this.#open.values()];
+    this.#open.clear();
+    for (const socket of sockets) socket.close();
+    await Promise.all(sockets.map((socket) => socket.done));
+  }
+
+  #listenTcp(hostname: string, port: number): OpenSocket {
+    const listener = Deno.listen({ hostname, port, reusePort: true });
+    const done = (async () => {
+      try {
+        for await (const conn of listener) {
+          this.#logger.debug("closing a connection to {addr}", {
+            addr: `${hostname}:${port}`,
+          });
+          conn.close();
+        }
+      } catch (error) {
+        if (!(error instanceof Deno.errors.BadResource)) {
+          this.#logger.warn("listener {addr} stopped: {error}", {
+            addr: `${hostname}:${port}`,
+            error: String(error),
+          });
+        }
+      }
+    })();
+    return {
+      close: () => {
+        try {
+          listener.close();
+        } catch { /* closed */ }
+      },
+      done,
+    };
+  }
+
+  #bindUdp(hostname: string, port: number): OpenSocket {
+    const socket = Deno.listenDatagram({ transport: "udp", hostname, port });
+    // Datagrams that reach it are read and dropped, so its buffer never fills.
+    const done = (async () => {
+      try {
+        for await (const _ of socket) { /* drop */ }
+      } catch { /* closed */ }
+    })();
+    return {
+      close: () => {
+        try {
+          socket.close();
+        } catch { /* closed */ }
+      },
+      done,
+    };
+  }
+}

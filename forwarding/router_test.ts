@@ -1,0 +1,49 @@
+import { assertEquals } from "../tests/assert.ts";
+import { makeBinding } from "../tracker/binding.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
+import { routeBinding } from "./router.ts";
+
+function held(hostIp: string, ...sources: string[]): TrackedBinding {
+  const binding = makeBinding("tcp", hostIp, 8080);
+  return {
+    key: "k",
+    binding,
+    holders: sources.map((source) => ({
+      source,
+      entry: { ownerId: source, binding },
+    })),
+  };
+}
+
+Deno.test("routeBinding() follows the Go agent's mode table", async (t) => {
+  const cases: [
+    Parameters<typeof routeBinding>[0],
+    TrackedBinding,
+    string[],
+  ][] = [
+    ["auto", held("0.0.0.0", "docker", "iptables"), ["log"]],
+    ["privileged", held("0.0.0.0", "docker"), ["vtunnel"]],
+    ["privileged", held("0.0.0.0", "containerd"), ["vtunnel", "listeners"]],
+    ["privileged", held("0.0.0.0", "kubernetes"), ["vtunnel"]],
+    ["privileged", held("0.0.0.0", "iptables"), ["listeners"]],
+    ["privileged", held("0.0.0.0", "docker", "iptables"), [
+      "vtunnel",
+      "listeners",
+    ]],
+    ["host-switch", held("0.0.0.0", "docker"), ["host-switch"]],
+    ["host-switch", held("127.0.0.1", "docker"), ["host-switch", "dnat"]],
+    ["host-switch", held("127.0.0.1", "kubernetes"), ["host-switch"]],
+    ["host-switch", held("0.0.0.0", "iptables"), ["listeners"]],
+    ["listeners", held("0.0.0.0", "iptables", "kubernetes"), ["listeners"]],
+    ["listeners", held("0.0.0.0", "procnet"), []],
+  ];
+  for (const [mode, binding, expected] of cases) {
+    const name = `${mode}: ${binding.binding.hostIp} ${
+      binding.holders.map((h) => h.source).join("+")
+    }`;
+    await t.step(
+      name,
+      () => assertEquals(routeBinding(mode, binding), expected),
+    );
+  }
+});
