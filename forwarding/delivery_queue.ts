@@ -50,6 +50,10 @@ interface Lane {
   readonly since: Map<string, number>;
   timer: TimerId | undefined;
   timerAt: number | undefined;
+  /** The applied set must be read from the host side before the next call. */
+  needsRefresh: boolean;
+  refreshing: boolean;
+  refreshFailure: Failure | undefined;
 }
 
 /**
@@ -114,7 +118,15 @@ export class DeliveryQueue {
         since: new Map(),
         timer: undefined,
         timerAt: undefined,
+        needsRefresh: forwarder.readApplied !== undefined,
+        refreshing: false,
+        refreshFailure: undefined,
       });
+    }
+    // Forwarders with a readable host side converge at start even when
+    // nothing is wanted yet (stale entries from an earlier run go).
+    for (const lane of this.#lanes.values()) {
+      if (lane.needsRefresh) queueMicrotask(() => this.#pump(lane));
     }
   }
 
@@ -186,6 +198,7 @@ export class DeliveryQueue {
   get isSettled(): boolean {
     for (const lane of this.#lanes.values()) {
       if (lane.dirty.size > 0 || lane.inFlight.size > 0) return false;
+      if (lane.needsRefresh || lane.refreshing) return false;
     }
     return true;
   }
@@ -252,6 +265,13 @@ export class DeliveryQueue {
 
   #pump(lane: Lane): void {
     if (this.#closed) return;
+    if (lane.needsRefresh || lane.refreshing) {
+      // Wait for calls in flight, then read the host side before any new call.
+      if (lane.refreshing || lane.inFlight.size > 0) return;
+      const notBefore = lane.refreshFailure?.notBefore ?? 0;
+      if (notBefore > this.#clock.now()) return this.#schedule(lane, notBefore);
+      return this.#refresh(lane);
+    }
     const limit = Math.max(1, lane.forwarder.concurrency ?? 8);
     const now = this.#clock.now();
     let nextRetry = Infinity;
@@ -369,7 +389,64 @@ export class DeliveryQueue {
         failure.lastError = message;
         failure.notBefore = this.#clock.now() + delay;
         lane.failures.set(key, failure);
+        // What the host side has is unknown now: read it before going on.
+        if (forwarder.readApplied) lane.needsRefresh = true;
         lane.since.set(key, this.#clock.now());
+        this.#pump(lane);
+      },
+    );
+  }
+
+  #refresh(lane: Lane): void {
+    const { forwarder } = lane;
+    lane.refreshing = true;
+    let read: Promise<TrackedBinding[]>;
+    try {
+      read = forwarder.readApplied!(this.#abort.signal);
+    } catch (error) {
+      read = Promise.reject(error);
+    }
+    read.then(
+      (bindings) => {
+        lane.refreshing = false;
+        lane.needsRefresh = false;
+        if (lane.refreshFailure) {
+          this.#logger.info("{forwarder}: the host side answers again", {
+            forwarder: forwarder.name,
+          });
+        }
+        lane.refreshFailure = undefined;
+        lane.applied.clear();
+        for (const binding of bindings) lane.applied.set(binding.key, binding);
+        for (const key of [...lane.desired.keys(), ...lane.applied.keys()]) {
+          lane.dirty.add(key);
+        }
+        this.#logger.debug(
+          "{forwarder}: host side has {count} of our bindings",
+          {
+            forwarder: forwarder.name,
+            count: bindings.length,
+          },
+        );
+        this.#pump(lane);
+      },
+      (error: unknown) => {
+        lane.refreshing = false;
+        if (this.#closed) return;
+        const message = error instanceof Error ? error.message : String(error);
+        const failure = lane.refreshFailure ??
+          { attempts: 0, notBefore: 0, lastError: "" };
+        const delay = backoffDelay(failure.attempts, this.#backoff);
+        if (failure.attempts === 0 || failure.lastError !== message) {
+          this.#logger.warn(
+            "{forwarder}: cannot read the host side: {error}; retrying in {delay} ms",
+            { forwarder: forwarder.name, error: message, delay },
+          );
+        }
+        failure.attempts++;
+        failure.lastError = message;
+        failure.notBefore = this.#clock.now() + delay;
+        lane.refreshFailure = failure;
         this.#pump(lane);
       },
     );

@@ -247,3 +247,57 @@ Deno.test("DeliveryQueue converges under random changes and failures", async () 
     { numRuns: 60 },
   );
 });
+
+/** A forwarder whose host side can be read, like the host-switch API. */
+class ReadableForwarder extends RecordingForwarder {
+  readFailures = 0;
+  reads = 0;
+  readApplied(): Promise<TrackedBinding[]> {
+    this.reads++;
+    if (this.readFailures > 0) {
+      this.readFailures--;
+      return Promise.reject(new Error("API down"));
+    }
+    return Promise.resolve(
+      [...this.hostSide].map((key) => tracked(Number(key.split(":")[1]))),
+    );
+  }
+}
+
+Deno.test("DeliveryQueue reads a readable host side at start and removes stale entries", async () => {
+  const clock = new FakeClock();
+  const forwarder = new ReadableForwarder();
+  forwarder.hostSide = new Set(["tcp/0.0.0.0:1", "tcp/0.0.0.0:2"]); // left by an earlier run
+  forwarder.readFailures = 2;
+  const queue = newQueue([forwarder], clock);
+  queue.setDesired("rec", tracked(2));
+  queue.setDesired("rec", tracked(3));
+  await clock.advance(1000);
+  assert(queue.isSettled);
+  assertEquals(forwarder.reads, 3);
+  assertEquals(forwarder.calls.sort(), ["+tcp/0.0.0.0:3", "-tcp/0.0.0.0:1"]);
+  assertEquals([...forwarder.hostSide].sort(), [
+    "tcp/0.0.0.0:2",
+    "tcp/0.0.0.0:3",
+  ]);
+  await queue.close();
+});
+
+Deno.test("DeliveryQueue re-reads the host side after a failed call", async () => {
+  const clock = new FakeClock();
+  const forwarder = new ReadableForwarder();
+  const queue = newQueue([forwarder], clock);
+  queue.setDesired("rec", tracked(1));
+  await clock.advance(10);
+  assertEquals(forwarder.reads, 1);
+  forwarder.failNext = 1;
+  forwarder.hostSide.delete("tcp/0.0.0.0:1"); // the host side restarted, empty
+  queue.setDesired("rec", tracked(2));
+  await clock.advance(1000);
+  assertEquals(forwarder.reads, 2);
+  assertEquals([...forwarder.hostSide].sort(), [
+    "tcp/0.0.0.0:1",
+    "tcp/0.0.0.0:2",
+  ]);
+  await queue.close();
+});

@@ -27,6 +27,13 @@ export interface Forwarder {
    * change is applied as remove then add. @default the binding's key
    */
   identity?(binding: TrackedBinding): string;
+  /**
+   * Reads which of this agent's bindings the host side has now (e.g. the
+   * host-switch API's list). When present, the queue replaces its applied
+   * set with the answer at start and after any failed call, then
+   * reconciles: stale entries are removed, missing ones added.
+   */
+  readApplied?(signal: AbortSignal): Promise<TrackedBinding[]>;
   /** Releases what the forwarder holds (connections, files); called once. */
   close?(): Promise<void>;
 }
