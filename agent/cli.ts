@@ -238,6 +238,31 @@ function buildCommand(output: { out: string; err: string }) {
       DEFAULT_OPTIONS.tapInterfaceIp,
     )
     .option(
+      "--host-switch-url <url>",
+      "the host-switch API (namespaced network)",
+      (value: string) => {
+        let url: URL | undefined;
+        try {
+          url = new URL(value);
+        } catch { /* reported below */ }
+        if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+          throw new InvalidArgumentError(
+            `invalid value ${
+              JSON.stringify(value)
+            } for --host-switch-url: accepted values are http:// or https:// URLs`,
+          );
+        }
+        return value;
+      },
+      DEFAULT_OPTIONS.hostSwitchUrl,
+    )
+    .option(
+      "--state-dir <path>",
+      "where the agent records what it exposed",
+      pathArgument("--state-dir"),
+      DEFAULT_OPTIONS.stateDir,
+    )
+    .option(
       "--shutdown-timeout <ms>",
       "how long shutdown may spend removing forwarded ports",
       msArgument("--shutdown-timeout", 100),
@@ -386,6 +411,8 @@ export function parseCommandLine(
       adminInstall: opts.adminInstall === true,
       k8sApiPort: opts.k8sApiPort,
       tapInterfaceIp: opts.tapInterfaceIp,
+      hostSwitchUrl: opts.hostSwitchUrl,
+      stateDir: opts.stateDir,
       shutdownTimeoutMs: opts.shutdownTimeout,
     },
   };

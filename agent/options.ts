@@ -63,6 +63,10 @@ export interface AgentOptions {
   readonly k8sApiPort: number;
   /** The VM's tap IP, the host-switch API's remote. */
   readonly tapInterfaceIp: string;
+  /** The host-switch API's base URL. */
+  readonly hostSwitchUrl: string;
+  /** Where the agent keeps its small state files. */
+  readonly stateDir: string;
   /** How long shutdown may take to remove forwarded bindings, in ms. */
   readonly shutdownTimeoutMs: number;
 }
@@ -93,5 +97,7 @@ export const DEFAULT_OPTIONS: AgentOptions = {
   adminInstall: false,
   k8sApiPort: 6443,
   tapInterfaceIp: "192.168.127.2",
+  hostSwitchUrl: "http://192.168.127.1:80",
+  stateDir: "/var/lib/guest-agent",
   shutdownTimeoutMs: 5000,
 };

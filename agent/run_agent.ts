@@ -13,6 +13,8 @@ import {
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import { LogForwarder } from "../forwarding/log_forwarder.ts";
 import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
+import { HostSwitchForwarder } from "../forwarding/host_switch/host_switch_forwarder.ts";
+import { DnatForwarder } from "../forwarding/dnat/dnat_forwarder.ts";
 import { VtunnelForwarder } from "../forwarding/vtunnel/vtunnel_forwarder.ts";
 import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
 import { MODE_FORWARDERS, routeBinding } from "../forwarding/router.ts";
@@ -93,6 +95,17 @@ function createForwarders(options: AgentOptions): Forwarder[] {
     switch (name) {
       case "listeners":
         return [new ListenerForwarder()];
+      case "host-switch":
+        return [
+          new HostSwitchForwarder({
+            baseUrl: options.hostSwitchUrl,
+            adminInstall: options.adminInstall,
+            tapIp: options.tapInterfaceIp,
+            statePath: `${options.stateDir}/host-switch.json`,
+          }),
+        ];
+      case "dnat":
+        return [new DnatForwarder()];
       case "vtunnel": {
         const target = parseVtunnelTarget(options.vtunnelAddr);
         if (target.transport !== "vsock") {

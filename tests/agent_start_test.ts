@@ -94,14 +94,24 @@ Deno.test("the agent exits 2 with one line for a bad flag, and prints its versio
 
 Deno.test("a mode whose forwarder is not built yet refuses to start, naming --dry-run", async () => {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "main.ts", "-docker"],
+    args: [
+      "run",
+      "--allow-all",
+      "main.ts",
+      "-privilegedService",
+      "-docker",
+      "-vtunnelAddr=vsock://2:17381",
+    ],
     cwd: ROOT,
     stdin: "null",
     env: { NO_COLOR: "1" },
   }).output();
   assertEquals(output.code, 2);
   const text = new TextDecoder().decode(output.stderr);
-  assertStringIncludes(text, "no host-switch or dnat forwarder yet; --dry-run");
+  assertStringIncludes(
+    text,
+    "no vsock transport for the vtunnel forwarder yet; --dry-run",
+  );
   assert(!text.includes("Stack"), text);
 });
 
