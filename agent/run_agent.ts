@@ -17,6 +17,9 @@ import { HostSwitchForwarder } from "../forwarding/host_switch/host_switch_forwa
 import { DnatForwarder } from "../forwarding/dnat/dnat_forwarder.ts";
 import { VtunnelForwarder } from "../forwarding/vtunnel/vtunnel_forwarder.ts";
 import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
+import { vsockCapableSender } from "../forwarding/vtunnel/socket_sender.ts";
+import { sendOverStream } from "../forwarding/vtunnel/send_message.ts";
+import { LIBC_CANDIDATES } from "../support/libc.ts";
 import { MODE_FORWARDERS, routeBinding } from "../forwarding/router.ts";
 import { type MachineFacts, SOURCE_WORKERS } from "../sources/catalog.ts";
 import {
@@ -85,52 +88,47 @@ export interface RunningAgent {
 /** The source name of bindings the agent adds itself (the Kubernetes API port). */
 export const STATIC_SOURCE = "static";
 
-function createForwarders(options: AgentOptions): Forwarder[] {
+function createForwarders(
+  options: AgentOptions,
+  facts: MachineFacts,
+): Forwarder[] {
   const names = MODE_FORWARDERS[options.mode];
   if (options.mode === "auto" || options.dryRun) {
     return names.map((name) => new LogForwarder(name));
   }
-  const missing: string[] = [];
-  const forwarders = names.flatMap((name): Forwarder[] => {
+  return names.map((name): Forwarder => {
     switch (name) {
       case "listeners":
-        return [new ListenerForwarder()];
+        return new ListenerForwarder();
       case "host-switch":
-        return [
-          new HostSwitchForwarder({
-            baseUrl: options.hostSwitchUrl,
-            adminInstall: options.adminInstall,
-            tapIp: options.tapInterfaceIp,
-            statePath: `${options.stateDir}/host-switch.json`,
-          }),
-        ];
+        return new HostSwitchForwarder({
+          baseUrl: options.hostSwitchUrl,
+          adminInstall: options.adminInstall,
+          tapIp: options.tapInterfaceIp,
+          statePath: `${options.stateDir}/host-switch.json`,
+        });
       case "dnat":
-        return [new DnatForwarder()];
+        return new DnatForwarder();
       case "vtunnel": {
         const target = parseVtunnelTarget(options.vtunnelAddr);
-        if (target.transport !== "vsock") {
-          return [
-            new VtunnelForwarder(target, {
-              interfaceName: options.connectInterface,
-            }),
-          ];
+        if (target.transport === "vsock" && facts.libcPath === undefined) {
+          throw new AgentStartError(
+            `Cannot send to ${options.vtunnelAddr}: vsock goes through libc, and no libc was found (looked in ${
+              LIBC_CANDIDATES.join(", ")
+            })`,
+          );
         }
-        missing.push("vsock transport for the vtunnel");
-        return [];
+        return new VtunnelForwarder(target, {
+          interfaceName: options.connectInterface,
+          ...(facts.libcPath
+            ? { send: vsockCapableSender(facts.libcPath, sendOverStream) }
+            : {}),
+        });
       }
-      default:
-        missing.push(name);
-        return [];
+      case "log":
+        return new LogForwarder(name);
     }
   });
-  if (missing.length > 0) {
-    throw new AgentStartError(
-      `Cannot start in ${options.mode} mode: this build has no ${
-        missing.join(" or ")
-      } forwarder yet; --dry-run logs what it would forward instead`,
-    );
-  }
-  return forwarders;
 }
 
 function plannedSources(
@@ -164,11 +162,12 @@ export async function startAgent(
   dependencies: AgentDependencies = {},
 ): Promise<RunningAgent> {
   const logger = getLogger(["guest-agent"]);
-  const forwarders = dependencies.forwarders ?? createForwarders(options);
-  const plans = await planSources(options, dependencies.probe ?? systemProbe);
   const probe = dependencies.probe ?? systemProbe;
-  const sources = dependencies.sources ??
-    plannedSources(plans, options, { libcPath: probe.libcPath() });
+  const facts: MachineFacts = { libcPath: probe.libcPath() };
+  const forwarders = dependencies.forwarders ??
+    createForwarders(options, facts);
+  const plans = await planSources(options, probe);
+  const sources = dependencies.sources ?? plannedSources(plans, options, facts);
   logger.info("guest-agent {version} starting in {mode} mode{dryRun}", {
     version: VERSION,
     mode: options.mode,

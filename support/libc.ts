@@ -1,9 +1,14 @@
 /**
  * The agent's only use of `Deno.dlopen`: a few libc calls, for what Deno's
- * own APIs cannot do inside a permission-scoped worker. (Deno refuses to
- * read anything under /proc/<pid> — /proc/net is /proc/self/net — without
- * --allow-all, so the /proc/net source reads through libc with an FFI grant
- * scoped to the libc file and nothing else.)
+ * own APIs cannot do. (1) Deno refuses to read anything under /proc/<pid> —
+ * /proc/net is /proc/self/net — without --allow-all, so the /proc/net source
+ * reads through libc with an FFI grant scoped to the libc file and nothing
+ * else. (2) AF_VSOCK straight to the host for the privileged service.
+ *
+ * Every socket is non-blocking and every call but `poll` is synchronous and
+ * returns at once, so errno is read on the same thread right after the call
+ * that set it. `poll` runs on Deno's FFI thread pool, in slices of at most
+ * 50 ms, so no pool thread is ever parked for long.
  *
  * @module
  */
@@ -48,7 +53,39 @@ const SYMBOLS = {
   memcpy: { parameters: ["buffer", "pointer", "usize"], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
   strlen: { parameters: ["pointer"], result: "usize" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  getsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
+  pollAsync: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
 } as const;
+
+/** AF_UNIX. */
+export const AF_UNIX = 1;
+/** AF_VSOCK. */
+export const AF_VSOCK = 40;
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_ERROR = 4;
+const MSG_NOSIGNAL = 0x4000;
+const POLLOUT = 0x4;
+const POLL_SLICE_MS = 50;
+/** errno: operation in progress (a non-blocking connect). */
+export const EINPROGRESS = 115;
+/** errno: try again (a full socket buffer). */
+export const EAGAIN = 11;
 
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
@@ -104,7 +141,15 @@ export class Libc {
   }
 
   #fail(call: string, path: string): never {
-    const errno = this.errno();
+    return this.#failWith(call, path, this.errno());
+  }
+
+  /** Throws for `errno` (also used for SO_ERROR values). */
+  failWith(call: string, what: string, errno: number): never {
+    return this.#failWith(call, what, errno);
+  }
+
+  #failWith(call: string, path: string, errno: number): never {
     const text = this.#strerror(errno);
     if (errno === ENOENT) {
       throw new Deno.errors.NotFound(`Cannot ${call} ${path}: ${text}`);
@@ -157,6 +202,103 @@ export class Libc {
     } finally {
       close(fd);
     }
+  }
+
+  /**
+   * Creates a non-blocking, close-on-exec stream socket.
+   *
+   * @throws {LibcError} With errno (EAFNOSUPPORT when the family is missing).
+   */
+  streamSocket(family: number): number {
+    const fd = this.#library.symbols.socket(
+      family,
+      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+      0,
+    );
+    if (fd < 0) this.#fail("create a socket of family", String(family));
+    return fd;
+  }
+
+  /** Starts connecting; returns 0 when connected, EINPROGRESS or EAGAIN while pending. */
+  connectStart(fd: number, address: Uint8Array, what: string): number {
+    if (this.#library.symbols.connect(fd, address, address.length) === 0) {
+      return 0;
+    }
+    const errno = this.errno();
+    if (errno === EINPROGRESS || errno === EAGAIN) return errno;
+    return this.#failWith("connect to", what, errno);
+  }
+
+  /** The pending error of a socket (SO_ERROR), 0 when none. */
+  socketError(fd: number): number {
+    const value = new Int32Array(1);
+    const length = new Uint32Array([4]);
+    if (
+      this.#library.symbols.getsockopt(
+        fd,
+        SOL_SOCKET,
+        SO_ERROR,
+        value,
+        length,
+      ) < 0
+    ) {
+      return this.errno();
+    }
+    return value[0]!;
+  }
+
+  /** Sends what the socket takes now: the count, or 0 when its buffer is full. */
+  sendSome(fd: number, bytes: Uint8Array, what: string): number {
+    const count = Number(
+      this.#library.symbols.send(fd, bytes, BigInt(bytes.length), MSG_NOSIGNAL),
+    );
+    if (count >= 0) return count;
+    const errno = this.errno();
+    if (errno === EAGAIN) return 0;
+    return this.#failWith("send to", what, errno);
+  }
+
+  /** Binds a socket (tests bind AF_VSOCK; nothing ever connects one). */
+  bind(fd: number, address: Uint8Array, what: string): void {
+    if (this.#library.symbols.bind(fd, address, address.length) < 0) {
+      this.#fail("bind", what);
+    }
+  }
+
+  /** Marks a socket as listening. */
+  listen(fd: number, backlog: number, what: string): void {
+    if (this.#library.symbols.listen(fd, backlog) < 0) {
+      this.#fail("listen on", what);
+    }
+  }
+
+  /**
+   * Waits until a socket is writable or failed, or `deadline` (a
+   * performance.now() time) passes, polling in slices of at most 50 ms.
+   *
+   * @returns true when writable or failed, false at the deadline.
+   */
+  async waitWritable(fd: number, deadline: number): Promise<boolean> {
+    const pollfd = new Uint8Array(8);
+    const view = new DataView(pollfd.buffer);
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      view.setInt32(0, fd, true);
+      view.setInt16(4, POLLOUT, true);
+      view.setInt16(6, 0, true);
+      const ready = await this.#library.symbols.pollAsync(
+        pollfd,
+        1n,
+        Math.max(1, Math.min(POLL_SLICE_MS, Math.ceil(left))),
+      );
+      if (ready > 0 && view.getInt16(6, true) !== 0) return true;
+    }
+  }
+
+  /** Closes a file descriptor. */
+  closeFd(fd: number): void {
+    this.#library.symbols.close(fd);
   }
 
   /** Releases the library. */

@@ -92,29 +92,6 @@ Deno.test("the agent exits 2 with one line for a bad flag, and prints its versio
   assertEquals(new TextDecoder().decode(version.stdout).trim(), config.version);
 });
 
-Deno.test("a mode whose forwarder is not built yet refuses to start, naming --dry-run", async () => {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "main.ts",
-      "-privilegedService",
-      "-docker",
-      "-vtunnelAddr=vsock://2:17381",
-    ],
-    cwd: ROOT,
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).output();
-  assertEquals(output.code, 2);
-  const text = new TextDecoder().decode(output.stderr);
-  assertStringIncludes(
-    text,
-    "no vsock transport for the vtunnel forwarder yet; --dry-run",
-  );
-  assert(!text.includes("Stack"), text);
-});
-
 Deno.test("privileged mode sends the Go agent's JSON for a real listener to the vtunnel peer", async () => {
   const receiver = startLineReceiver({ port: 0 });
   const vtunnel = `127.0.0.1:${(receiver.addr as Deno.NetAddr).port}`;

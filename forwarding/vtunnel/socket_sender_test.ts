@@ -1,0 +1,94 @@
+import { assertEquals, assertRejects } from "../../tests/assert.ts";
+import { startLineReceiver } from "../../tests/line_receiver.ts";
+import { requires } from "../../tests/requirements.ts";
+import { waitFor } from "../../tests/wait.ts";
+import { AF_UNIX, AF_VSOCK, findLibcPath, Libc } from "../../support/libc.ts";
+import { sendOverSocket, unixAddress, vsockAddress } from "./socket_sender.ts";
+
+Deno.test("vsockAddress() packs struct sockaddr_vm", () => {
+  assertEquals(
+    [...vsockAddress(2, 17381)],
+    [40, 0, 0, 0, 0xe5, 0x43, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
+  );
+  assertEquals([...vsockAddress(0xffffffff, 1).subarray(8, 12)], [
+    255,
+    255,
+    255,
+    255,
+  ]);
+});
+
+Deno.test("unixAddress() packs struct sockaddr_un", () => {
+  assertEquals([...unixAddress("/a")], [1, 0, 47, 97, 0]);
+});
+
+// The connect/send/close path of the vsock sender, over AF_UNIX: the same
+// libc calls with another address. (A vsock socket is never connected here.)
+Deno.test("sendOverSocket() delivers one message over AF_UNIX through libc", async () => {
+  const libc = new Libc(findLibcPath()!);
+  const dir = await Deno.makeTempDir();
+  const receiver = startLineReceiver({ path: `${dir}/peer.sock` });
+  try {
+    const big = "x".repeat(300_000); // larger than a socket buffer: exercises EAGAIN + poll
+    for (const message of ['{"remove":false}\n', `${big}\n`]) {
+      await sendOverSocket(
+        libc,
+        AF_UNIX,
+        unixAddress(`${dir}/peer.sock`),
+        "unix peer",
+        new TextEncoder().encode(message),
+        5000,
+      );
+    }
+    await waitFor(() => receiver.messages.length === 2);
+    assertEquals(receiver.messages[0], '{"remove":false}\n');
+    assertEquals(receiver.messages[1]?.length, big.length + 1);
+  } finally {
+    await receiver.close();
+    libc.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sendOverSocket() names the target and errno when nobody listens", async () => {
+  const libc = new Libc(findLibcPath()!);
+  try {
+    await assertRejects(
+      () =>
+        sendOverSocket(
+          libc,
+          AF_UNIX,
+          unixAddress("/nonexistent/peer.sock"),
+          "unix:///nonexistent/peer.sock",
+          new Uint8Array([1]),
+          1000,
+        ),
+      Deno.errors.NotFound,
+      "Cannot connect to unix:///nonexistent/peer.sock",
+    );
+  } finally {
+    libc.close();
+  }
+});
+
+Deno.test("an AF_VSOCK socket can be created, bound and listened on (never connected)", () => {
+  const libc = new Libc(findLibcPath()!);
+  let fd = -1;
+  try {
+    try {
+      fd = libc.streamSocket(AF_VSOCK);
+    } catch (error) {
+      if (!requires("AF_VSOCK in the kernel", false)) return;
+      throw error;
+    }
+    libc.bind(
+      fd,
+      vsockAddress(0xffffffff, 0x7fff_0000 + (Deno.pid % 0xffff)),
+      "vsock any",
+    );
+    libc.listen(fd, 1, "vsock any");
+  } finally {
+    if (fd >= 0) libc.closeFd(fd);
+    libc.close();
+  }
+});
