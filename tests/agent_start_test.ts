@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { assertEquals, assertStringIncludes } from "./assert.ts";
 import { waitFor } from "./wait.ts";
 import { startLineReceiver } from "./line_receiver.ts";
 
