@@ -5,6 +5,7 @@
  * @module
  */
 import type { AgentOptions } from "../agent/options.ts";
+import { DOCKER_URL_HOST } from "./docker/docker_client.ts";
 
 /** Every source the agent knows of. */
 export type SourceName =
@@ -64,6 +65,18 @@ export const PROC_NET_ROOT = "/proc/net";
 export const SOURCE_WORKERS: Readonly<
   Partial<Record<SourceName, SourceWorkerSpec>>
 > = {
+  docker: {
+    entry: new URL("./docker/worker.ts", import.meta.url),
+    // A unix socket needs read, write and net "unix:<path>"; fetch also
+    // checks the URL's host, a name that is never resolved.
+    permissions: (options) => ({
+      ...NO_PERMISSIONS,
+      read: [options.dockerSocket],
+      write: [options.dockerSocket],
+      net: [`unix:${options.dockerSocket}`, DOCKER_URL_HOST],
+    }),
+    config: (options) => ({ socketPath: options.dockerSocket }),
+  },
   procnet: {
     entry: new URL("./procnet/worker.ts", import.meta.url),
     // Deno refuses to read /proc/net (it is /proc/self/net) without

@@ -1,0 +1,212 @@
+/**
+ * Parsing of Docker Engine API replies (PROTOCOLS.md §4): event lines and
+ * container inspect objects. Pure functions; bad input throws a SyntaxError
+ * or TypeError that names what is wrong.
+ *
+ * @module
+ */
+import {
+  isIpv4,
+  isIpv6,
+  makeBinding,
+  type PortEntry,
+} from "../../tracker/binding.ts";
+
+/** The container events the source acts on. */
+export type ContainerAction = "start" | "die" | "stop" | "destroy";
+
+/** The events subscribed to. */
+export const CONTAINER_ACTIONS: readonly ContainerAction[] = [
+  "start",
+  "die",
+  "stop",
+  "destroy",
+];
+
+/** One container event. */
+export interface ContainerEvent {
+  /** What happened. */
+  readonly action: ContainerAction;
+  /** The container id (`Actor.ID`). */
+  readonly id: string;
+  /** The container name, when the event carries it. */
+  readonly name?: string;
+}
+
+/** What one container publishes, from its inspect object. */
+export interface InspectedContainer {
+  /** The container id. */
+  readonly id: string;
+  /** Its name without the leading slash. */
+  readonly name: string;
+  /** Whether it is running. */
+  readonly running: boolean;
+  /** One entry per published host binding. */
+  readonly entries: PortEntry[];
+  /** Port specs skipped, each with the reason (unknown protocol, bad port). */
+  readonly skipped: string[];
+}
+
+const ID = /^[0-9a-f]{12,64}$/;
+
+function preview(text: string): string {
+  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+}
+
+/**
+ * Parses one line of `/events`. Returns undefined for events the source
+ * ignores (other types or actions).
+ *
+ * @param line One JSON line.
+ * @throws {SyntaxError} When the line is not JSON, naming its first bytes.
+ * @throws {TypeError} When a container event lacks a usable `Actor.ID`.
+ */
+export function parseDockerEvent(line: string): ContainerEvent | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    throw new SyntaxError(
+      `Cannot parse Docker event: not JSON: ${preview(line)}`,
+    );
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new TypeError(
+      `Cannot use Docker event: not an object: ${preview(line)}`,
+    );
+  }
+  const event = raw as Record<string, unknown>;
+  if (event.Type !== "container") return undefined;
+  const action = event.Action;
+  if (!CONTAINER_ACTIONS.includes(action as ContainerAction)) return undefined;
+  const actor = event.Actor as Record<string, unknown> | undefined;
+  const id = actor?.ID;
+  if (typeof id !== "string" || !ID.test(id)) {
+    throw new TypeError(
+      `Cannot use Docker ${String(action)} event: no valid Actor.ID: ${
+        preview(line)
+      }`,
+    );
+  }
+  const attributes = actor?.Attributes as Record<string, unknown> | undefined;
+  const name = attributes?.name;
+  return typeof name === "string" && name !== ""
+    ? { action: action as ContainerAction, id, name }
+    : { action: action as ContainerAction, id };
+}
+
+function networkIps(networks: unknown): string[] {
+  if (typeof networks !== "object" || networks === null) return [];
+  const ips = new Set<string>();
+  for (const network of Object.values(networks as Record<string, unknown>)) {
+    if (typeof network !== "object" || network === null) continue;
+    const { IPAddress, GlobalIPv6Address } = network as Record<string, unknown>;
+    if (typeof IPAddress === "string" && isIpv4(IPAddress)) ips.add(IPAddress);
+    if (typeof GlobalIPv6Address === "string" && isIpv6(GlobalIPv6Address)) {
+      ips.add(GlobalIPv6Address);
+    }
+  }
+  return [...ips];
+}
+
+/**
+ * Reads a container's published ports from its inspect object:
+ * `NetworkSettings.Ports` (`{"80/tcp":[{"HostIp","HostPort"}],"443/tcp":null}`),
+ * its network addresses and name. Entries with null or empty bindings are
+ * skipped; a bad port spec is skipped and reported in `skipped`.
+ *
+ * @param raw The parsed JSON of `GET /containers/{id}/json`.
+ * @throws {TypeError} When the object is not a container inspect reply.
+ */
+export function parseDockerInspect(raw: unknown): InspectedContainer {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new TypeError("Cannot use Docker inspect reply: not an object");
+  }
+  const container = raw as Record<string, unknown>;
+  const id = container.Id;
+  if (typeof id !== "string" || !ID.test(id)) {
+    throw new TypeError("Cannot use Docker inspect reply: no valid Id");
+  }
+  const name = typeof container.Name === "string"
+    ? container.Name.replace(/^\//, "")
+    : id.slice(0, 12);
+  const state = container.State as Record<string, unknown> | undefined;
+  const settings = container.NetworkSettings;
+  if (typeof settings !== "object" || settings === null) {
+    throw new TypeError(
+      `Cannot use Docker inspect reply for ${name}: no NetworkSettings`,
+    );
+  }
+  const { Ports: ports, Networks: networks } = settings as Record<
+    string,
+    unknown
+  >;
+  if (
+    ports !== null && ports !== undefined &&
+    (typeof ports !== "object" || Array.isArray(ports))
+  ) {
+    throw new TypeError(
+      `Cannot use Docker inspect reply for ${name}: NetworkSettings.Ports is not an object`,
+    );
+  }
+  const containerIps = networkIps(networks);
+  const entries: PortEntry[] = [];
+  const skipped: string[] = [];
+  for (
+    const [spec, list] of Object.entries(
+      (ports ?? {}) as Record<string, unknown>,
+    )
+  ) {
+    if (list === null || (Array.isArray(list) && list.length === 0)) continue;
+    const match = /^(\d{1,5})\/([a-z]+)$/.exec(spec);
+    if (!match || !Array.isArray(list)) {
+      skipped.push(
+        `${spec.slice(0, 40)}: not "<port>/<protocol>" with a list of bindings`,
+      );
+      continue;
+    }
+    const containerPort = Number(match[1]);
+    for (const item of list) {
+      try {
+        const { HostIp, HostPort } = (item ?? {}) as Record<string, unknown>;
+        const hostPort =
+          typeof HostPort === "string" && /^\d{1,5}$/.test(HostPort)
+            ? Number(HostPort)
+            : NaN;
+        if (containerPort < 1 || containerPort > 65535) {
+          throw new RangeError(
+            `container port ${containerPort} is out of range`,
+          );
+        }
+        entries.push({
+          ownerId: id,
+          binding: makeBinding(
+            match[2]!,
+            typeof HostIp === "string" ? HostIp : "",
+            hostPort,
+          ),
+          containerPort,
+          containerIps,
+          name,
+        });
+      } catch (error) {
+        skipped.push(`${spec}: ${(error as Error).message}`);
+      }
+    }
+  }
+  return { id, name, running: state?.Running === true, entries, skipped };
+}
+
+/**
+ * The ids in a `GET /containers/json` reply.
+ *
+ * @throws {TypeError} When the reply is not a list of containers.
+ */
+export function parseContainerList(raw: unknown): string[] {
+  if (!Array.isArray(raw)) {
+    throw new TypeError("Cannot use Docker container list: not an array");
+  }
+  return raw.flatMap((item) =>
+    typeof item?.Id === "string" && ID.test(item.Id) ? [item.Id as string] : []
+  );
+}

@@ -1,0 +1,162 @@
+import { assertEquals, assertThrows } from "../../tests/assert.ts";
+import { bindingKey } from "../../tracker/binding.ts";
+import {
+  parseContainerList,
+  parseDockerEvent,
+  parseDockerInspect,
+} from "./parse_docker.ts";
+
+const testdata = new URL("./testdata/", import.meta.url);
+const ID = "2aa4a321d3b32a5f927580cce39106437cd04ec3d0ef13a7d4e7e5aa084369a3";
+
+// testdata/ was recorded from a real dockerd 20.10 (ENGINES.md): the events
+// of `docker run -d --name web1 -p 127.0.0.1:18080:8080 -p 18081:8081/udp
+// -p 18090-18091:9090-9091 …`, `docker stop`, `docker rm`, and its inspect.
+Deno.test("parseDockerEvent() reads recorded dockerd event lines", () => {
+  const lines = Deno.readTextFileSync(new URL("events.jsonl", testdata)).trim()
+    .split("\n");
+  const events = lines.map(parseDockerEvent);
+  assertEquals(events, [
+    undefined, // create
+    { action: "start", id: ID, name: "web1" },
+    undefined, // kill
+    undefined, // kill
+    { action: "die", id: ID, name: "web1" },
+    { action: "stop", id: ID, name: "web1" },
+    { action: "destroy", id: ID, name: "web1" },
+  ]);
+});
+
+Deno.test("parseDockerInspect() reads a recorded inspect reply", () => {
+  const inspected = parseDockerInspect(
+    JSON.parse(Deno.readTextFileSync(new URL("inspect.json", testdata))),
+  );
+  assertEquals(inspected.name, "web1");
+  assertEquals(inspected.running, true);
+  assertEquals(inspected.skipped, []);
+  assertEquals(
+    inspected.entries.map((e) => `${bindingKey(e.binding)}>${e.containerPort}`),
+    [
+      "tcp/127.0.0.1:18080>8080",
+      "udp/0.0.0.0:18081>8081",
+      "udp/[::]:18081>8081",
+      "tcp/0.0.0.0:18090>9090",
+      "tcp/[::]:18090>9090",
+      "tcp/0.0.0.0:18091>9091",
+      "tcp/[::]:18091>9091",
+    ],
+  );
+  assertEquals(inspected.entries[0]?.containerIps, ["172.17.0.2"]);
+  assertEquals(inspected.entries[0]?.ownerId, ID);
+});
+
+Deno.test("parseDockerEvent() rejects hostile lines with their first bytes", async (t) => {
+  await t.step("not JSON", () => {
+    assertThrows(
+      () => parseDockerEvent('{"Type":"contai'),
+      SyntaxError,
+      '{\\"Type\\":\\"contai',
+    );
+  });
+  await t.step("an array", () => {
+    assertThrows(() => parseDockerEvent("[1]"), TypeError, "not an object");
+  });
+  await t.step("no Actor.ID", () => {
+    assertThrows(
+      () =>
+        parseDockerEvent(
+          '{"Type":"container","Action":"start","id":"' + ID + '"}',
+        ),
+      TypeError,
+      "no valid Actor.ID",
+    );
+  });
+  await t.step("Actor.ID of the wrong type", () => {
+    assertThrows(
+      () =>
+        parseDockerEvent(
+          '{"Type":"container","Action":"die","Actor":{"ID":42}}',
+        ),
+      TypeError,
+    );
+  });
+  await t.step("a huge line is cut in the message", () => {
+    const error = assertThrows(
+      () => parseDockerEvent("x".repeat(2_000_000)),
+      SyntaxError,
+    );
+    assertEquals(error.message.length < 300, true);
+  });
+  await t.step("other types and unknown fields pass quietly", () => {
+    assertEquals(
+      parseDockerEvent('{"Type":"network","Action":"connect"}'),
+      undefined,
+    );
+    assertEquals(
+      parseDockerEvent(
+        `{"Type":"container","Action":"start","Actor":{"ID":"${ID}","Attributes":{}},"new":[1]}`,
+      ),
+      { action: "start", id: ID },
+    );
+  });
+});
+
+Deno.test("parseDockerInspect() skips bad port specs and rejects bad shapes", async (t) => {
+  const base = (ports: unknown) => ({
+    Id: ID,
+    Name: "/web",
+    State: { Running: true },
+    NetworkSettings: {
+      Ports: ports,
+      Networks: { bridge: { IPAddress: "172.17.0.3" } },
+    },
+  });
+  await t.step("null and empty bindings are skipped silently", () => {
+    const inspected = parseDockerInspect(
+      base({ "80/tcp": null, "81/tcp": [] }),
+    );
+    assertEquals([inspected.entries, inspected.skipped], [[], []]);
+  });
+  await t.step("bad specs are reported, the rest kept", () => {
+    const inspected = parseDockerInspect(base({
+      "80/tcp": [{ HostIp: "", HostPort: "8080" }],
+      "81/sctp": [{ HostIp: "0.0.0.0", HostPort: "81" }],
+      "82/tcp": [{ HostIp: "0.0.0.0", HostPort: 82 }],
+      "83/tcp": [{ HostIp: "0.0.0.0", HostPort: "99999" }],
+      "84/tcp": [{ HostIp: "not-an-ip", HostPort: "84" }],
+      "99999/tcp": [{ HostIp: "0.0.0.0", HostPort: "85" }],
+      "bogus": [{}],
+      "86/tcp": "wrong type",
+    }));
+    assertEquals(inspected.entries.map((e) => bindingKey(e.binding)), [
+      "tcp/0.0.0.0:8080",
+    ]);
+    assertEquals(inspected.skipped.length, 7);
+  });
+  await t.step("wrong shapes throw", () => {
+    assertThrows(() => parseDockerInspect(null), TypeError);
+    assertThrows(
+      () => parseDockerInspect({ Id: "nope" }),
+      TypeError,
+      "no valid Id",
+    );
+    assertThrows(
+      () => parseDockerInspect({ Id: ID }),
+      TypeError,
+      "no NetworkSettings",
+    );
+    assertThrows(
+      () => parseDockerInspect(base([1])),
+      TypeError,
+      "Ports is not an object",
+    );
+  });
+  await t.step("no ports at all", () => {
+    assertEquals(parseDockerInspect(base(undefined)).entries, []);
+  });
+});
+
+Deno.test("parseContainerList() keeps valid ids", () => {
+  assertEquals(parseContainerList([{ Id: ID }, { Id: 5 }, null]), [ID]);
+  assertThrows(() => parseContainerList({}), TypeError);
+});

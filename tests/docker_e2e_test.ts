@@ -1,0 +1,194 @@
+/**
+ * The Docker source end to end against a real dockerd in a network
+ * namespace: the agent's tracker observed through a recording forwarder.
+ *
+ * @module
+ */
+import { assertEquals } from "./assert.ts";
+import {
+  canRunDockerd,
+  type Dockerd,
+  startDockerd,
+  TEST_IMAGE,
+} from "./engines/dockerd.ts";
+import { requires } from "./requirements.ts";
+import { waitFor } from "./wait.ts";
+import { DEFAULT_OPTIONS } from "../agent/options.ts";
+import { startAgent } from "../agent/run_agent.ts";
+import type { Forwarder } from "../forwarding/forwarder.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
+
+/** Records what the agent would forward: the tracker's view. */
+class RecordingForwarder implements Forwarder {
+  readonly name = "recording";
+  readonly keys = new Set<string>();
+  readonly details = new Map<string, TrackedBinding>();
+  add(binding: TrackedBinding): Promise<void> {
+    this.keys.add(binding.key);
+    this.details.set(binding.key, binding);
+    return Promise.resolve();
+  }
+  remove(binding: TrackedBinding): Promise<void> {
+    this.keys.delete(binding.key);
+    this.details.delete(binding.key);
+    return Promise.resolve();
+  }
+}
+
+const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
+
+function run(d: Dockerd, name: string, ...publish: string[]): Promise<string> {
+  return d.docker([
+    "run",
+    "-d",
+    "--name",
+    name,
+    ...publish.flatMap((p) => ["-p", p]),
+    TEST_IMAGE,
+    ...HTTPD,
+  ]);
+}
+
+function keysWith(forwarder: RecordingForwarder, port: number): string[] {
+  return [...forwarder.keys].filter((key) => key.endsWith(`:${port}`)).sort();
+}
+
+Deno.test("Docker source against a real dockerd", async (t) => {
+  if (!requires("root, dockerd, busybox and ip netns", await canRunDockerd())) {
+    return;
+  }
+  const d = await startDockerd();
+  const forwarder = new RecordingForwarder();
+  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  const settle = (check: () => boolean, what: string) =>
+    waitFor(
+      check,
+      20_000,
+      () => ` for ${what}: have ${JSON.stringify([...forwarder.keys].sort())}`,
+    );
+  try {
+    await run(d, "early", "18100:8080");
+    agent = await startAgent({
+      ...DEFAULT_OPTIONS,
+      dockerSocket: d.socket,
+      containerd: false,
+      iptables: false,
+      kubernetes: false,
+      procnet: false,
+    }, { forwarders: [forwarder] });
+
+    await t.step(
+      "a container started before the agent is tracked",
+      async () => {
+        await settle(() => keysWith(forwarder, 18100).length === 2, "early");
+        assertEquals(keysWith(forwarder, 18100), [
+          "tcp/0.0.0.0:18100",
+          "tcp/[::]:18100",
+        ]);
+      },
+    );
+
+    await t.step(
+      "tcp, udp, 127.0.0.1 and a port range, with container addresses",
+      async () => {
+        await run(
+          d,
+          "web",
+          "18101:8080",
+          "18102:53/udp",
+          "127.0.0.1:18103:8080",
+          "18110-18112:9000-9002",
+        );
+        await settle(
+          () => forwarder.keys.size === 2 + 2 + 2 + 1 + 6,
+          "web's ports",
+        );
+        assertEquals(keysWith(forwarder, 18102), [
+          "udp/0.0.0.0:18102",
+          "udp/[::]:18102",
+        ]);
+        assertEquals(keysWith(forwarder, 18103), ["tcp/127.0.0.1:18103"]);
+        assertEquals(keysWith(forwarder, 18111), [
+          "tcp/0.0.0.0:18111",
+          "tcp/[::]:18111",
+        ]);
+        const entry =
+          forwarder.details.get("tcp/127.0.0.1:18103")!.holders[0]!.entry;
+        assertEquals(entry.name, "web");
+        assertEquals(entry.containerPort, 8080);
+        assertEquals(entry.containerIps?.length, 1);
+      },
+    );
+
+    await t.step("an explicit IPv6 wildcard binding", async () => {
+      await run(d, "v6", "[::]:18120:8080");
+      await settle(() => keysWith(forwarder, 18120).length > 0, "v6");
+      assertEquals(keysWith(forwarder, 18120), ["tcp/[::]:18120"]);
+    });
+
+    await t.step("stop, kill and rm -f remove the ports", async () => {
+      await d.docker(["stop", "-t", "1", "web"]);
+      await d.docker(["kill", "v6"]);
+      await d.docker(["rm", "-f", "early"]);
+      await settle(() => forwarder.keys.size === 0, "nothing left");
+    });
+
+    await t.step(
+      "50 containers started at once are all tracked, then all removed",
+      async () => {
+        const names = Array.from({ length: 50 }, (_, i) => `bulk${i}`);
+        for (let i = 0; i < names.length; i += 10) {
+          await Promise.all(
+            names.slice(i, i + 10).map((name, j) =>
+              run(d, name, `${19000 + i + j}:8080`)
+            ),
+          );
+        }
+        await settle(
+          () => forwarder.keys.size === 100,
+          "50 containers × 2 bindings",
+        );
+        await d.docker(["rm", "-f", ...names]);
+        await settle(() => forwarder.keys.size === 0, "all removed");
+      },
+    );
+
+    await t.step("the tracker converges after dockerd restarts", async () => {
+      await d.docker([
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart=always",
+        "-p",
+        "18130:8080",
+        TEST_IMAGE,
+        ...HTTPD,
+      ]);
+      await run(d, "once", "18131:8080");
+      await settle(() => forwarder.keys.size === 4, "always + once");
+      await d.restart();
+      await run(d, "after", "18132:8080");
+      await settle(
+        () =>
+          keysWith(forwarder, 18131).length === 0 &&
+          keysWith(forwarder, 18130).length === 2 &&
+          keysWith(forwarder, 18132).length === 2,
+        "always back, once gone, after added",
+      );
+      assertEquals(forwarder.keys.size, 4);
+      const docker = agent!.supervisor.status().find((s) =>
+        s.name === "docker"
+      );
+      assertEquals(docker?.state, "connected");
+      assertEquals(
+        docker?.restarts,
+        0,
+        "the worker reconnected; it did not crash",
+      );
+    });
+  } finally {
+    await agent?.stop();
+    await d.stop();
+  }
+});
