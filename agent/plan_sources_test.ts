@@ -22,18 +22,21 @@ function probe(
 Deno.test("planSources() in auto mode runs what it detects and says why not the rest", async () => {
   const plans = await planSources(
     DEFAULT_OPTIONS,
-    probe(["/var/run/docker.sock", "/proc/net/tcp", "/usr/sbin/iptables-save"]),
+    probe([
+      "/var/run/docker.sock",
+      "/run/k3s/containerd/containerd.sock",
+      "/proc/net/tcp",
+      "/usr/sbin/iptables-save",
+    ]),
   );
   const byName = Object.fromEntries(plans.map((p) => [p.name, p]));
   assertEquals(byName.procnet?.run, true);
-  assertEquals(byName.docker?.run, false);
+  assertEquals(byName.docker?.run, true);
+  assertEquals(byName.docker?.reason, "socket /var/run/docker.sock exists");
+  assertEquals(byName.containerd?.run, false);
   assertStringIncludes(
-    byName.docker!.reason,
-    "socket /var/run/docker.sock exists, but this build has no worker",
-  );
-  assertEquals(
-    byName.containerd?.reason,
-    "no socket at /run/k3s/containerd/containerd.sock",
+    byName.containerd!.reason,
+    "socket /run/k3s/containerd/containerd.sock exists, but this build has no worker",
   );
   assertEquals(byName.iptables?.reason, "not running as root");
   assertEquals(
@@ -52,15 +55,15 @@ Deno.test("planSources() honours switches and reports requested but missing sour
     {
       ...DEFAULT_OPTIONS,
       mode: "host-switch",
-      docker: true,
-      containerd: false,
+      docker: false,
+      containerd: true,
       kubernetes: false,
       procnet: false,
     },
     probe([]),
   );
-  const docker = explicit.find((p) => p.name === "docker")!;
-  assertEquals([docker.run, docker.missingButRequested], [false, true]);
+  const containerd = explicit.find((p) => p.name === "containerd")!;
+  assertEquals([containerd.run, containerd.missingButRequested], [false, true]);
   const noLibc = await planSources(DEFAULT_OPTIONS, {
     ...probe(["/proc/net/tcp"]),
     libcPath: () => undefined,

@@ -160,12 +160,7 @@ export async function startDockerd(): Promise<Dockerd> {
       async () => {
         try {
           pid = Number((await Deno.readTextFile(pidfile)).trim());
-          return (await run("curl", [
-            "-sf",
-            "--unix-socket",
-            socket,
-            "http://x/_ping",
-          ])).code === 0;
+          return await ping(socket);
         } catch {
           return false;
         }
