@@ -51,8 +51,10 @@ export {
   type ControlMessage,
   MESSAGE_VERSION,
   parseSourceMessage,
+  type PortMessage,
   type SourceMessage,
   type SourceState,
+  wallClockMs,
 } from "./sources/messages.ts";
 export {
   type AgentMode,

@@ -22,6 +22,7 @@ import { sendOverStream } from "../forwarding/vtunnel/send_message.ts";
 import { LIBC_CANDIDATES } from "../support/libc.ts";
 import { MODE_FORWARDERS, routeBinding } from "../forwarding/router.ts";
 import { type MachineFacts, SOURCE_WORKERS } from "../sources/catalog.ts";
+import { type PortMessage, wallClockMs } from "../sources/messages.ts";
 import {
   SourceSupervisor,
   type SupervisedSource,
@@ -61,6 +62,11 @@ export interface AgentDependencies {
   readonly forwarders?: readonly Forwarder[];
   /** Sources to run instead of the planned ones (tests). */
   readonly sources?: readonly SupervisedSource[];
+  /**
+   * Sees every checked port message before the tracker applies it
+   * (benchmarks, diagnostics). It must not throw.
+   */
+  readonly onSourceMessage?: (source: string, message: PortMessage) => void;
 }
 
 /** How shutdown went. */
@@ -254,12 +260,25 @@ export async function startAgent(
     debug: options.debug,
     jsonLogs: options.logFormat === "json",
     ...(dependencies.clock ? { clock: dependencies.clock } : {}),
-    onPortMessage: (source, message) =>
+    onPortMessage: (source, message) => {
+      dependencies.onSourceMessage?.(source, message);
+      if (message.type !== "snapshot" && message.observedAt !== undefined) {
+        logger.debug(
+          "{source}: {type} of {owner}, {lag} ms after it was seen",
+          {
+            source,
+            type: message.type,
+            owner: message.ownerId,
+            lag: (wallClockMs() - message.observedAt).toFixed(2),
+          },
+        );
+      }
       update(
         source === "procnet" && message.type !== "remove"
           ? { ...message, source, entries: withoutOwnSockets(message.entries) }
           : { ...message, source },
-      ),
+      );
+    },
   });
   supervisor.start();
 

@@ -31,6 +31,8 @@ export type SourceMessage =
     readonly ownerId: string;
     /** The entries, each naming `ownerId`. */
     readonly entries: readonly PortEntry[];
+    /** When the source saw the change: {@linkcode wallClockMs} in the worker. */
+    readonly observedAt?: number;
   }
   | {
     /** Format version. */
@@ -39,6 +41,8 @@ export type SourceMessage =
     readonly type: "remove";
     /** The owner. */
     readonly ownerId: string;
+    /** When the source saw the change: {@linkcode wallClockMs} in the worker. */
+    readonly observedAt?: number;
   }
   | {
     /** Format version. */
@@ -64,6 +68,12 @@ export type SourceMessage =
     /** What went wrong. */
     readonly message: string;
   };
+
+/** The source messages that change ports: snapshot, upsert, remove. */
+export type PortMessage = Extract<
+  SourceMessage,
+  { type: "snapshot" | "upsert" | "remove" }
+>;
 
 /** A message from the main thread to a source worker. */
 export type ControlMessage =
@@ -220,14 +230,20 @@ export function parseSourceMessage(data: unknown): SourceMessage {
           `owner ${JSON.stringify(ownerId)}`,
         );
       }
-      return { v, type: "upsert", ownerId, entries: list };
+      return withObservedAt(
+        { v, type: "upsert", ownerId, entries: list },
+        raw.observedAt,
+      );
     }
     case "remove":
-      return {
-        v,
-        type: "remove",
-        ownerId: text(raw.ownerId, "message.ownerId", MAX_ID_LENGTH),
-      };
+      return withObservedAt(
+        {
+          v,
+          type: "remove",
+          ownerId: text(raw.ownerId, "message.ownerId", MAX_ID_LENGTH),
+        },
+        raw.observedAt,
+      );
     case "status": {
       const state = raw.state;
       if (
@@ -259,6 +275,26 @@ export function parseSourceMessage(data: unknown): SourceMessage {
         "snapshot, upsert, remove, status, stopped or error",
       );
   }
+}
+
+/**
+ * Milliseconds since the Unix epoch with sub-millisecond precision, on a
+ * clock that workers and the main thread share (`performance.timeOrigin`
+ * differs per thread; their sum does not).
+ */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function withObservedAt<M extends object>(
+  message: M,
+  observedAt: unknown,
+): M & { observedAt?: number } {
+  if (observedAt === undefined) return message;
+  if (typeof observedAt !== "number" || !Number.isFinite(observedAt)) {
+    fail("message.observedAt", observedAt, "a finite number");
+  }
+  return { ...message, observedAt };
 }
 
 /**

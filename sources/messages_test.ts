@@ -52,6 +52,10 @@ Deno.test("parseSourceMessage() accepts each message type", () => {
       .type,
     "upsert",
   );
+  assertEquals(
+    parseSourceMessage({ v: 1, type: "remove", ownerId: "x", observedAt: 1.5 }),
+    { v: 1, type: "remove", ownerId: "x", observedAt: 1.5 },
+  );
 });
 
 Deno.test("parseSourceMessage() rejects hostile messages with a reason", async (t) => {
@@ -123,6 +127,16 @@ Deno.test("parseSourceMessage() rejects hostile messages with a reason", async (
       "upsert entry owner",
     ],
     ["bad state", { v: 1, type: "status", state: "happy" }, "message.state"],
+    [
+      "observedAt as text",
+      { v: 1, type: "remove", ownerId: "x", observedAt: "now" },
+      "message.observedAt",
+    ],
+    [
+      "observedAt not finite",
+      { v: 1, type: "upsert", ownerId: "c1", entries: [], observedAt: NaN },
+      "a finite number",
+    ],
     [
       "ips not array",
       {

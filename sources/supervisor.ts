@@ -11,6 +11,7 @@ import {
   type ControlMessage,
   MESSAGE_VERSION,
   parseSourceMessage,
+  type PortMessage,
   type SourceMessage,
   type SourceState,
 } from "./messages.ts";
@@ -48,10 +49,7 @@ export interface SourceStatus {
 /** Options of {@linkcode SourceSupervisor}. */
 export interface SupervisorOptions {
   /** Receives every checked port message (snapshot, upsert, remove). */
-  readonly onPortMessage: (
-    source: string,
-    message: Extract<SourceMessage, { type: "snapshot" | "upsert" | "remove" }>,
-  ) => void;
+  readonly onPortMessage: (source: string, message: PortMessage) => void;
   /** Log at debug level in workers. @default false */
   readonly debug?: boolean;
   /** JSON log lines in workers. @default false */

@@ -10,6 +10,7 @@ import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import type { PortEntry } from "../../tracker/binding.ts";
 import { readLines } from "../read_lines.ts";
+import { wallClockMs } from "../messages.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { DockerClient } from "./docker_client.ts";
 import {
@@ -46,8 +47,6 @@ export function parseDockerConfig(
 export interface WatchDockerOptions {
   /** Time source (backoff sleeps). @default systemClock */
   readonly clock?: Clock;
-  /** Called when an event line arrives and when its message is emitted (benchmarks). */
-  readonly onEventTiming?: (arrivedAt: number, emittedAt: number) => void;
 }
 
 const logger = getLogger(["guest-agent", "source", "docker"]);
@@ -98,18 +97,27 @@ async function snapshot(
 async function applyEvent(
   client: DockerClient,
   event: ContainerEvent,
+  observedAt: number,
   emit: (message: SourceMessageBody) => void,
   signal: AbortSignal,
 ): Promise<void> {
+  const remove = () => emit({ type: "remove", ownerId: event.id, observedAt });
   if (event.action !== "start") {
     // Removal needs no inspect: a die/stop/destroy always drops the ports.
-    emit({ type: "remove", ownerId: event.id });
+    remove();
     return;
   }
   try {
     const found = await inspectEntries(client, event.id, signal);
-    if (found === undefined) emit({ type: "remove", ownerId: event.id });
-    else emit({ type: "upsert", ownerId: event.id, entries: found.entries });
+    if (found === undefined) remove();
+    else {
+      emit({
+        type: "upsert",
+        ownerId: event.id,
+        entries: found.entries,
+        observedAt,
+      });
+    }
   } catch (error) {
     if (signal.aborted) throw error;
     logger.error(
@@ -184,20 +192,36 @@ export async function watchDocker(
               },
             ),
         });
-        for await (const line of lines) {
-          const arrivedAt = clock.now();
-          let event: ContainerEvent | undefined;
-          try {
-            event = parseDockerEvent(line);
-          } catch (error) {
-            logger.error("docker: {error}", {
-              error: (error as Error).message,
+        // Events of different containers are applied concurrently (a burst
+        // of starts waits for one inspect round trip, not one each); those
+        // of one container stay in order. Reading never waits for inspects.
+        const inFlight = new Map<string, Promise<void>>();
+        try {
+          for await (const line of lines) {
+            const observedAt = wallClockMs();
+            let event: ContainerEvent | undefined;
+            try {
+              event = parseDockerEvent(line);
+            } catch (error) {
+              logger.error("docker: {error}", {
+                error: (error as Error).message,
+              });
+              continue;
+            }
+            if (event === undefined) continue;
+            const { id } = event;
+            const next = (inFlight.get(id) ?? Promise.resolve())
+              .then(() => applyEvent(client, event, observedAt, emit, signal))
+              .catch(() => {/* applyEvent logs; an abort ends the watch */});
+            inFlight.set(id, next);
+            next.then(() => {
+              if (inFlight.get(id) === next) inFlight.delete(id);
             });
-            continue;
           }
-          if (event === undefined) continue;
-          await applyEvent(client, event, emit, signal);
-          options.onEventTiming?.(arrivedAt, clock.now());
+        } finally {
+          // A snapshot after a reconnect must not be overtaken by an older
+          // event's upsert: let those finish first.
+          await Promise.all(inFlight.values());
         }
         throw new Error("the event stream ended");
       } catch (error) {
