@@ -1,0 +1,179 @@
+/**
+ * Docker latency against a real dockerd in a network namespace (root,
+ * dockerd and busybox needed; see ../shared/ENGINES.md):
+ *
+ * - agent-added latency: from the event line's arrival at the Docker worker
+ *   (the `observedAt` stamp it sends) to the forwarder's add call on the
+ *   main thread: the worker's inspect round trip, the message hop, the
+ *   tracker and the delivery queue;
+ * - from `docker run -d` returning to the forwarder's add (negative when the
+ *   add came before the CLI returned).
+ *
+ * 100 containers one after another, then 100 started 10 at a time.
+ * Prints medians, p99 and max; asserts nothing about speed.
+ *
+ * Run: `deno run --allow-all bench/docker_latency.ts [count]`
+ *
+ * @module
+ */
+import {
+  canRunDockerd,
+  startDockerd,
+  TEST_IMAGE,
+} from "../tests/engines/dockerd.ts";
+import { DEFAULT_OPTIONS } from "../agent/options.ts";
+import { startAgent } from "../agent/run_agent.ts";
+import type { Forwarder } from "../forwarding/forwarder.ts";
+import { wallClockMs } from "../sources/messages.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
+
+const COUNT = Number(Deno.args[0] ?? 100);
+const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
+
+/** Records the first add per container and wakes whoever waits for it. */
+class TimingForwarder implements Forwarder {
+  readonly name = "timing";
+  readonly addedAt = new Map<string, number>();
+  readonly #waiters = new Map<string, () => void>();
+  add(binding: TrackedBinding): Promise<void> {
+    const at = wallClockMs();
+    const owner = binding.holders[0]!.entry.ownerId;
+    if (!this.addedAt.has(owner)) {
+      this.addedAt.set(owner, at);
+      this.#waiters.get(owner)?.();
+    }
+    return Promise.resolve();
+  }
+  remove(): Promise<void> {
+    return Promise.resolve();
+  }
+  added(owner: string): Promise<void> {
+    if (this.addedAt.has(owner)) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.set(owner, resolve));
+  }
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(
+    sorted.length - 1,
+    Math.ceil((p / 100) * sorted.length) - 1,
+  );
+  return sorted[Math.max(0, index)]!;
+}
+
+function print(line: string, stream = Deno.stdout): void {
+  stream.writeSync(new TextEncoder().encode(`${line}\n`));
+}
+
+function report(label: string, values: readonly number[]): void {
+  const f = (n: number) => n.toFixed(2).padStart(8);
+  print(
+    `${label.padEnd(44)} n=${values.length}  median ${
+      f(percentile(values, 50))
+    } ms  p99 ${f(percentile(values, 99))} ms  max ${
+      f(Math.max(...values))
+    } ms`,
+  );
+}
+
+if (!await canRunDockerd()) {
+  print(
+    "docker_latency: needs root, dockerd, docker, busybox, nsenter and ip",
+    Deno.stderr,
+  );
+  Deno.exit(1);
+}
+
+const dockerd = await startDockerd();
+const forwarder = new TimingForwarder();
+const observedAt = new Map<string, number>();
+const receivedAt = new Map<string, number>();
+const agent = await startAgent({
+  ...DEFAULT_OPTIONS,
+  dockerSocket: dockerd.socket,
+  containerd: false,
+  iptables: false,
+  kubernetes: false,
+  procnet: false,
+}, {
+  forwarders: [forwarder],
+  onSourceMessage: (_source, message) => {
+    if (
+      message.type === "upsert" && message.entries.length > 0 &&
+      message.observedAt !== undefined && !observedAt.has(message.ownerId)
+    ) {
+      observedAt.set(message.ownerId, message.observedAt);
+      receivedAt.set(message.ownerId, wallClockMs());
+    }
+  },
+});
+
+async function runOne(name: string, port: number) {
+  const id = (await dockerd.docker([
+    "run",
+    "-d",
+    "--name",
+    name,
+    "-p",
+    `${port}:8080`,
+    TEST_IMAGE,
+    ...HTTPD,
+  ])).trim();
+  const returnedAt = wallClockMs();
+  await forwarder.added(id);
+  return {
+    agentAdded: forwarder.addedAt.get(id)! - observedAt.get(id)!,
+    runToAdd: forwarder.addedAt.get(id)! - returnedAt,
+    worker: receivedAt.get(id)! - observedAt.get(id)!,
+    main: forwarder.addedAt.get(id)! - receivedAt.get(id)!,
+  };
+}
+
+let cleaning: Promise<void> | undefined;
+const cleanUp = () =>
+  cleaning ??= (async () => {
+    await agent.stop();
+    await dockerd.stop();
+  })();
+// Ctrl-C must not leave a dockerd and its namespace behind.
+Deno.addSignalListener("SIGINT", () => {
+  print("docker_latency: interrupted; stopping dockerd", Deno.stderr);
+  cleanUp().finally(() => Deno.exit(130));
+});
+
+try {
+  // One warm-up container: first inspect, first worker message, JIT.
+  await runOne("warmup", 20999);
+  const sequential = [];
+  for (let i = 0; i < COUNT; i++) {
+    sequential.push(await runOne(`seq${i}`, 21000 + i));
+  }
+  const burst = [];
+  for (let i = 0; i < COUNT; i += 10) {
+    burst.push(
+      ...await Promise.all(
+        Array.from(
+          { length: Math.min(10, COUNT - i) },
+          (_, j) => runOne(`burst${i + j}`, 22000 + i + j),
+        ),
+      ),
+    );
+  }
+  print(
+    `dockerd in a network namespace, ${COUNT} containers each, 2 bindings per container (0.0.0.0 and ::), first add timed`,
+  );
+  const rows: [string, typeof sequential, keyof (typeof sequential)[0]][] = [
+    ["agent-added, one at a time", sequential, "agentAdded"],
+    ["  of which worker (inspect, message hop)", sequential, "worker"],
+    ["  of which main thread (tracker, queue)", sequential, "main"],
+    ["docker run returned → add, one at a time", sequential, "runToAdd"],
+    ["agent-added, 10 at a time", burst, "agentAdded"],
+    ["docker run returned → add, 10 at a time", burst, "runToAdd"],
+  ];
+  for (const [label, samples, field] of rows) {
+    report(label, samples.map((sample) => sample[field]));
+  }
+} finally {
+  await cleanUp();
+}
