@@ -6,22 +6,9 @@
 import { assertEquals, assertStringIncludes } from "./assert.ts";
 import { waitFor } from "./wait.ts";
 import { startLineReceiver } from "./line_receiver.ts";
+import { collectText, spawnAgentProcess } from "./agent_process.ts";
 
 const ROOT = new URL("../", import.meta.url);
-
-/** Collects a process's stderr as text while it runs. */
-function collect(
-  stream: ReadableStream<Uint8Array>,
-): { text: () => string; done: Promise<void> } {
-  let text = "";
-  const decoder = new TextDecoder();
-  const done = stream.pipeTo(
-    new WritableStream({
-      write: (chunk) => void (text += decoder.decode(chunk)),
-    }),
-  );
-  return { text: () => text, done };
-}
 
 function waitForText(read: () => string, part: string): Promise<void> {
   return waitFor(
@@ -42,8 +29,8 @@ Deno.test("deno task start in auto mode logs its sources, forwards a listener, e
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
-  const stderr = collect(child.stderr);
-  const stdout = collect(child.stdout);
+  const stderr = collectText(child.stderr);
+  const stdout = collectText(child.stdout);
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const key = `tcp/127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
   try {
@@ -95,25 +82,14 @@ Deno.test("the agent exits 2 with one line for a bad flag, and prints its versio
 Deno.test("privileged mode sends the Go agent's JSON for a real listener to the vtunnel peer", async () => {
   const receiver = startLineReceiver({ port: 0 });
   const vtunnel = `127.0.0.1:${(receiver.addr as Deno.NetAddr).port}`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "main.ts",
-      "-privilegedService",
-      "-iptables=false",
-      "--procnet",
-      "--procnet-interval=50",
-      `-vtunnelAddr=${vtunnel}`,
-      "--connect-interface=lo",
-    ],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = collect(child.stderr);
+  const { child, stderr } = spawnAgentProcess([
+    "-privilegedService",
+    "-iptables=false",
+    "--procnet",
+    "--procnet-interval=50",
+    `-vtunnelAddr=${vtunnel}`,
+    "--connect-interface=lo",
+  ]);
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const expected = (remove: boolean) =>

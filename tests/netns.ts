@@ -19,7 +19,23 @@ export interface TestNamespace {
   delete(): Promise<void>;
 }
 
-async function exec(args: readonly string[]) {
+/** What a finished command printed and its exit code. */
+export interface CommandResult {
+  /** Exit code. */
+  readonly code: number;
+  /** Standard output, decoded. */
+  readonly stdout: string;
+  /** Standard error, decoded. */
+  readonly stderr: string;
+}
+
+/**
+ * Runs `args[0]` with the rest as its arguments (no shell), stdin closed.
+ *
+ * @param args The program and its arguments.
+ * @returns Its exit code and output; never rejects for a non-zero exit.
+ */
+export async function exec(args: readonly string[]): Promise<CommandResult> {
   const output = await new Deno.Command(args[0]!, {
     args: args.slice(1),
     stdin: "null",

@@ -15,19 +15,17 @@ import {
   TEST_IMAGE,
 } from "./engines/dockerd.ts";
 import { type LineReceiver, startLineReceiver } from "./line_receiver.ts";
+import { spawnAgentProcess } from "./agent_process.ts";
+import { exec } from "./netns.ts";
 import { requires } from "./requirements.ts";
 import { waitFor } from "./wait.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
 
 /** The loopback interface's addresses as `ip` reports them (independent of the agent's code). */
 async function loopbackCidrs(): Promise<string[]> {
-  const output = await new Deno.Command("ip", {
-    args: ["-j", "addr", "show", "dev", "lo"],
-    stdin: "null",
-  }).output();
-  const [link] = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+  const output = await exec(["ip", "-j", "addr", "show", "dev", "lo"]);
+  const [link] = JSON.parse(output.stdout) as {
     addr_info: { local: string; prefixlen: number }[];
   }[];
   return link!.addr_info.map((a) => `${a.local}/${a.prefixlen}`);
@@ -52,18 +50,6 @@ function liveSet(messages: readonly string[]): string[] {
   return [...live].sort();
 }
 
-function collect(stream: ReadableStream<Uint8Array>) {
-  let text = "";
-  const done = stream.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({
-      write(chunk) {
-        text += chunk;
-      },
-    }),
-  );
-  return { text: () => text, done };
-}
-
 Deno.test("privileged mode end to end: real dockerd, the agent process, a vtunnel receiver", async (t) => {
   if (!requires("root, dockerd, busybox and ip netns", await canRunDockerd())) {
     return;
@@ -83,24 +69,13 @@ Deno.test("privileged mode end to end: real dockerd, the agent process, a vtunne
     containerPort = 8080,
   ) =>
     `{"remove":${remove},"ports":{"${containerPort}/tcp":[{"HostIp":"${hostIp}","HostPort":"${hostPort}"}]},"connectAddrs":${connectAddrs}}\n`;
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "main.ts",
-      "-privilegedService",
-      "-docker",
-      `--docker-socket=${d.socket}`,
-      `-vtunnelAddr=127.0.0.1:${port}`,
-      "--connect-interface=lo",
-    ],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = collect(agent.stderr);
+  const { child: agent, stderr } = spawnAgentProcess([
+    "-privilegedService",
+    "-docker",
+    `--docker-socket=${d.socket}`,
+    `-vtunnelAddr=127.0.0.1:${port}`,
+    "--connect-interface=lo",
+  ]);
   const settle = (check: () => boolean, what: string) =>
     waitFor(
       check,

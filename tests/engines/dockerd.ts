@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { createTestNamespace, type TestNamespace } from "../netns.ts";
+import { createTestNamespace, exec, type TestNamespace } from "../netns.ts";
 
 /** The image every test container runs. */
 export const TEST_IMAGE = "ga/busybox";
@@ -25,24 +25,8 @@ export interface Dockerd {
   stop(): Promise<void>;
 }
 
-async function run(
-  command: string,
-  args: readonly string[],
-): Promise<{ code: number; out: string; err: string }> {
-  const output = await new Deno.Command(command, {
-    args: [...args],
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    out: decoder.decode(output.stdout),
-    err: decoder.decode(output.stderr),
-  };
-}
-
 async function which(name: string): Promise<boolean> {
-  return (await run("sh", ["-c", `command -v ${name}`])).code === 0;
+  return (await exec(["sh", "-c", `command -v ${name}`])).code === 0;
 }
 
 /** Whether a dockerd can run here: root, dockerd, busybox, nsenter, ip. */
@@ -98,17 +82,18 @@ async function buildImageTar(dir: string): Promise<string> {
   await Deno.mkdir(`${rootfs}/www`, { recursive: true });
   await Deno.copyFile("/usr/bin/busybox", `${rootfs}/bin/busybox`).catch(
     async () => {
-      const path = (await run("sh", ["-c", "command -v busybox"])).out.trim();
+      const path = (await exec(["sh", "-c", "command -v busybox"])).stdout
+        .trim();
       await Deno.copyFile(path, `${rootfs}/bin/busybox`);
     },
   );
   await Deno.chmod(`${rootfs}/bin/busybox`, 0o755);
-  await run(`${rootfs}/bin/busybox`, ["--install", "-s", `${rootfs}/bin`]);
+  await exec([`${rootfs}/bin/busybox`, "--install", "-s", `${rootfs}/bin`]);
   await Deno.writeTextFile(`${rootfs}/www/index.html`, "guest-agent test\n");
   const tar = `${dir}/rootfs.tar`;
-  const made = await run("tar", ["-C", rootfs, "-cf", tar, "."]);
+  const made = await exec(["tar", "-C", rootfs, "-cf", tar, "."]);
   if (made.code !== 0) {
-    throw new Error(`Cannot build the image tarball: ${made.err}`);
+    throw new Error(`Cannot build the image tarball: ${made.stderr}`);
   }
   return tar;
 }
@@ -171,11 +156,13 @@ export async function startDockerd(): Promise<Dockerd> {
   };
 
   const docker = async (args: readonly string[]) => {
-    const result = await run("docker", ["-H", `unix://${socket}`, ...args]);
+    const result = await exec(["docker", "-H", `unix://${socket}`, ...args]);
     if (result.code !== 0) {
-      throw new Error(`docker ${args.join(" ")} failed: ${result.err.trim()}`);
+      throw new Error(
+        `docker ${args.join(" ")} failed: ${result.stderr.trim()}`,
+      );
     }
-    return result.out;
+    return result.stdout;
   };
 
   const stopDaemon = async () => {
@@ -220,7 +207,7 @@ export async function startDockerd(): Promise<Dockerd> {
         .filter((mount) => mount.startsWith(dir))
         .sort()
         .reverse();
-      for (const mount of mounts) await run("umount", ["-l", mount]);
+      for (const mount of mounts) await exec(["umount", "-l", mount]);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };

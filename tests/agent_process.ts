@@ -1,0 +1,52 @@
+/**
+ * The agent as a separate process (`deno run --allow-all main.ts …`), as
+ * end-to-end tests start it, and the collection of its output.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../", import.meta.url);
+
+/** Text read from a stream so far, and when the stream has ended. */
+export interface CollectedText {
+  /** Everything read so far. */
+  text(): string;
+  /** Resolves when the stream ends. */
+  readonly done: Promise<void>;
+}
+
+/** Collects a process's stdout or stderr as text while it runs. */
+export function collectText(stream: ReadableStream<Uint8Array>): CollectedText {
+  let text = "";
+  const decoder = new TextDecoder();
+  const done = stream.pipeTo(
+    new WritableStream({
+      write: (chunk) => void (text += decoder.decode(chunk, { stream: true })),
+    }),
+  );
+  return { text: () => text, done };
+}
+
+/** A running agent process with its stderr collected. */
+export interface AgentProcess {
+  /** The child process. */
+  readonly child: Deno.ChildProcess;
+  /** Its log (stderr). */
+  readonly stderr: CollectedText;
+}
+
+/**
+ * Starts `main.ts` from the repository root with `args`, stdin and stdout
+ * closed, colours off.
+ */
+export function spawnAgentProcess(args: readonly string[]): AgentProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "main.ts", ...args],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  return { child, stderr: collectText(child.stderr) };
+}
