@@ -129,6 +129,12 @@ function buildCommand(output: { out: string; err: string }) {
       DEFAULT_OPTIONS.containerdSocket,
     )
     .option(
+      "--nerdctl-data-root <path>",
+      "nerdctl's data root: the containerd source may read network-config.json of containers' state dirs under it",
+      pathArgument("--nerdctl-data-root"),
+      DEFAULT_OPTIONS.nerdctlDataRoot,
+    )
+    .option(
       "--iptables",
       "scan iptables DNAT rules (Go: -iptables, default true)",
     )
@@ -402,6 +408,7 @@ export function parseCommandLine(
       kubernetes,
       kubeconfig: opts.kubeconfig,
       procnet,
+      nerdctlDataRoot: opts.nerdctlDataRoot,
       procnetIntervalMs: opts.procnetInterval,
       ignorePorts: opts.ignorePort,
       privilegedService,

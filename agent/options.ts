@@ -37,6 +37,8 @@ export interface AgentOptions {
   readonly containerd: boolean;
   /** containerd socket path. */
   readonly containerdSocket: string;
+  /** nerdctl's data root: containers' state dirs (network-config.json) under it are read. */
+  readonly nerdctlDataRoot: string;
   /** Scan iptables DNAT rules. */
   readonly iptables: boolean;
   /** Watch Kubernetes NodePort and LoadBalancer services. */
@@ -84,6 +86,7 @@ export const DEFAULT_OPTIONS: AgentOptions = {
   dockerSocket: "/var/run/docker.sock",
   containerd: true,
   containerdSocket: "/run/k3s/containerd/containerd.sock",
+  nerdctlDataRoot: "/var/lib/nerdctl",
   iptables: true,
   kubernetes: true,
   kubeconfig: "/etc/rancher/k3s/k3s.yaml",

@@ -33,15 +33,25 @@ Deno.test("planSources() in auto mode runs what it detects and says why not the 
   assertEquals(byName.procnet?.run, true);
   assertEquals(byName.docker?.run, true);
   assertEquals(byName.docker?.reason, "socket /var/run/docker.sock exists");
-  assertEquals(byName.containerd?.run, false);
-  assertStringIncludes(
-    byName.containerd!.reason,
-    "socket /run/k3s/containerd/containerd.sock exists, but this build has no worker",
+  assertEquals(byName.containerd?.run, true);
+  assertEquals(
+    byName.containerd?.reason,
+    "socket /run/k3s/containerd/containerd.sock exists",
   );
   assertEquals(byName.iptables?.reason, "not running as root");
   assertEquals(
     byName.kubernetes?.reason,
     "no kubeconfig at /etc/rancher/k3s/k3s.yaml",
+  );
+  const withKubeconfig = await planSources(
+    DEFAULT_OPTIONS,
+    probe(["/etc/rancher/k3s/k3s.yaml"]),
+  );
+  const kubernetes = withKubeconfig.find((p) => p.name === "kubernetes")!;
+  assertEquals(kubernetes.run, false);
+  assertStringIncludes(
+    kubernetes.reason,
+    "kubeconfig /etc/rancher/k3s/k3s.yaml exists, but this build has no worker",
   );
 });
 
@@ -57,13 +67,17 @@ Deno.test("planSources() honours switches and reports requested but missing sour
       mode: "host-switch",
       docker: false,
       containerd: true,
-      kubernetes: false,
+      kubernetes: true,
       procnet: false,
     },
     probe([]),
   );
+  // A requested source runs even before its socket exists (it waits).
   const containerd = explicit.find((p) => p.name === "containerd")!;
-  assertEquals([containerd.run, containerd.missingButRequested], [false, true]);
+  assertEquals([containerd.run, containerd.missingButRequested], [true, false]);
+  assertEquals(containerd.reason, "enabled by the flags");
+  const kubernetes = explicit.find((p) => p.name === "kubernetes")!;
+  assertEquals([kubernetes.run, kubernetes.missingButRequested], [false, true]);
   const noLibc = await planSources(DEFAULT_OPTIONS, {
     ...probe(["/proc/net/tcp"]),
     libcPath: () => undefined,

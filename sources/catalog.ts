@@ -55,6 +55,19 @@ export const NO_PERMISSIONS: Deno.PermissionOptionsObject = {
   write: false,
 };
 
+/** The environment variables @grpc/grpc-js reads (logging, TLS, proxies). */
+export const GRPC_ENV_NAMES: readonly string[] = [
+  "GRPC_VERBOSITY",
+  "GRPC_NODE_VERBOSITY",
+  "GRPC_TRACE",
+  "GRPC_NODE_TRACE",
+  "GRPC_SSL_CIPHER_SUITES",
+  "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+  "GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION",
+  "GRPC_NODE_USE_ALTERNATIVE_RESOLVER",
+  "GRPC_NODE_DEBUG_SEND_ERROR_DETAILS",
+];
+
 /** Where the /proc/net source reads. */
 export const PROC_NET_ROOT = "/proc/net";
 
@@ -76,6 +89,22 @@ export const SOURCE_WORKERS: Readonly<
       net: [`unix:${options.dockerSocket}`, DOCKER_URL_HOST],
     }),
     config: (options) => ({ socketPath: options.dockerSocket }),
+  },
+  containerd: {
+    entry: new URL("./containerd/worker.ts", import.meta.url),
+    // The socket (read, write, net unix:<path>), nerdctl's state dirs for
+    // network-config.json, and the variables grpc-js reads at import.
+    permissions: (options) => ({
+      ...NO_PERMISSIONS,
+      read: [options.containerdSocket, options.nerdctlDataRoot],
+      write: [options.containerdSocket],
+      net: [`unix:${options.containerdSocket}`],
+      env: [...GRPC_ENV_NAMES],
+    }),
+    config: (options) => ({
+      socketPath: options.containerdSocket,
+      nerdctlDataRoot: options.nerdctlDataRoot,
+    }),
   },
   procnet: {
     entry: new URL("./procnet/worker.ts", import.meta.url),

@@ -15,25 +15,7 @@ import { requires } from "./requirements.ts";
 import { waitFor } from "./wait.ts";
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { startAgent } from "../agent/run_agent.ts";
-import type { Forwarder } from "../forwarding/forwarder.ts";
-import type { TrackedBinding } from "../tracker/port_tracker.ts";
-
-/** Records what the agent would forward: the tracker's view. */
-class RecordingForwarder implements Forwarder {
-  readonly name = "recording";
-  readonly keys = new Set<string>();
-  readonly details = new Map<string, TrackedBinding>();
-  add(binding: TrackedBinding): Promise<void> {
-    this.keys.add(binding.key);
-    this.details.set(binding.key, binding);
-    return Promise.resolve();
-  }
-  remove(binding: TrackedBinding): Promise<void> {
-    this.keys.delete(binding.key);
-    this.details.delete(binding.key);
-    return Promise.resolve();
-  }
-}
+import { RecordingForwarder } from "./recording_forwarder.ts";
 
 const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
 
@@ -47,10 +29,6 @@ function run(d: Dockerd, name: string, ...publish: string[]): Promise<string> {
     TEST_IMAGE,
     ...HTTPD,
   ]);
-}
-
-function keysWith(forwarder: RecordingForwarder, port: number): string[] {
-  return [...forwarder.keys].filter((key) => key.endsWith(`:${port}`)).sort();
 }
 
 Deno.test("Docker source against a real dockerd", async (t) => {
@@ -80,8 +58,8 @@ Deno.test("Docker source against a real dockerd", async (t) => {
     await t.step(
       "a container started before the agent is tracked",
       async () => {
-        await settle(() => keysWith(forwarder, 18100).length === 2, "early");
-        assertEquals(keysWith(forwarder, 18100), [
+        await settle(() => forwarder.keysWith(18100).length === 2, "early");
+        assertEquals(forwarder.keysWith(18100), [
           "tcp/0.0.0.0:18100",
           "tcp/[::]:18100",
         ]);
@@ -103,12 +81,12 @@ Deno.test("Docker source against a real dockerd", async (t) => {
           () => forwarder.keys.size === 2 + 2 + 2 + 1 + 6,
           "web's ports",
         );
-        assertEquals(keysWith(forwarder, 18102), [
+        assertEquals(forwarder.keysWith(18102), [
           "udp/0.0.0.0:18102",
           "udp/[::]:18102",
         ]);
-        assertEquals(keysWith(forwarder, 18103), ["tcp/127.0.0.1:18103"]);
-        assertEquals(keysWith(forwarder, 18111), [
+        assertEquals(forwarder.keysWith(18103), ["tcp/127.0.0.1:18103"]);
+        assertEquals(forwarder.keysWith(18111), [
           "tcp/0.0.0.0:18111",
           "tcp/[::]:18111",
         ]);
@@ -122,8 +100,8 @@ Deno.test("Docker source against a real dockerd", async (t) => {
 
     await t.step("an explicit IPv6 wildcard binding", async () => {
       await run(d, "v6", "[::]:18120:8080");
-      await settle(() => keysWith(forwarder, 18120).length > 0, "v6");
-      assertEquals(keysWith(forwarder, 18120), ["tcp/[::]:18120"]);
+      await settle(() => forwarder.keysWith(18120).length > 0, "v6");
+      assertEquals(forwarder.keysWith(18120), ["tcp/[::]:18120"]);
     });
 
     await t.step("stop, kill and rm -f remove the ports", async () => {
@@ -171,9 +149,9 @@ Deno.test("Docker source against a real dockerd", async (t) => {
       await run(d, "after", "18132:8080");
       await settle(
         () =>
-          keysWith(forwarder, 18131).length === 0 &&
-          keysWith(forwarder, 18130).length === 2 &&
-          keysWith(forwarder, 18132).length === 2,
+          forwarder.keysWith(18131).length === 0 &&
+          forwarder.keysWith(18130).length === 2 &&
+          forwarder.keysWith(18132).length === 2,
         "always back, once gone, after added",
       );
       assertEquals(forwarder.keys.size, 4);

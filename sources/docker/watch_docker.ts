@@ -6,9 +6,10 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { backoffDelay } from "../../support/backoff.ts";
-import { type Clock, sleep, systemClock } from "../../support/clock.ts";
+import type { Clock } from "../../support/clock.ts";
 import type { PortEntry } from "../../tracker/binding.ts";
+import { keepConnected } from "../keep_connected.ts";
+import { KeyedChain } from "../keyed_chain.ts";
 import { readLines } from "../read_lines.ts";
 import { wallClockMs } from "../messages.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
@@ -149,93 +150,55 @@ export async function watchDocker(
   signal: AbortSignal,
   options: WatchDockerOptions = {},
 ): Promise<void> {
-  const clock = options.clock ?? systemClock;
   const client = new DockerClient(config.socketPath);
-  let everConnected = false;
-  let lastStatus = "";
-  let attempt = 0;
-  const status = (
-    state: "connected" | "waiting" | "reconnecting",
-    reason?: string,
-  ) => {
-    const key = `${state}:${reason ?? ""}`;
-    if (key === lastStatus) return;
-    lastStatus = key;
-    emit(
-      reason === undefined
-        ? { type: "status", state }
-        : { type: "status", state, reason },
-    );
+  const session = async (connected: () => boolean) => {
+    const version = await client.ping(signal);
+    const stream = await client.events(signal); // subscribe before listing
+    emit({ type: "snapshot", entries: await snapshot(client, signal) });
+    if (connected()) {
+      logger.info("docker: connected to {socket} (API {version})", {
+        socket: config.socketPath,
+        version,
+      });
+    }
+    const lines = readLines(stream, {
+      onOversized: (head, bytes) =>
+        logger.error("docker: skipped an event line of {bytes} bytes: {head}", {
+          bytes,
+          head,
+        }),
+    });
+    // Reading never waits for an inspect; one container's events stay in
+    // order (see KeyedChain).
+    const chain = new KeyedChain();
+    try {
+      for await (const line of lines) {
+        const observedAt = wallClockMs();
+        let event: ContainerEvent | undefined;
+        try {
+          event = parseDockerEvent(line);
+        } catch (error) {
+          logger.error("docker: {error}", { error: (error as Error).message });
+          continue;
+        }
+        if (event === undefined) continue;
+        const found = event;
+        chain.run(
+          found.id,
+          () => applyEvent(client, found, observedAt, emit, signal),
+        );
+      }
+    } finally {
+      // A snapshot after a reconnect must not be overtaken by an older
+      // event's upsert: let those finish first.
+      await chain.settled();
+    }
+    throw new Error("the event stream ended");
   };
   try {
-    while (!signal.aborted) {
-      try {
-        const version = await client.ping(signal);
-        const stream = await client.events(signal); // subscribe before listing
-        emit({ type: "snapshot", entries: await snapshot(client, signal) });
-        status("connected");
-        if (!everConnected) {
-          logger.info("docker: connected to {socket} (API {version})", {
-            socket: config.socketPath,
-            version,
-          });
-        }
-        everConnected = true;
-        attempt = 0;
-        const lines = readLines(stream, {
-          onOversized: (head, bytes) =>
-            logger.error(
-              "docker: skipped an event line of {bytes} bytes: {head}",
-              {
-                bytes,
-                head,
-              },
-            ),
-        });
-        // Events of different containers are applied concurrently (a burst
-        // of starts waits for one inspect round trip, not one each); those
-        // of one container stay in order. Reading never waits for inspects.
-        const inFlight = new Map<string, Promise<void>>();
-        try {
-          for await (const line of lines) {
-            const observedAt = wallClockMs();
-            let event: ContainerEvent | undefined;
-            try {
-              event = parseDockerEvent(line);
-            } catch (error) {
-              logger.error("docker: {error}", {
-                error: (error as Error).message,
-              });
-              continue;
-            }
-            if (event === undefined) continue;
-            const { id } = event;
-            const next = (inFlight.get(id) ?? Promise.resolve())
-              .then(() => applyEvent(client, event, observedAt, emit, signal))
-              .catch(() => {/* applyEvent logs; an abort ends the watch */});
-            inFlight.set(id, next);
-            next.then(() => {
-              if (inFlight.get(id) === next) inFlight.delete(id);
-            });
-          }
-        } finally {
-          // A snapshot after a reconnect must not be overtaken by an older
-          // event's upsert: let those finish first.
-          await Promise.all(inFlight.values());
-        }
-        throw new Error("the event stream ended");
-      } catch (error) {
-        if (signal.aborted) return;
-        const reason = `${config.socketPath}: ${(error as Error).message}`;
-        status(everConnected ? "reconnecting" : "waiting", reason);
-        await sleep(
-          clock,
-          backoffDelay(attempt++, { initialMs: 250, maxMs: 10_000 }),
-          signal,
-        )
-          .catch(() => {});
-      }
-    }
+    await keepConnected(config.socketPath, session, emit, signal, {
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
   } finally {
     client.close();
   }

@@ -7,6 +7,13 @@
  * @module
  */
 import { createTestNamespace, exec, type TestNamespace } from "../netns.ts";
+import {
+  buildBusyboxRootfsTar,
+  haveCommands,
+  removeDaemonDir,
+  stopProcess,
+  waitUntil,
+} from "./daemon_support.ts";
 
 /** The image every test container runs. */
 export const TEST_IMAGE = "ga/busybox";
@@ -25,17 +32,10 @@ export interface Dockerd {
   stop(): Promise<void>;
 }
 
-async function which(name: string): Promise<boolean> {
-  return (await exec(["sh", "-c", `command -v ${name}`])).code === 0;
-}
-
 /** Whether a dockerd can run here: root, dockerd, busybox, nsenter, ip. */
 export async function canRunDockerd(): Promise<boolean> {
-  if (Deno.uid() !== 0) return false;
-  for (const tool of ["dockerd", "docker", "busybox", "nsenter", "ip"]) {
-    if (!await which(tool)) return false;
-  }
-  return true;
+  return Deno.uid() === 0 &&
+    await haveCommands(["dockerd", "docker", "busybox", "nsenter", "ip"]);
 }
 
 async function ping(socket: string): Promise<boolean> {
@@ -51,51 +51,6 @@ async function ping(socket: string): Promise<boolean> {
   } finally {
     client.close();
   }
-}
-
-function alive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-) {
-  const start = performance.now();
-  while (!await check()) {
-    if (performance.now() - start > timeoutMs) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function buildImageTar(dir: string): Promise<string> {
-  const rootfs = `${dir}/rootfs`;
-  await Deno.mkdir(`${rootfs}/bin`, { recursive: true });
-  await Deno.mkdir(`${rootfs}/www`, { recursive: true });
-  await Deno.copyFile("/usr/bin/busybox", `${rootfs}/bin/busybox`).catch(
-    async () => {
-      const path = (await exec(["sh", "-c", "command -v busybox"])).stdout
-        .trim();
-      await Deno.copyFile(path, `${rootfs}/bin/busybox`);
-    },
-  );
-  await Deno.chmod(`${rootfs}/bin/busybox`, 0o755);
-  await exec([`${rootfs}/bin/busybox`, "--install", "-s", `${rootfs}/bin`]);
-  await Deno.writeTextFile(`${rootfs}/www/index.html`, "guest-agent test\n");
-  const tar = `${dir}/rootfs.tar`;
-  const made = await exec(["tar", "-C", rootfs, "-cf", tar, "."]);
-  if (made.code !== 0) {
-    throw new Error(`Cannot build the image tarball: ${made.stderr}`);
-  }
-  return tar;
 }
 
 /** Starts dockerd in a fresh namespace and imports the test image. */
@@ -165,20 +120,11 @@ export async function startDockerd(): Promise<Dockerd> {
     return result.stdout;
   };
 
-  const stopDaemon = async () => {
-    if (pid > 0 && alive(pid)) {
-      Deno.kill(pid, "SIGTERM");
-      await waitUntil(() => !alive(pid), 30_000, "dockerd to exit").catch(
-        () => {
-          if (alive(pid)) Deno.kill(pid, "SIGKILL");
-        },
-      );
-    }
-  };
+  const stopDaemon = () => stopProcess(pid);
 
   try {
     await launch();
-    await docker(["import", await buildImageTar(dir), TEST_IMAGE]);
+    await docker(["import", await buildBusyboxRootfsTar(dir), TEST_IMAGE]);
   } catch (error) {
     await stopDaemon();
     await ns.delete();
@@ -202,13 +148,7 @@ export async function startDockerd(): Promise<Dockerd> {
       } catch { /* the daemon may be gone already */ }
       await stopDaemon();
       await ns.delete();
-      const mounts = (await Deno.readTextFile("/proc/mounts")).split("\n")
-        .map((line) => line.split(" ")[1] ?? "")
-        .filter((mount) => mount.startsWith(dir))
-        .sort()
-        .reverse();
-      for (const mount of mounts) await exec(["umount", "-l", mount]);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await removeDaemonDir(dir);
     },
   };
 }

@@ -1,0 +1,241 @@
+/**
+ * A small containerd gRPC client over its unix socket: health, the event
+ * stream, and the list/get calls the source needs, each call scoped to a
+ * namespace with the `containerd-namespace` header.
+ *
+ * @module
+ */
+import {
+  type CallOptions,
+  type ClientReadableStream,
+  type ClientUnaryCall,
+  credentials,
+  loadPackageDefinition,
+  Metadata,
+  type ServiceError,
+  status as grpcStatus,
+} from "@grpc/grpc-js";
+import { CONTAINERD_PACKAGE_DEFINITION } from "./containerd_protos.ts";
+import type {
+  ContainerRecord,
+  EnvelopeRecord,
+  ProcessRecord,
+} from "./parse_containerd.ts";
+
+/** How long one unary call may take before it fails. */
+const CALL_TIMEOUT_MS = 10_000;
+
+type Callback<T> = (error: ServiceError | null, value?: T) => void;
+type UnaryMethod = (
+  request: unknown,
+  metadata: Metadata,
+  options: CallOptions,
+  callback: Callback<unknown>,
+) => ClientUnaryCall;
+type StreamMethod = (
+  request: unknown,
+  metadata: Metadata,
+) => ClientReadableStream<unknown>;
+interface ServiceClient {
+  close(): void;
+  [method: string]: unknown;
+}
+type ServiceConstructor = new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+) => ServiceClient;
+
+function serviceConstructor(path: string): ServiceConstructor {
+  // deno-lint-ignore no-explicit-any
+  let node: any = loadPackageDefinition(CONTAINERD_PACKAGE_DEFINITION);
+  for (const part of path.split(".")) node = node?.[part];
+  if (typeof node !== "function") {
+    throw new TypeError(`Cannot find gRPC service ${path} in proto/`);
+  }
+  return node as ServiceConstructor;
+}
+
+const SERVICES = {
+  health: "grpc.health.v1.Health",
+  events: "containerd.services.events.v1.Events",
+  containers: "containerd.services.containers.v1.Containers",
+  tasks: "containerd.services.tasks.v1.Tasks",
+  namespaces: "containerd.services.namespaces.v1.Namespaces",
+} as const;
+
+/** Whether a gRPC error means "no such object". */
+export function isNotFound(error: unknown): boolean {
+  return (error as ServiceError | undefined)?.code === grpcStatus.NOT_FOUND;
+}
+
+/** An open subscription: its envelopes, and how to end it. */
+export interface EventSubscription extends AsyncIterable<EnvelopeRecord> {
+  /** Ends the stream (the iterator then finishes with a CANCELLED error). */
+  cancel(): void;
+}
+
+/** The containerd API over one unix socket. */
+export class ContainerdClient {
+  readonly #clients: Record<keyof typeof SERVICES, ServiceClient>;
+
+  /** Opens no connection yet; the first call connects. */
+  constructor(socketPath: string) {
+    const address = `unix://${socketPath}`;
+    const insecure = credentials.createInsecure();
+    this.#clients = Object.fromEntries(
+      Object.entries(SERVICES).map((
+        [key, path],
+      ) => [key, new (serviceConstructor(path))(address, insecure)]),
+    ) as Record<keyof typeof SERVICES, ServiceClient>;
+  }
+
+  #unary<T>(
+    service: keyof typeof SERVICES,
+    method: string,
+    request: unknown,
+    namespace: string | undefined,
+    signal: AbortSignal,
+  ): Promise<T> {
+    const client = this.#clients[service];
+    const call = client[method] as UnaryMethod;
+    const metadata = new Metadata();
+    if (namespace !== undefined) {
+      metadata.set("containerd-namespace", namespace);
+    }
+    return new Promise<T>((resolve, reject) => {
+      signal.throwIfAborted();
+      const pending = call.call(
+        client,
+        request,
+        metadata,
+        { deadline: Date.now() + CALL_TIMEOUT_MS },
+        (error, value) => {
+          signal.removeEventListener("abort", onAbort);
+          if (error) reject(error);
+          else resolve(value as T);
+        },
+      );
+      const onAbort = () => pending.cancel();
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** grpc.health.v1 Check of the whole server: "SERVING" when it is up. */
+  async health(signal: AbortSignal): Promise<string> {
+    const reply = await this.#unary<{ status: string }>(
+      "health",
+      "Check",
+      { service: "" },
+      undefined,
+      signal,
+    );
+    return reply.status;
+  }
+
+  /** Subscribes to `topics` in every namespace. */
+  subscribe(topics: readonly string[]): EventSubscription {
+    const client = this.#clients.events;
+    const stream = (client.Subscribe as StreamMethod).call(
+      client,
+      { filters: topics.map((topic) => `topic==${JSON.stringify(topic)}`) },
+      new Metadata(),
+    );
+    return {
+      cancel: () => stream.cancel(),
+      [Symbol.asyncIterator]: () =>
+        (stream as unknown as AsyncIterable<EnvelopeRecord>)[
+          Symbol.asyncIterator
+        ](),
+    };
+  }
+
+  /** The names of every namespace. */
+  async listNamespaces(signal: AbortSignal): Promise<string[]> {
+    const reply = await this.#unary<{ namespaces: { name: string }[] }>(
+      "namespaces",
+      "List",
+      { filter: "" },
+      undefined,
+      signal,
+    );
+    return reply.namespaces.map((namespace) => namespace.name);
+  }
+
+  /** The containers of one namespace that match any of `filters`. */
+  async listContainers(
+    namespace: string,
+    filters: readonly string[],
+    signal: AbortSignal,
+  ): Promise<ContainerRecord[]> {
+    const reply = await this.#unary<{ containers: ContainerRecord[] }>(
+      "containers",
+      "List",
+      { filters },
+      namespace,
+      signal,
+    );
+    return reply.containers;
+  }
+
+  /** Every task (init process) of one namespace. */
+  async listTasks(
+    namespace: string,
+    signal: AbortSignal,
+  ): Promise<ProcessRecord[]> {
+    const reply = await this.#unary<{ tasks: ProcessRecord[] }>(
+      "tasks",
+      "List",
+      { filter: "" },
+      namespace,
+      signal,
+    );
+    return reply.tasks;
+  }
+
+  /** One container, or undefined when it does not exist (any more). */
+  async getContainer(
+    namespace: string,
+    id: string,
+    signal: AbortSignal,
+  ): Promise<ContainerRecord | undefined> {
+    try {
+      const reply = await this.#unary<{ container: ContainerRecord | null }>(
+        "containers",
+        "Get",
+        { id },
+        namespace,
+        signal,
+      );
+      return reply.container ?? undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** A container's task, or undefined when it has none. */
+  async getTask(
+    namespace: string,
+    containerId: string,
+    signal: AbortSignal,
+  ): Promise<ProcessRecord | undefined> {
+    try {
+      const reply = await this.#unary<{ process: ProcessRecord | null }>(
+        "tasks",
+        "Get",
+        { container_id: containerId, exec_id: "" },
+        namespace,
+        signal,
+      );
+      return reply.process ?? undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Closes every channel. */
+  close(): void {
+    for (const client of Object.values(this.#clients)) client.close();
+  }
+}

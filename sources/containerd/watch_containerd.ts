@@ -1,0 +1,327 @@
+/**
+ * The containerd source's watcher: wait for the health service, subscribe to
+ * task and container events in every namespace, snapshot the running
+ * containers' published ports, then apply each event; reconnect with backoff
+ * and a fresh snapshot whenever the stream breaks (containerd restarted).
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Clock } from "../../support/clock.ts";
+import type { PortEntry } from "../../tracker/binding.ts";
+import { keepConnected } from "../keep_connected.ts";
+import { KeyedChain } from "../keyed_chain.ts";
+import { wallClockMs } from "../messages.ts";
+import type { SourceMessageBody } from "../worker_runtime.ts";
+import { ContainerdClient } from "./containerd_client.ts";
+import {
+  CONTAINERD_TOPICS,
+  type ContainerdEvent,
+  containerOwner,
+  type ContainerPorts,
+  type ContainerRecord,
+  isLiveTask,
+  MAX_PORTS_TEXT,
+  NETWORK_CONFIG_FILE,
+  parseContainerdEvent,
+  parseNerdctlPortsLabel,
+  parseNetworkConfig,
+  PORTS_LABEL,
+  portsLocation,
+  STATE_DIR_LABEL,
+} from "./parse_containerd.ts";
+
+/** Configuration of the containerd source. */
+export interface ContainerdConfig {
+  /** containerd's gRPC socket. */
+  readonly socketPath: string;
+  /** nerdctl's data root: state dirs outside it are not read. */
+  readonly nerdctlDataRoot: string;
+}
+
+function absolutePath(value: unknown, name: string): string {
+  if (
+    typeof value !== "string" || !value.startsWith("/") ||
+    value.split("/").includes("..")
+  ) {
+    throw new TypeError(
+      `Cannot configure containerd: ${name} must be an absolute path without ".."`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reads the source's configuration from the start message.
+ *
+ * @throws {TypeError} When a path is not absolute.
+ */
+export function parseContainerdConfig(
+  raw: Readonly<Record<string, unknown>>,
+): ContainerdConfig {
+  return {
+    socketPath: absolutePath(raw.socketPath, "socketPath"),
+    nerdctlDataRoot: absolutePath(raw.nerdctlDataRoot, "nerdctlDataRoot")
+      .replace(/\/+$/, "") || "/",
+  };
+}
+
+/** Options of {@linkcode watchContainerd}. */
+export interface WatchContainerdOptions {
+  /** Time source (backoff sleeps). @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** Containers that may publish ports: a list filter OR'd in containerd. */
+const PUBLISHING_FILTERS = [
+  `labels.${JSON.stringify(PORTS_LABEL)}`,
+  `labels.${JSON.stringify(STATE_DIR_LABEL)}`,
+];
+
+const logger = getLogger(["guest-agent", "source", "containerd"]);
+
+function isInside(path: string, root: string): boolean {
+  return !path.split("/").includes("..") &&
+    (root === "/" || path === root || path.startsWith(`${root}/`));
+}
+
+async function readNetworkConfig(
+  dir: string,
+  config: ContainerdConfig,
+): Promise<string> {
+  if (!dir.startsWith("/") || !isInside(dir, config.nerdctlDataRoot)) {
+    throw new TypeError(
+      `state dir ${
+        JSON.stringify(dir.slice(0, 200))
+      } is outside --nerdctl-data-root ${config.nerdctlDataRoot}`,
+    );
+  }
+  const path = `${dir}/${NETWORK_CONFIG_FILE}`;
+  using file = await Deno.open(path);
+  const { size } = await file.stat();
+  if (size > MAX_PORTS_TEXT) {
+    throw new TypeError(
+      `${path} is ${size} bytes, more than the ${MAX_PORTS_TEXT} accepted`,
+    );
+  }
+  return await new Response(file.readable).text();
+}
+
+/**
+ * A container's published ports, from its label or its network-config.json.
+ * Returns undefined when they cannot be read; that is logged with the
+ * container's namespace and id, and the container is skipped.
+ */
+async function containerPorts(
+  namespace: string,
+  container: ContainerRecord,
+  config: ContainerdConfig,
+): Promise<ContainerPorts | undefined> {
+  const owner = containerOwner(namespace, container);
+  const location = portsLocation(container.labels);
+  let ports: ContainerPorts;
+  try {
+    switch (location.kind) {
+      case "label":
+        ports = parseNerdctlPortsLabel(location.text, owner);
+        break;
+      case "state-dir":
+        ports = parseNetworkConfig(
+          await readNetworkConfig(location.dir, config),
+          owner,
+        );
+        break;
+      default:
+        return { entries: [], skipped: [] };
+    }
+  } catch (error) {
+    logger.error(
+      "containerd: container {namespace}/{id}: cannot read its ports, skipped: {error}",
+      { namespace, id: container.id, error: (error as Error).message },
+    );
+    return undefined;
+  }
+  for (const reason of ports.skipped) {
+    logger.warn(
+      "containerd: container {namespace}/{id}: skipped port {reason}",
+      { namespace, id: container.id, reason },
+    );
+  }
+  return ports;
+}
+
+async function snapshotNamespace(
+  client: ContainerdClient,
+  namespace: string,
+  config: ContainerdConfig,
+  signal: AbortSignal,
+): Promise<PortEntry[]> {
+  const [containers, tasks] = await Promise.all([
+    client.listContainers(namespace, PUBLISHING_FILTERS, signal),
+    client.listTasks(namespace, signal),
+  ]);
+  const live = new Set(
+    // Tasks/List names each task's container in `id` (the init process's
+    // id), leaving container_id empty.
+    tasks.filter((task) => isLiveTask(task.status)).map((task) =>
+      task.container_id || task.id
+    ),
+  );
+  const entries: PortEntry[] = [];
+  for (const container of containers) {
+    if (!live.has(container.id)) continue;
+    entries.push(
+      ...(await containerPorts(namespace, container, config))?.entries ?? [],
+    );
+  }
+  return entries;
+}
+
+/** Every running container's entries, in every namespace. */
+async function snapshot(
+  client: ContainerdClient,
+  config: ContainerdConfig,
+  signal: AbortSignal,
+): Promise<PortEntry[]> {
+  const namespaces = await client.listNamespaces(signal);
+  const perNamespace = await Promise.all(
+    namespaces.map((namespace) =>
+      snapshotNamespace(client, namespace, config, signal)
+    ),
+  );
+  return perNamespace.flat();
+}
+
+async function applyEvent(
+  client: ContainerdClient,
+  event: ContainerdEvent,
+  observedAt: number,
+  config: ContainerdConfig,
+  emit: (message: SourceMessageBody) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const { namespace, containerId } = event;
+  const ownerId = `${namespace}/${containerId}`;
+  const remove = () => emit({ type: "remove", ownerId, observedAt });
+  switch (event.kind) {
+    case "stopped":
+    case "deleted":
+      return remove();
+    case "exec-exited":
+      logger.debug(
+        "containerd: exec {exec} of {namespace}/{id} exited; ports stay",
+        { exec: event.execId, namespace, id: containerId },
+      );
+      return;
+  }
+  try {
+    const [container, task] = await Promise.all([
+      client.getContainer(namespace, containerId, signal),
+      // A start needs no task lookup: the task is running. An update
+      // changes ports only of a container whose task is live.
+      event.kind === "updated"
+        ? client.getTask(namespace, containerId, signal)
+        : undefined,
+    ]);
+    const live = event.kind === "started" ||
+      (task !== undefined && isLiveTask(task.status));
+    if (container === undefined || !live) return remove();
+    const ports = await containerPorts(namespace, container, config);
+    if (ports === undefined) return; // logged; what is tracked stays
+    emit({ type: "upsert", ownerId, entries: ports.entries, observedAt });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    logger.error(
+      "containerd: cannot read container {namespace}/{id} after {kind}: {error}",
+      {
+        namespace,
+        id: containerId,
+        kind: event.kind,
+        error: (error as Error).message,
+      },
+    );
+  }
+}
+
+async function assertSocket(path: string): Promise<void> {
+  try {
+    const info = await Deno.stat(path);
+    if (!info.isSocket) throw new Error(`${path} is not a socket`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw new Error("no socket yet");
+    throw error;
+  }
+}
+
+/**
+ * Watches one containerd until `signal` aborts: waits for the health service
+ * to say SERVING, subscribes (every namespace), emits a snapshot of the
+ * running containers' ports, then one upsert or remove per event. When the
+ * daemon is missing, starting or restarts, it reports waiting/reconnecting
+ * once per change, retries with capped backoff on a fresh connection, and
+ * starts over with a fresh snapshot.
+ *
+ * @param config The socket and nerdctl's data root.
+ * @param emit Receives snapshot, upsert, remove and status messages.
+ * @param signal Ends the watch.
+ * @param options Clock.
+ */
+export async function watchContainerd(
+  config: ContainerdConfig,
+  emit: (message: SourceMessageBody) => void,
+  signal: AbortSignal,
+  options: WatchContainerdOptions = {},
+): Promise<void> {
+  const session = async (connected: () => boolean) => {
+    await assertSocket(config.socketPath);
+    // A fresh client per session: grpc-js' own reconnect backoff grows to
+    // two minutes; ours is capped at ten seconds.
+    const client = new ContainerdClient(config.socketPath);
+    const subscription = client.subscribe(CONTAINERD_TOPICS);
+    const cancel = () => subscription.cancel();
+    signal.addEventListener("abort", cancel, { once: true });
+    const chain = new KeyedChain();
+    try {
+      const health = await client.health(signal);
+      if (health !== "SERVING") throw new Error(`health is ${health}`);
+      emit({
+        type: "snapshot",
+        entries: await snapshot(client, config, signal),
+      });
+      if (connected()) {
+        logger.info("containerd: connected to {socket}", {
+          socket: config.socketPath,
+        });
+      }
+      for await (const envelope of subscription) {
+        const observedAt = wallClockMs();
+        let event: ContainerdEvent | undefined;
+        try {
+          event = parseContainerdEvent(envelope);
+        } catch (error) {
+          logger.error("containerd: {error}", {
+            error: (error as Error).message,
+          });
+          continue;
+        }
+        if (event === undefined) continue;
+        const found = event;
+        chain.run(
+          `${found.namespace}/${found.containerId}`,
+          () => applyEvent(client, found, observedAt, config, emit, signal),
+        );
+      }
+      throw new Error("the event stream ended");
+    } finally {
+      signal.removeEventListener("abort", cancel);
+      subscription.cancel();
+      // A snapshot after a reconnect must not be overtaken by an older
+      // event's upsert: let those finish first.
+      await chain.settled();
+      client.close();
+    }
+  };
+  await keepConnected(config.socketPath, session, emit, signal, {
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+}

@@ -1,0 +1,261 @@
+/**
+ * The containerd source end to end against a real containerd in a network
+ * namespace, driven by `ctr` (ENGINES.md): the agent's tracker observed
+ * through a recording forwarder.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "./assert.ts";
+import {
+  canRunContainerd,
+  type Containerd,
+  startContainerd,
+} from "./engines/containerd.ts";
+import { RecordingForwarder } from "./recording_forwarder.ts";
+import { requires } from "./requirements.ts";
+import { waitFor } from "./wait.ts";
+import { DEFAULT_OPTIONS } from "../agent/options.ts";
+import { startAgent } from "../agent/run_agent.ts";
+
+interface Mapping {
+  readonly HostPort: number;
+  readonly ContainerPort: number;
+  readonly Protocol: string;
+  readonly HostIP: string;
+}
+
+function tcp(port: number, hostIp = "0.0.0.0"): Mapping {
+  return { HostPort: port, ContainerPort: 80, Protocol: "tcp", HostIP: hostIp };
+}
+
+function portsLabel(...mappings: Mapping[]): Record<string, string> {
+  return { "nerdctl/ports": JSON.stringify(mappings) };
+}
+
+async function taskPid(c: Containerd, namespace: string, id: string) {
+  const row = (await c.ctr(namespace, ["task", "ls"])).split("\n")
+    .find((line) => line.split(/\s+/)[0] === id);
+  const pid = Number(row?.split(/\s+/)[1]);
+  if (!(pid > 0)) throw new Error(`no task pid for ${namespace}/${id}`);
+  return pid;
+}
+
+Deno.test("containerd source against a real containerd", async (t) => {
+  if (
+    !requires(
+      "root, containerd, ctr, runc, busybox and ip netns",
+      await canRunContainerd(),
+    )
+  ) {
+    return;
+  }
+  const c = await startContainerd();
+  const forwarder = new RecordingForwarder();
+  const nerdctlRoot = `${c.dir}/nerdctl`;
+  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  const settle = (check: () => boolean, what: string) =>
+    waitFor(
+      check,
+      20_000,
+      () => ` for ${what}: have ${JSON.stringify([...forwarder.keys].sort())}`,
+    );
+  try {
+    await c.run("ga", "early", { labels: portsLabel(tcp(18200)) });
+    agent = await startAgent({
+      ...DEFAULT_OPTIONS,
+      docker: false,
+      containerd: true,
+      containerdSocket: c.socket,
+      nerdctlDataRoot: nerdctlRoot,
+      iptables: false,
+      kubernetes: false,
+      procnet: false,
+    }, { forwarders: [forwarder] });
+
+    await t.step(
+      "a container started before the agent is tracked",
+      async () => {
+        await settle(() => forwarder.keys.has("tcp/0.0.0.0:18200"), "early");
+        assertEquals([...forwarder.keys], ["tcp/0.0.0.0:18200"]);
+      },
+    );
+
+    await t.step(
+      "the same id in two namespaces: tcp, udp, 127.0.0.1 and ::",
+      async () => {
+        await c.run("ga", "web", {
+          labels: {
+            ...portsLabel(
+              tcp(18201),
+              { ...tcp(18202), Protocol: "udp" },
+              tcp(18203, "127.0.0.1"),
+              tcp(18204, "::"),
+            ),
+            "nerdctl/name": "web-ga",
+          },
+        });
+        await c.run("other-ns", "web", { labels: portsLabel(tcp(18210)) });
+        await settle(() => forwarder.keys.size === 6, "web in two namespaces");
+        assertEquals([...forwarder.keys].sort(), [
+          "tcp/0.0.0.0:18200",
+          "tcp/0.0.0.0:18201",
+          "tcp/0.0.0.0:18210",
+          "tcp/127.0.0.1:18203",
+          "tcp/[::]:18204",
+          "udp/0.0.0.0:18202",
+        ]);
+        const ga = forwarder.details.get("tcp/0.0.0.0:18201")!.holders[0]!
+          .entry;
+        assertEquals(
+          [ga.ownerId, ga.namespace, ga.name, ga.containerPort],
+          ["ga/web", "ga", "web-ga", 80],
+        );
+        const other = forwarder.details.get("tcp/0.0.0.0:18210")!.holders[0]!
+          .entry;
+        assertEquals([other.ownerId, other.name], ["other-ns/web", "web"]);
+      },
+    );
+
+    await t.step("an exec process exiting keeps the ports", async () => {
+      await c.ctr("ga", ["task", "exec", "--exec-id", "probe", "web", "true"]);
+      // The exec's exit is handled without a round trip as soon as it is
+      // read; the marker's start is read after it and needs one. So once
+      // the marker is tracked, the exit has been handled.
+      await c.run("ga", "marker", { labels: portsLabel(tcp(18220)) });
+      await settle(() => forwarder.keys.has("tcp/0.0.0.0:18220"), "marker");
+      assertEquals(forwarder.keysWith(18201), ["tcp/0.0.0.0:18201"]);
+      assertEquals(forwarder.keys.size, 7);
+    });
+
+    await t.step("a label update replaces the ports", async () => {
+      await c.ctr("ga", [
+        "container",
+        "label",
+        "marker",
+        `nerdctl/ports=${JSON.stringify([tcp(18221), tcp(18222)])}`,
+      ]);
+      await settle(
+        () =>
+          !forwarder.keys.has("tcp/0.0.0.0:18220") &&
+          forwarder.keys.has("tcp/0.0.0.0:18222"),
+        "marker's new ports",
+      );
+      assertEquals(forwarder.keysWith(18221), ["tcp/0.0.0.0:18221"]);
+    });
+
+    await t.step("ports from nerdctl's network-config.json", async () => {
+      const stateDir = `${nerdctlRoot}/containers/ga/fromfile`;
+      await Deno.mkdir(stateDir, { recursive: true });
+      await Deno.writeTextFile(
+        `${stateDir}/network-config.json`,
+        JSON.stringify({ portMappings: [tcp(18240)] }),
+      );
+      await c.run("ga", "fromfile", {
+        labels: { "nerdctl/state-dir": stateDir },
+      });
+      await settle(() => forwarder.keys.has("tcp/0.0.0.0:18240"), "fromfile");
+    });
+
+    await t.step(
+      "hostile labels and a state dir outside the data root are skipped",
+      async () => {
+        await c.run("ga", "badjson", {
+          labels: { "nerdctl/ports": "[{not json" },
+        });
+        await c.run("ga", "badport", {
+          labels: portsLabel(tcp(70000), { ...tcp(18251), Protocol: "sctp" }),
+        });
+        await c.run("ga", "outside", {
+          labels: { "nerdctl/state-dir": "/etc" },
+        });
+        await c.run("ga", "after-bad", { labels: portsLabel(tcp(18252)) });
+        await settle(
+          () => forwarder.keys.has("tcp/0.0.0.0:18252"),
+          "after-bad",
+        );
+        assertEquals(forwarder.keysWith(18251), []);
+        assertEquals(forwarder.keys.size, 10);
+        const status = agent!.supervisor.status().find((s) =>
+          s.name === "containerd"
+        );
+        assertEquals([status?.state, status?.restarts], ["connected", 0]);
+      },
+    );
+
+    await t.step("kill removes the ports; delete of the rest too", async () => {
+      await c.kill("ga", "web");
+      await settle(() => forwarder.keysWith(18201).length === 0, "web killed");
+      assertEquals(forwarder.keysWith(18210), ["tcp/0.0.0.0:18210"]);
+      for (const id of ["early", "marker", "fromfile", "after-bad"]) {
+        await c.remove("ga", id);
+      }
+      await c.remove("other-ns", "web");
+      await settle(() => forwarder.keys.size === 0, "nothing left");
+    });
+
+    await t.step(
+      "containerd restarted while containers change: converges",
+      async () => {
+        await c.run("ga", "survivor", { labels: portsLabel(tcp(18230)) });
+        await c.run("ga", "doomed", { labels: portsLabel(tcp(18231)) });
+        await settle(() => forwarder.keys.size === 2, "survivor + doomed");
+        const doomedPid = await taskPid(c, "ga", "doomed");
+        await c.stopDaemon();
+        // While containerd is down, doomed's process dies: no event can
+        // tell the agent, only the snapshot after the reconnect.
+        Deno.kill(doomedPid, "SIGKILL");
+        await settle(
+          () =>
+            agent!.supervisor.status().find((s) => s.name === "containerd")
+              ?.state === "reconnecting",
+          "the source to notice",
+        );
+        await c.startDaemon();
+        await c.run("ga", "later", { labels: portsLabel(tcp(18232)) });
+        await settle(
+          () =>
+            forwarder.keys.has("tcp/0.0.0.0:18230") &&
+            !forwarder.keys.has("tcp/0.0.0.0:18231") &&
+            forwarder.keys.has("tcp/0.0.0.0:18232"),
+          "survivor kept, doomed gone, later added",
+        );
+        assertEquals(forwarder.keys.size, 2);
+        const status = agent!.supervisor.status().find((s) =>
+          s.name === "containerd"
+        );
+        assertEquals(
+          [status?.state, status?.restarts],
+          ["connected", 0],
+          "the worker reconnected; it did not crash",
+        );
+        await c.remove("ga", "survivor");
+        await c.remove("ga", "doomed");
+        await c.remove("ga", "later");
+        await settle(() => forwarder.keys.size === 0, "nothing left");
+      },
+    );
+
+    await t.step(
+      "30 containers started at once are all tracked, then all removed",
+      async () => {
+        const ids = Array.from({ length: 30 }, (_, i) => `bulk${i}`);
+        await Promise.all(
+          ids.map((id, i) =>
+            c.run(i % 2 ? "ga" : "bulk-ns", id, {
+              labels: portsLabel(tcp(19100 + i)),
+            })
+          ),
+        );
+        await settle(() => forwarder.keys.size === 30, "30 containers");
+        await Promise.all(
+          ids.map((id, i) => c.remove(i % 2 ? "ga" : "bulk-ns", id)),
+        );
+        await settle(() => forwarder.keys.size === 0, "all removed");
+      },
+    );
+  } finally {
+    const report = await agent?.stop();
+    await c.stop();
+    assert(report === undefined || report.clean, "the agent stopped cleanly");
+  }
+});

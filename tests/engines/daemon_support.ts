@@ -1,0 +1,101 @@
+/**
+ * What the real-engine harnesses share: process liveness, polling until a
+ * daemon answers, the busybox root filesystem every test container runs,
+ * and removing a daemon's leftover mounts and files.
+ *
+ * @module
+ */
+import { exec } from "../netns.ts";
+
+/** Whether the process `pid` still exists. */
+export function alive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` every 50 ms until it holds; rejects after `timeoutMs`. */
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const start = performance.now();
+  while (!await check()) {
+    if (performance.now() - start > timeoutMs) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Sends SIGTERM to `pid`, waits up to `timeoutMs`, then SIGKILL. */
+export async function stopProcess(
+  pid: number,
+  timeoutMs = 30_000,
+): Promise<void> {
+  if (pid <= 0 || !alive(pid)) return;
+  Deno.kill(pid, "SIGTERM");
+  await waitUntil(() => !alive(pid), timeoutMs, `process ${pid} to exit`)
+    .catch(() => {
+      if (alive(pid)) Deno.kill(pid, "SIGKILL");
+    });
+}
+
+/** Whether every program in `names` is on PATH. */
+export async function haveCommands(names: readonly string[]): Promise<boolean> {
+  for (const name of names) {
+    if ((await exec(["sh", "-c", `command -v ${name}`])).code !== 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Builds `<dir>/rootfs.tar`: busybox-static with its applets and a /www page.
+ *
+ * @returns The tarball's path.
+ */
+export async function buildBusyboxRootfsTar(dir: string): Promise<string> {
+  const rootfs = `${dir}/rootfs`;
+  await Deno.mkdir(`${rootfs}/bin`, { recursive: true });
+  await Deno.mkdir(`${rootfs}/www`, { recursive: true });
+  await Deno.copyFile("/usr/bin/busybox", `${rootfs}/bin/busybox`).catch(
+    async () => {
+      const path = (await exec(["sh", "-c", "command -v busybox"])).stdout
+        .trim();
+      await Deno.copyFile(path, `${rootfs}/bin/busybox`);
+    },
+  );
+  await Deno.chmod(`${rootfs}/bin/busybox`, 0o755);
+  // `busybox --install -s` would link to the host path: link relatively.
+  const applets = (await exec([`${rootfs}/bin/busybox`, "--list"])).stdout
+    .split("\n").filter((name) =>
+      /^[\w.[-]+$/.test(name) && name !== "busybox"
+    );
+  for (const applet of applets) {
+    await Deno.symlink("busybox", `${rootfs}/bin/${applet}`);
+  }
+  await Deno.writeTextFile(`${rootfs}/www/index.html`, "guest-agent test\n");
+  const tar = `${dir}/rootfs.tar`;
+  const made = await exec(["tar", "-C", rootfs, "-cf", tar, "."]);
+  if (made.code !== 0) {
+    throw new Error(`Cannot build the image tarball: ${made.stderr}`);
+  }
+  return tar;
+}
+
+/** Unmounts whatever is still mounted under `dir` (deepest first), removes it. */
+export async function removeDaemonDir(dir: string): Promise<void> {
+  const mounts = (await Deno.readTextFile("/proc/mounts")).split("\n")
+    .map((line) => line.split(" ")[1] ?? "")
+    .filter((mount) => mount.startsWith(dir))
+    .sort()
+    .reverse();
+  for (const mount of mounts) await exec(["umount", "-l", mount]);
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}

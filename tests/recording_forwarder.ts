@@ -1,0 +1,40 @@
+/**
+ * A forwarder that only records: what the agent would forward, i.e. the
+ * tracker's view, for end-to-end tests of the sources.
+ *
+ * @module
+ */
+import type { Forwarder } from "../forwarding/forwarder.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
+
+/** Records every add and remove; `keys` is the set forwarded now. */
+export class RecordingForwarder implements Forwarder {
+  /** The forwarder's name in logs. */
+  readonly name = "recording";
+  /** Binding keys added and not removed. */
+  readonly keys: Set<string> = new Set<string>();
+  /** The tracked binding of each key. */
+  readonly details: Map<string, TrackedBinding> = new Map();
+  /** Called on every add, with its binding (timing hooks). */
+  onAdd: ((binding: TrackedBinding) => void) | undefined;
+
+  /** Records an add. */
+  add(binding: TrackedBinding): Promise<void> {
+    this.keys.add(binding.key);
+    this.details.set(binding.key, binding);
+    this.onAdd?.(binding);
+    return Promise.resolve();
+  }
+
+  /** Records a remove. */
+  remove(binding: TrackedBinding): Promise<void> {
+    this.keys.delete(binding.key);
+    this.details.delete(binding.key);
+    return Promise.resolve();
+  }
+
+  /** The keys of port `port`, sorted. */
+  keysWith(port: number): string[] {
+    return [...this.keys].filter((key) => key.endsWith(`:${port}`)).sort();
+  }
+}
