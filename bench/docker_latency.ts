@@ -23,59 +23,16 @@ import {
 } from "../tests/engines/dockerd.ts";
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { startAgent } from "../agent/run_agent.ts";
-import type { Forwarder } from "../forwarding/forwarder.ts";
 import { wallClockMs } from "../sources/messages.ts";
-import type { TrackedBinding } from "../tracker/port_tracker.ts";
+import {
+  print,
+  reportRows,
+  TimingForwarder,
+  UpsertTimes,
+} from "./latency_support.ts";
 
 const COUNT = Number(Deno.args[0] ?? 100);
 const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
-
-/** Records the first add per container and wakes whoever waits for it. */
-class TimingForwarder implements Forwarder {
-  readonly name = "timing";
-  readonly addedAt = new Map<string, number>();
-  readonly #waiters = new Map<string, () => void>();
-  add(binding: TrackedBinding): Promise<void> {
-    const at = wallClockMs();
-    const owner = binding.holders[0]!.entry.ownerId;
-    if (!this.addedAt.has(owner)) {
-      this.addedAt.set(owner, at);
-      this.#waiters.get(owner)?.();
-    }
-    return Promise.resolve();
-  }
-  remove(): Promise<void> {
-    return Promise.resolve();
-  }
-  added(owner: string): Promise<void> {
-    if (this.addedAt.has(owner)) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.set(owner, resolve));
-  }
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(
-    sorted.length - 1,
-    Math.ceil((p / 100) * sorted.length) - 1,
-  );
-  return sorted[Math.max(0, index)]!;
-}
-
-function print(line: string, stream = Deno.stdout): void {
-  stream.writeSync(new TextEncoder().encode(`${line}\n`));
-}
-
-function report(label: string, values: readonly number[]): void {
-  const f = (n: number) => n.toFixed(2).padStart(8);
-  print(
-    `${label.padEnd(44)} n=${values.length}  median ${
-      f(percentile(values, 50))
-    } ms  p99 ${f(percentile(values, 99))} ms  max ${
-      f(Math.max(...values))
-    } ms`,
-  );
-}
 
 if (!await canRunDockerd()) {
   print(
@@ -87,8 +44,7 @@ if (!await canRunDockerd()) {
 
 const dockerd = await startDockerd();
 const forwarder = new TimingForwarder();
-const observedAt = new Map<string, number>();
-const receivedAt = new Map<string, number>();
+const times = new UpsertTimes();
 const agent = await startAgent({
   ...DEFAULT_OPTIONS,
   dockerSocket: dockerd.socket,
@@ -98,15 +54,7 @@ const agent = await startAgent({
   procnet: false,
 }, {
   forwarders: [forwarder],
-  onSourceMessage: (_source, message) => {
-    if (
-      message.type === "upsert" && message.entries.length > 0 &&
-      message.observedAt !== undefined && !observedAt.has(message.ownerId)
-    ) {
-      observedAt.set(message.ownerId, message.observedAt);
-      receivedAt.set(message.ownerId, wallClockMs());
-    }
-  },
+  onSourceMessage: times.hook,
 });
 
 async function runOne(name: string, port: number) {
@@ -122,12 +70,8 @@ async function runOne(name: string, port: number) {
   ])).trim();
   const returnedAt = wallClockMs();
   await forwarder.added(id);
-  return {
-    agentAdded: forwarder.addedAt.get(id)! - observedAt.get(id)!,
-    runToAdd: forwarder.addedAt.get(id)! - returnedAt,
-    worker: receivedAt.get(id)! - observedAt.get(id)!,
-    main: forwarder.addedAt.get(id)! - receivedAt.get(id)!,
-  };
+  const addedAt = forwarder.addedAt.get(id)!;
+  return { ...times.latencies(id, addedAt), runToAdd: addedAt - returnedAt };
 }
 
 let cleaning: Promise<void> | undefined;
@@ -171,9 +115,7 @@ try {
     ["agent-added, 10 at a time", burst, "agentAdded"],
     ["docker run returned → add, 10 at a time", burst, "runToAdd"],
   ];
-  for (const [label, samples, field] of rows) {
-    report(label, samples.map((sample) => sample[field]));
-  }
+  reportRows(rows);
 } finally {
   await cleanUp();
 }

@@ -45,6 +45,7 @@ export interface EnvelopeRecord {
 
 /** The topics the source subscribes to. */
 export const CONTAINERD_TOPICS: readonly string[] = [
+  "/tasks/create",
   "/tasks/start",
   "/tasks/exit",
   "/tasks/delete",
@@ -53,6 +54,7 @@ export const CONTAINERD_TOPICS: readonly string[] = [
 ];
 
 const PAYLOAD_TYPES: Readonly<Record<string, string>> = {
+  "/tasks/create": "containerd.events.TaskCreate",
   "/tasks/start": "containerd.events.TaskStart",
   "/tasks/exit": "containerd.events.TaskExit",
   "/tasks/delete": "containerd.events.TaskDelete",
@@ -69,6 +71,10 @@ export type ContainerdEvent =
     readonly containerId: string;
   }
   & (
+    | {
+      /** The container's task was created; it starts soon: its labels can be read ahead. */
+      readonly kind: "created";
+    }
     | {
       /** The container's task started: read its ports. */
       readonly kind: "started";
@@ -164,6 +170,8 @@ export function parseContainerdEvent(
   }
   const base = { namespace, containerId };
   switch (topic) {
+    case "/tasks/create":
+      return { ...base, kind: "created" };
     case "/tasks/start":
       return { ...base, kind: "started" };
     case "/tasks/exit":

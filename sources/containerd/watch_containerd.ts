@@ -14,6 +14,7 @@ import { KeyedChain } from "../keyed_chain.ts";
 import { wallClockMs } from "../messages.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { ContainerdClient } from "./containerd_client.ts";
+import { ContainerLookahead } from "./container_lookahead.ts";
 import {
   CONTAINERD_TOPICS,
   type ContainerdEvent,
@@ -192,20 +193,30 @@ async function snapshot(
   return perNamespace.flat();
 }
 
+/** What applying an event needs besides the event. */
+interface EventContext {
+  readonly client: ContainerdClient;
+  readonly lookahead: ContainerLookahead;
+  readonly config: ContainerdConfig;
+  readonly emit: (message: SourceMessageBody) => void;
+  readonly signal: AbortSignal;
+}
+
 async function applyEvent(
-  client: ContainerdClient,
   event: ContainerdEvent,
   observedAt: number,
-  config: ContainerdConfig,
-  emit: (message: SourceMessageBody) => void,
-  signal: AbortSignal,
+  context: EventContext,
 ): Promise<void> {
+  const { client, lookahead, config, emit, signal } = context;
   const { namespace, containerId } = event;
   const ownerId = `${namespace}/${containerId}`;
   const remove = () => emit({ type: "remove", ownerId, observedAt });
   switch (event.kind) {
+    case "created":
+      return lookahead.readAhead(namespace, containerId);
     case "stopped":
     case "deleted":
+      lookahead.forget(namespace, containerId);
       return remove();
     case "exec-exited":
       logger.debug(
@@ -213,10 +224,14 @@ async function applyEvent(
         { exec: event.execId, namespace, id: containerId },
       );
       return;
+    case "updated":
+      lookahead.forget(namespace, containerId);
   }
   try {
     const [container, task] = await Promise.all([
-      client.getContainer(namespace, containerId, signal),
+      event.kind === "started"
+        ? lookahead.take(namespace, containerId)
+        : client.getContainer(namespace, containerId, signal),
       // A start needs no task lookup: the task is running. An update
       // changes ports only of a container whose task is live.
       event.kind === "updated"
@@ -281,6 +296,10 @@ export async function watchContainerd(
     const cancel = () => subscription.cancel();
     signal.addEventListener("abort", cancel, { once: true });
     const chain = new KeyedChain();
+    const lookahead = new ContainerLookahead((namespace, id) =>
+      client.getContainer(namespace, id, signal)
+    );
+    const context = { client, lookahead, config, emit, signal };
     try {
       const health = await client.health(signal);
       if (health !== "SERVING") throw new Error(`health is ${health}`);
@@ -308,7 +327,7 @@ export async function watchContainerd(
         const found = event;
         chain.run(
           `${found.namespace}/${found.containerId}`,
-          () => applyEvent(client, found, observedAt, config, emit, signal),
+          () => applyEvent(found, observedAt, context),
         );
       }
       throw new Error("the event stream ended");

@@ -1,0 +1,172 @@
+/**
+ * containerd latency against a real containerd in a network namespace,
+ * driven by `ctr` (root, containerd, ctr, runc and busybox needed; see
+ * ../shared/ENGINES.md):
+ *
+ * - agent-added latency: from the event envelope's arrival at the
+ *   containerd worker (the `observedAt` stamp it sends) to the forwarder's
+ *   add call on the main thread: the worker's Containers/Get round trip,
+ *   the message hop, the tracker and the delivery queue;
+ * - from `ctr run -d` returning to the forwarder's add (negative when the
+ *   add came before the CLI returned);
+ * - snapshot time with all those containers running: the source's start
+ *   (health, subscribe, list namespaces, containers and tasks) to its
+ *   snapshot message, in-process, and a whole agent's start to every
+ *   container tracked.
+ *
+ * Run: `deno run --allow-all bench/containerd_latency.ts [count]`
+ *
+ * @module
+ */
+import {
+  canRunContainerd,
+  startContainerd,
+} from "../tests/engines/containerd.ts";
+import { DEFAULT_OPTIONS } from "../agent/options.ts";
+import { startAgent } from "../agent/run_agent.ts";
+import { watchContainerd } from "../sources/containerd/watch_containerd.ts";
+import { wallClockMs } from "../sources/messages.ts";
+import {
+  print,
+  report,
+  reportRows,
+  TimingForwarder,
+  UpsertTimes,
+} from "./latency_support.ts";
+
+const COUNT = Number(Deno.args[0] ?? 100);
+const NAMESPACE = "bench";
+
+if (!await canRunContainerd()) {
+  print(
+    "containerd_latency: needs root, containerd, ctr, runc, busybox, nsenter and ip",
+    Deno.stderr,
+  );
+  Deno.exit(1);
+}
+
+const containerd = await startContainerd();
+const options = {
+  ...DEFAULT_OPTIONS,
+  docker: false,
+  containerd: true,
+  containerdSocket: containerd.socket,
+  iptables: false,
+  kubernetes: false,
+  procnet: false,
+};
+const forwarder = new TimingForwarder();
+const times = new UpsertTimes();
+const agent = await startAgent(options, {
+  forwarders: [forwarder],
+  onSourceMessage: times.hook,
+});
+
+function label(port: number): Record<string, string> {
+  return {
+    "nerdctl/ports": JSON.stringify([
+      { HostPort: port, ContainerPort: 80, Protocol: "tcp", HostIP: "0.0.0.0" },
+    ]),
+  };
+}
+
+async function runOne(id: string, port: number) {
+  await containerd.run(NAMESPACE, id, { labels: label(port) });
+  const returnedAt = wallClockMs();
+  const owner = `${NAMESPACE}/${id}`;
+  await forwarder.added(owner);
+  const addedAt = forwarder.addedAt.get(owner)!;
+  return {
+    ...times.latencies(owner, addedAt),
+    runToAdd: addedAt - returnedAt,
+  };
+}
+
+async function snapshotOnce(): Promise<{ ms: number; entries: number }> {
+  const controller = new AbortController();
+  const start = performance.now();
+  let result: { ms: number; entries: number } | undefined;
+  const done = watchContainerd(
+    { socketPath: containerd.socket, nerdctlDataRoot: "/var/lib/nerdctl" },
+    (message) => {
+      if (message.type === "snapshot" && result === undefined) {
+        result = {
+          ms: performance.now() - start,
+          entries: message.entries.length,
+        };
+        controller.abort();
+      }
+    },
+    controller.signal,
+  );
+  await done;
+  return result!;
+}
+
+let cleaning: Promise<void> | undefined;
+const cleanUp = () =>
+  cleaning ??= (async () => {
+    await agent.stop();
+    await containerd.stop();
+  })();
+Deno.addSignalListener("SIGINT", () => {
+  print("containerd_latency: interrupted; stopping containerd", Deno.stderr);
+  cleanUp().finally(() => Deno.exit(130));
+});
+
+try {
+  await runOne("warmup", 20999); // image import, first Get, JIT
+  const sequential = [];
+  for (let i = 0; i < COUNT; i++) {
+    sequential.push(await runOne(`seq${i}`, 21000 + i));
+  }
+  const burst = [];
+  for (let i = 0; i < COUNT; i += 10) {
+    burst.push(
+      ...await Promise.all(
+        Array.from(
+          { length: Math.min(10, COUNT - i) },
+          (_, j) => runOne(`burst${i + j}`, 22000 + i + j),
+        ),
+      ),
+    );
+  }
+  print(
+    `containerd in a network namespace, ${COUNT} containers each, 1 binding per container, first add timed`,
+  );
+  reportRows([
+    ["agent-added, one at a time", sequential, "agentAdded"],
+    ["  of which worker (Get, message hop)", sequential, "worker"],
+    ["  of which main thread (tracker, queue)", sequential, "main"],
+    ["ctr run returned → add, one at a time", sequential, "runToAdd"],
+    ["agent-added, 10 at a time", burst, "agentAdded"],
+    ["ctr run returned → add, 10 at a time", burst, "runToAdd"],
+  ]);
+
+  const running = 2 * COUNT + 1;
+  const snapshots = [];
+  for (let i = 0; i < 7; i++) snapshots.push(await snapshotOnce());
+  if (snapshots.some((s) => s.entries !== running)) {
+    throw new Error(
+      `a snapshot missed containers: ${snapshots.map((s) => s.entries)}`,
+    );
+  }
+  report(
+    `snapshot of ${running} running containers (in-process)`,
+    snapshots.slice(1).map((s) => s.ms),
+  );
+  const starts = [];
+  for (let i = 0; i < 3; i++) {
+    const counter = new TimingForwarder();
+    const start = performance.now();
+    const fresh = await startAgent(options, { forwarders: [counter] });
+    while (counter.addedAt.size < running) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    starts.push(performance.now() - start);
+    await fresh.stop();
+  }
+  report(`agent start → ${running} containers tracked`, starts);
+} finally {
+  await cleanUp();
+}

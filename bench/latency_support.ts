@@ -1,0 +1,122 @@
+/**
+ * What the latency benchmarks share: a forwarder that timestamps each
+ * owner's first add, the hook that records when the source saw a change and
+ * when the main thread got it, and the report lines.
+ *
+ * @module
+ */
+import type { AgentDependencies } from "../agent/run_agent.ts";
+import type { Forwarder } from "../forwarding/forwarder.ts";
+import { wallClockMs } from "../sources/messages.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
+
+/** Records the first add per owner and wakes whoever waits for it. */
+export class TimingForwarder implements Forwarder {
+  /** The forwarder's name in logs. */
+  readonly name = "timing";
+  /** Wall-clock time of each owner's first add. */
+  readonly addedAt: Map<string, number> = new Map();
+  readonly #waiters = new Map<string, () => void>();
+
+  /** Timestamps the owner's first add. */
+  add(binding: TrackedBinding): Promise<void> {
+    const at = wallClockMs();
+    const owner = binding.holders[0]!.entry.ownerId;
+    if (!this.addedAt.has(owner)) {
+      this.addedAt.set(owner, at);
+      this.#waiters.get(owner)?.();
+    }
+    return Promise.resolve();
+  }
+
+  /** Nothing to time. */
+  remove(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Resolves once `owner` has had an add. */
+  added(owner: string): Promise<void> {
+    if (this.addedAt.has(owner)) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.set(owner, resolve));
+  }
+}
+
+/** One owner's latencies in ms. */
+export interface Latencies {
+  /** Source saw the change → forwarder add. */
+  readonly agentAdded: number;
+  /** Source saw it → main thread received the message. */
+  readonly worker: number;
+  /** Main thread received it → forwarder add (tracker, queue). */
+  readonly main: number;
+}
+
+/** When each owner's first non-empty upsert was seen and received. */
+export class UpsertTimes {
+  /** When the source saw it (the message's observedAt). */
+  readonly observedAt: Map<string, number> = new Map();
+  /** When the main thread received it. */
+  readonly receivedAt: Map<string, number> = new Map();
+
+  /** The `onSourceMessage` dependency of startAgent that fills the maps. */
+  readonly hook: NonNullable<AgentDependencies["onSourceMessage"]> = (
+    _source,
+    message,
+  ) => {
+    if (
+      message.type === "upsert" && message.entries.length > 0 &&
+      message.observedAt !== undefined &&
+      !this.observedAt.has(message.ownerId)
+    ) {
+      this.observedAt.set(message.ownerId, message.observedAt);
+      this.receivedAt.set(message.ownerId, wallClockMs());
+    }
+  };
+
+  /** The owner's latencies, given when its add happened. */
+  latencies(owner: string, addedAt: number): Latencies {
+    const observed = this.observedAt.get(owner)!;
+    const received = this.receivedAt.get(owner)!;
+    return {
+      agentAdded: addedAt - observed,
+      worker: received - observed,
+      main: addedAt - received,
+    };
+  }
+}
+
+/** The p-th percentile (nearest rank) of `values`. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(
+    sorted.length - 1,
+    Math.ceil((p / 100) * sorted.length) - 1,
+  );
+  return sorted[Math.max(0, index)]!;
+}
+
+/** Writes one line. */
+export function print(line: string, stream = Deno.stdout): void {
+  stream.writeSync(new TextEncoder().encode(`${line}\n`));
+}
+
+/** Prints `label`, n, median, p99 and max of `values` in ms. */
+export function report(label: string, values: readonly number[]): void {
+  const f = (n: number) => n.toFixed(2).padStart(8);
+  print(
+    `${label.padEnd(44)} n=${values.length}  median ${
+      f(percentile(values, 50))
+    } ms  p99 ${f(percentile(values, 99))} ms  max ${
+      f(Math.max(...values))
+    } ms`,
+  );
+}
+
+/** Prints a row per (label, samples, field). */
+export function reportRows<T>(
+  rows: readonly (readonly [string, readonly T[], keyof T])[],
+): void {
+  for (const [label, samples, field] of rows) {
+    report(label, samples.map((sample) => sample[field] as number));
+  }
+}
