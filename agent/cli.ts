@@ -140,6 +140,18 @@ function buildCommand(output: { out: string; err: string }) {
     )
     .option("--no-iptables", "do not scan iptables")
     .option(
+      "--iptables-interval <ms>",
+      "ms between iptables scans where the kernel sends no change notifications (legacy backend)",
+      msArgument("--iptables-interval", 10),
+      DEFAULT_OPTIONS.iptablesIntervalMs,
+    )
+    .option(
+      "--iptables-resync <ms>",
+      "ms between safety-net iptables rescans when change notifications work",
+      msArgument("--iptables-resync", 100),
+      DEFAULT_OPTIONS.iptablesResyncMs,
+    )
+    .option(
       "--kubernetes",
       "watch NodePort/LoadBalancer services (Go: -kubernetes)",
     )
@@ -409,6 +421,8 @@ export function parseCommandLine(
       kubeconfig: opts.kubeconfig,
       procnet,
       nerdctlDataRoot: opts.nerdctlDataRoot,
+      iptablesIntervalMs: opts.iptablesInterval,
+      iptablesResyncMs: opts.iptablesResync,
       procnetIntervalMs: opts.procnetInterval,
       ignorePorts: opts.ignorePort,
       privilegedService,

@@ -41,6 +41,10 @@ export interface AgentOptions {
   readonly nerdctlDataRoot: string;
   /** Scan iptables DNAT rules. */
   readonly iptables: boolean;
+  /** iptables poll interval in ms, where there are no change notifications. */
+  readonly iptablesIntervalMs: number;
+  /** iptables safety-net rescan interval in ms (with notifications). */
+  readonly iptablesResyncMs: number;
   /** Watch Kubernetes NodePort and LoadBalancer services. */
   readonly kubernetes: boolean;
   /** kubeconfig path. */
@@ -88,6 +92,8 @@ export const DEFAULT_OPTIONS: AgentOptions = {
   containerdSocket: "/run/k3s/containerd/containerd.sock",
   nerdctlDataRoot: "/var/lib/nerdctl",
   iptables: true,
+  iptablesIntervalMs: 2000,
+  iptablesResyncMs: 60_000,
   kubernetes: true,
   kubeconfig: "/etc/rancher/k3s/k3s.yaml",
   procnet: true,

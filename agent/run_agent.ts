@@ -154,6 +154,17 @@ function plannedSources(
   });
 }
 
+/** A binary's path on PATH and where its symlinks lead (run grants need both). */
+async function binaryPaths(
+  probe: MachineProbe,
+  name: string,
+): Promise<string[]> {
+  const path = await probe.which(name);
+  if (path === undefined) return [];
+  const real = await Deno.realPath(path).catch(() => path);
+  return real === path ? [path] : [path, real];
+}
+
 /**
  * Starts the agent: sources in their workers, the tracker, and the
  * forwarders of the mode.
@@ -169,7 +180,15 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   const logger = getLogger(["guest-agent"]);
   const probe = dependencies.probe ?? systemProbe;
-  const facts: MachineFacts = { libcPath: probe.libcPath() };
+  const facts: MachineFacts = {
+    libcPath: probe.libcPath(),
+    ...options.iptables
+      ? {
+        iptablesSave: await binaryPaths(probe, "iptables-save"),
+        ip6tablesSave: await binaryPaths(probe, "ip6tables-save"),
+      }
+      : {},
+  };
   const forwarders = dependencies.forwarders ??
     createForwarders(options, facts);
   const plans = await planSources(options, probe);

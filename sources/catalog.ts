@@ -28,6 +28,10 @@ export const SOURCE_NAMES: readonly SourceName[] = [
 export interface MachineFacts {
   /** Absolute path of libc, for FFI grants (see findLibcPath). */
   readonly libcPath: string | undefined;
+  /** iptables-save and ip6tables-save: each path on PATH and where its symlinks lead. */
+  readonly iptablesSave?: readonly string[];
+  /** ip6tables-save, as `iptablesSave`. */
+  readonly ip6tablesSave?: readonly string[];
 }
 
 /** How to run one source's worker. */
@@ -104,6 +108,25 @@ export const SOURCE_WORKERS: Readonly<
     config: (options) => ({
       socketPath: options.containerdSocket,
       nerdctlDataRoot: options.nerdctlDataRoot,
+    }),
+  },
+  iptables: {
+    entry: new URL("./iptables/worker.ts", import.meta.url),
+    // Running the two save binaries (the path and its symlink target), and
+    // FFI on libc for the nf_tables notification socket.
+    permissions: (_options, facts) => ({
+      ...NO_PERMISSIONS,
+      run: [...facts.iptablesSave ?? [], ...facts.ip6tablesSave ?? []],
+      ffi: facts.libcPath ? [facts.libcPath] : false,
+    }),
+    config: (options, facts) => ({
+      iptablesSave: facts.iptablesSave?.[0] ?? "/usr/sbin/iptables-save",
+      ...(facts.ip6tablesSave?.[0]
+        ? { ip6tablesSave: facts.ip6tablesSave[0] }
+        : {}),
+      pollIntervalMs: options.iptablesIntervalMs,
+      resyncIntervalMs: options.iptablesResyncMs,
+      ...(facts.libcPath ? { libcPath: facts.libcPath } : {}),
     }),
   },
   procnet: {

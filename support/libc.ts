@@ -58,6 +58,11 @@ const SYMBOLS = {
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   listen: { parameters: ["i32", "i32"], result: "i32" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  setsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "u32"],
+    result: "i32",
+  },
   getsockopt: {
     parameters: ["i32", "i32", "i32", "buffer", "buffer"],
     result: "i32",
@@ -74,6 +79,18 @@ const SYMBOLS = {
 export const AF_UNIX = 1;
 /** AF_VSOCK. */
 export const AF_VSOCK = 40;
+/** AF_NETLINK. */
+export const AF_NETLINK = 16;
+/** Netlink protocol of nfnetlink (nf_tables change notifications). */
+export const NETLINK_NETFILTER = 12;
+/** nfnetlink multicast group announcing every nf_tables ruleset change. */
+export const NFNLGRP_NFTABLES = 7;
+/** errno: a netlink socket's receive buffer overflowed (messages lost). */
+export const ENOBUFS = 105;
+const SOCK_RAW = 3;
+const SOL_NETLINK = 270;
+const NETLINK_ADD_MEMBERSHIP = 1;
+const POLLIN = 0x1;
 const SOCK_STREAM = 1;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
@@ -294,6 +311,84 @@ export class Libc {
       );
       if (ready > 0 && view.getInt16(6, true) !== 0) return true;
     }
+  }
+
+  /**
+   * Opens a non-blocking netlink socket of `protocol` and joins the
+   * multicast `groups` (root is needed for most of them).
+   *
+   * @returns The socket's file descriptor.
+   * @throws {LibcError} or {Deno.errors.PermissionDenied} when refused.
+   */
+  netlinkSubscribe(protocol: number, groups: readonly number[]): number {
+    const { socket, setsockopt } = this.#library.symbols;
+    const what = `netlink protocol ${protocol}`;
+    const fd = socket(
+      AF_NETLINK,
+      SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+      protocol,
+    );
+    if (fd < 0) this.#fail("open a socket for", what);
+    try {
+      // struct sockaddr_nl: family u16, pad u16, pid u32 (0: the kernel
+      // picks), groups u32 (0: join with setsockopt below).
+      const address = new Uint8Array(12);
+      new DataView(address.buffer).setUint16(0, AF_NETLINK, true);
+      this.bind(fd, address, what);
+      for (const group of groups) {
+        const value = new Int32Array([group]);
+        if (
+          setsockopt(
+            fd,
+            SOL_NETLINK,
+            NETLINK_ADD_MEMBERSHIP,
+            new Uint8Array(value.buffer),
+            4,
+          ) < 0
+        ) {
+          this.#fail("join multicast group", `${group} of ${what}`);
+        }
+      }
+      return fd;
+    } catch (error) {
+      this.closeFd(fd);
+      throw error;
+    }
+  }
+
+  /**
+   * Waits up to `timeoutMs` for a socket to have data (one poll call on
+   * Deno's FFI thread pool).
+   *
+   * @returns true when readable (or failed), false at the timeout.
+   */
+  async waitReadable(fd: number, timeoutMs: number): Promise<boolean> {
+    const pollfd = new Uint8Array(8);
+    const view = new DataView(pollfd.buffer);
+    view.setInt32(0, fd, true);
+    view.setInt16(4, POLLIN, true);
+    const ready = await this.#library.symbols.pollAsync(
+      pollfd,
+      1n,
+      Math.max(0, Math.floor(timeoutMs)),
+    );
+    return ready > 0 && view.getInt16(6, true) !== 0;
+  }
+
+  /**
+   * Receives what a non-blocking socket holds now.
+   *
+   * @returns The byte count, or 0 when nothing is waiting.
+   * @throws {LibcError} With errno (ENOBUFS: messages were lost).
+   */
+  recvSome(fd: number, buffer: Uint8Array, what: string): number {
+    const count = Number(
+      this.#library.symbols.recv(fd, buffer, BigInt(buffer.length), 0),
+    );
+    if (count >= 0) return count;
+    const errno = this.errno();
+    if (errno === EAGAIN) return 0;
+    return this.#failWith("receive from", what, errno);
   }
 
   /** Closes a file descriptor. */

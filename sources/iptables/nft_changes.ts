@@ -1,0 +1,67 @@
+/**
+ * nf_tables change notifications: the kernel announces every ruleset change
+ * (NEWRULE, DELRULE, NEWGEN, …) on the nfnetlink multicast group
+ * NFNLGRP_NFTABLES. Subscribed through libc (support/libc.ts); the messages
+ * are not decoded: any of them means "rescan".
+ *
+ * @module
+ */
+import {
+  ENOBUFS,
+  Libc,
+  LibcError,
+  NETLINK_NETFILTER,
+  NFNLGRP_NFTABLES,
+} from "../../support/libc.ts";
+
+/** How long one wait for a message may block an FFI thread. */
+const WAIT_SLICE_MS = 1_000;
+
+/** Calls `onChange` for every burst of ruleset changes until stopped. */
+export type ChangeSubscription = (
+  onChange: () => void,
+  signal: AbortSignal,
+) => Promise<void>;
+
+/**
+ * Subscribes to nf_tables changes now (so a refusal throws here), and
+ * returns the loop that reports them.
+ *
+ * @param libcPath Absolute path of libc.
+ * @throws {LibcError} or {Deno.errors.PermissionDenied} when the kernel
+ *   refuses (not root, no nf_tables).
+ */
+export function subscribeNftChanges(libcPath: string): ChangeSubscription {
+  const libc = new Libc(libcPath);
+  let fd: number;
+  try {
+    fd = libc.netlinkSubscribe(NETLINK_NETFILTER, [NFNLGRP_NFTABLES]);
+  } catch (error) {
+    libc.close();
+    throw error;
+  }
+  return async (onChange, signal) => {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (!signal.aborted) {
+        if (!await libc.waitReadable(fd, WAIT_SLICE_MS)) continue;
+        let changed = false;
+        try {
+          while (libc.recvSome(fd, buffer, "nf_tables notifications") > 0) {
+            changed = true;
+          }
+        } catch (error) {
+          // Lost messages still mean "something changed".
+          if (!(error instanceof LibcError && error.errno === ENOBUFS)) {
+            throw error;
+          }
+          changed = true;
+        }
+        if (changed) onChange();
+      }
+    } finally {
+      libc.closeFd(fd);
+      libc.close();
+    }
+  };
+}

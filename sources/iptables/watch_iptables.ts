@@ -1,0 +1,344 @@
+/**
+ * The iptables source's watcher: scans the NAT tables with iptables-save
+ * (and ip6tables-save), on every nf_tables change notification (debounced),
+ * or on a poll timer where there are none, plus a slow safety-net resync;
+ * sends a snapshot whenever the published set changes.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { backoffDelay } from "../../support/backoff.ts";
+import { type Clock, sleep, systemClock } from "../../support/clock.ts";
+import { bindingKey, type PortEntry } from "../../tracker/binding.ts";
+import type { SourceMessageBody } from "../worker_runtime.ts";
+import { type ChangeSubscription, subscribeNftChanges } from "./nft_changes.ts";
+import { type IpFamily, parseNatTable } from "./parse_iptables.ts";
+
+/** Configuration of the iptables source. */
+export interface IptablesConfig {
+  /** Absolute path of iptables-save. */
+  readonly iptablesSave: string;
+  /** Absolute path of ip6tables-save, when installed. */
+  readonly ip6tablesSave?: string;
+  /** Poll interval where there are no change notifications, in ms. */
+  readonly pollIntervalMs: number;
+  /** Safety-net full rescan interval, in ms. */
+  readonly resyncIntervalMs: number;
+  /** Absolute path of libc, for nf_tables notifications; none: poll. */
+  readonly libcPath?: string;
+}
+
+function absolute(value: unknown, name: string): string {
+  if (typeof value !== "string" || !value.startsWith("/")) {
+    throw new TypeError(
+      `Cannot configure iptables: ${name} must be an absolute path`,
+    );
+  }
+  return value;
+}
+
+function interval(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 10) {
+    throw new TypeError(
+      `Cannot configure iptables: ${name} must be a number of ms, at least 10`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reads the source's configuration from the start message.
+ *
+ * @throws {TypeError} When a path is not absolute or an interval is bad.
+ */
+export function parseIptablesConfig(
+  raw: Readonly<Record<string, unknown>>,
+): IptablesConfig {
+  return {
+    iptablesSave: absolute(raw.iptablesSave, "iptablesSave"),
+    pollIntervalMs: interval(raw.pollIntervalMs, "pollIntervalMs"),
+    resyncIntervalMs: interval(raw.resyncIntervalMs, "resyncIntervalMs"),
+    ...(raw.ip6tablesSave === undefined
+      ? {}
+      : { ip6tablesSave: absolute(raw.ip6tablesSave, "ip6tablesSave") }),
+    ...(raw.libcPath === undefined
+      ? {}
+      : { libcPath: absolute(raw.libcPath, "libcPath") }),
+  };
+}
+
+/** What running a save binary gave. */
+export interface SaveResult {
+  /** Exit code. */
+  readonly code: number;
+  /** Standard output. */
+  readonly stdout: string;
+  /** Standard error. */
+  readonly stderr: string;
+}
+
+/** Runs `<binary> <args>`. */
+export type RunSave = (binary: string, args: readonly string[]) => Promise<
+  SaveResult
+>;
+
+/** Runs a binary with Deno.Command (stdin closed). */
+export async function runSave(
+  binary: string,
+  args: readonly string[],
+): Promise<SaveResult> {
+  const output = await new Deno.Command(binary, {
+    args: [...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Options of {@linkcode watchIptables}. */
+export interface WatchIptablesOptions {
+  /** Time source. @default systemClock */
+  readonly clock?: Clock;
+  /** How binaries are run. @default Deno.Command */
+  readonly run?: RunSave;
+  /**
+   * Subscribes to ruleset changes, or says why there are none (a string);
+   * a throw also means polling.
+   * @default nf_tables notifications through libc when `libcPath` is set
+   *   and `iptables-save -V` says nf_tables
+   */
+  readonly subscribe?: (() => ChangeSubscription) | string;
+  /** Quiet time after a change before scanning, in ms. @default 10 */
+  readonly debounceMs?: number;
+  /** Longest a burst of changes may delay a scan, in ms. @default 50 */
+  readonly maxDelayMs?: number;
+}
+
+/** Exit status of the xtables tools while another holds the lock. */
+export const XTABLES_LOCK_HELD = 4;
+const LOCK_RETRIES = 20;
+const LOCK_RETRY_MS = 50;
+
+const logger = getLogger(["guest-agent", "source", "iptables"]);
+
+function signature(entries: readonly PortEntry[]): string {
+  return entries.map((entry) =>
+    `${entry.ownerId}\0${bindingKey(entry.binding)}`
+  )
+    .sort().join("\n");
+}
+
+/**
+ * Watches the NAT tables until `signal` aborts; emits a snapshot at the
+ * first scan and whenever the published set changes, and status messages
+ * when scanning starts or stops working.
+ *
+ * @param config Binaries, intervals and libc.
+ * @param emit Receives snapshot and status messages.
+ * @param signal Ends the watch.
+ * @param options Clock, runner, change subscription and debounce.
+ */
+export async function watchIptables(
+  config: IptablesConfig,
+  emit: (message: SourceMessageBody) => void,
+  signal: AbortSignal,
+  options: WatchIptablesOptions = {},
+): Promise<void> {
+  const clock = options.clock ?? systemClock;
+  const run = options.run ?? runSave;
+  const debounceMs = options.debounceMs ?? 10;
+  const maxDelayMs = options.maxDelayMs ?? 50;
+  const loggedSkips = new Set<string>();
+  const ip6Failures = new Set<string>();
+
+  const save = async (binary: string): Promise<string> => {
+    for (let attempt = 0;; attempt++) {
+      const result = await run(binary, ["-t", "nat"]);
+      if (result.code === 0) return result.stdout;
+      if (result.code === XTABLES_LOCK_HELD && attempt < LOCK_RETRIES) {
+        await sleep(clock, LOCK_RETRY_MS, signal);
+        continue;
+      }
+      throw new Error(
+        `${binary} -t nat exited ${result.code}: ${
+          result.stderr.trim().slice(0, 300)
+        }`,
+      );
+    }
+  };
+
+  const scanTable = async (binary: string, family: IpFamily) => {
+    const scan = parseNatTable(await save(binary), family);
+    for (const reason of scan.skipped) {
+      if (loggedSkips.has(reason) || loggedSkips.size > 10_000) continue;
+      loggedSkips.add(reason);
+      logger.warn("iptables: skipped rule {rule}", { rule: reason });
+    }
+    return scan.entries;
+  };
+
+  const scan = async (): Promise<PortEntry[]> => {
+    const [v4, v6] = await Promise.all([
+      scanTable(config.iptablesSave, "ipv4"),
+      config.ip6tablesSave === undefined
+        ? []
+        : scanTable(config.ip6tablesSave, "ipv6").catch((error) => {
+          // No IPv6 NAT table here is common; say so once, keep IPv4.
+          const message = (error as Error).message;
+          if (!ip6Failures.has(message)) {
+            ip6Failures.add(message);
+            logger.warn("iptables: IPv6 rules not read: {error}", {
+              error: message,
+            });
+          }
+          return [];
+        }),
+    ]);
+    return [...v4, ...v6];
+  };
+
+  // One scan at a time; requests during a scan coalesce into one more.
+  let dirty = true;
+  let wake: (() => void) | undefined;
+  const requestScan = () => {
+    dirty = true;
+    wake?.();
+  };
+  const onAbort = () => wake?.();
+  signal.addEventListener("abort", onAbort, { once: true });
+
+  // Change notifications, debounced: a burst of rule changes is one scan.
+  let notified = false;
+  let burstStart: number | undefined;
+  let debounceTimer: ReturnType<Clock["setTimeout"]> | undefined;
+  const onChange = () => {
+    const now = clock.now();
+    burstStart ??= now;
+    if (debounceTimer !== undefined) clock.clearTimeout(debounceTimer);
+    const wait = Math.max(
+      0,
+      Math.min(debounceMs, burstStart + maxDelayMs - now),
+    );
+    debounceTimer = clock.setTimeout(() => {
+      debounceTimer = undefined;
+      burstStart = undefined;
+      requestScan();
+    }, wait);
+  };
+  let subscription: Promise<void> | undefined;
+  const subscribe = options.subscribe ?? await defaultSubscription(config, run);
+  if (typeof subscribe === "string") {
+    logger.info("iptables: {why}; polling every {ms} ms", {
+      why: subscribe,
+      ms: config.pollIntervalMs,
+    });
+  } else {
+    try {
+      const listen = subscribe();
+      notified = true;
+      logger.info(
+        "iptables: rescanning on nf_tables change notifications (safety-net resync every {ms} ms)",
+        { ms: config.resyncIntervalMs },
+      );
+      subscription = listen(onChange, signal).catch((error) => {
+        if (signal.aborted) return;
+        notified = false;
+        logger.warn(
+          "iptables: change notifications stopped ({error}); polling every {ms} ms",
+          { error: (error as Error).message, ms: config.pollIntervalMs },
+        );
+        requestScan();
+      });
+    } catch (error) {
+      logger.info(
+        "iptables: no nf_tables change notifications ({error}); polling every {ms} ms",
+        { error: (error as Error).message, ms: config.pollIntervalMs },
+      );
+    }
+  }
+
+  let lastSignature: string | undefined;
+  let lastScanAt = -Infinity;
+  let failures = 0;
+  let state: "connected" | "waiting" | "reconnecting" | undefined;
+  let timer: ReturnType<Clock["setTimeout"]> | undefined;
+  try {
+    while (!signal.aborted) {
+      if (!dirty) {
+        // Sleep until a change, the poll timer or the safety net.
+        const next = notified ? config.resyncIntervalMs : config.pollIntervalMs;
+        const wait = Math.max(0, lastScanAt + next - clock.now());
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          timer = clock.setTimeout(requestScan, wait);
+        });
+        wake = undefined;
+        if (timer !== undefined) clock.clearTimeout(timer);
+        if (signal.aborted) break;
+      }
+      dirty = false;
+      lastScanAt = clock.now();
+      try {
+        const entries = await scan();
+        const current = signature(entries);
+        if (current !== lastSignature) {
+          emit({ type: "snapshot", entries });
+          lastSignature = current;
+        }
+        failures = 0;
+        if (state !== "connected") {
+          state = "connected";
+          emit({ type: "status", state });
+        }
+      } catch (error) {
+        if (signal.aborted) break;
+        // The last snapshot stays: a failing scan says nothing about rules.
+        const next = state === undefined || state === "waiting"
+          ? "waiting"
+          : "reconnecting";
+        if (next !== state) {
+          state = next;
+          emit({ type: "status", state, reason: (error as Error).message });
+        }
+        await sleep(
+          clock,
+          backoffDelay(failures++, { initialMs: 250, maxMs: 10_000 }),
+          signal,
+        ).catch(() => {});
+        dirty = true;
+      }
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    if (debounceTimer !== undefined) clock.clearTimeout(debounceTimer);
+    await subscription;
+  }
+}
+
+/**
+ * nf_tables notifications when iptables uses the nf_tables backend and libc
+ * is known; otherwise why not (the legacy backend announces nothing).
+ */
+async function defaultSubscription(
+  config: IptablesConfig,
+  run: RunSave,
+): Promise<(() => ChangeSubscription) | string> {
+  if (config.libcPath === undefined) return "no libc for notifications";
+  const libcPath = config.libcPath;
+  const version = await run(config.iptablesSave, ["-V"]).catch((error) => ({
+    code: -1,
+    stdout: "",
+    stderr: (error as Error).message,
+  }));
+  const text = `${version.stdout}${version.stderr}`.trim();
+  if (!text.includes("(nf_tables)")) {
+    return `iptables backend is not nf_tables (${text.slice(0, 100)})`;
+  }
+  return () => subscribeNftChanges(libcPath);
+}
