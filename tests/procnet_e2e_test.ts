@@ -1,0 +1,129 @@
+/**
+ * The /proc/net source end to end against real sockets in a network
+ * namespace the test creates: the agent runs inside it
+ * (tests/fixtures/agent_in_netns.ts), a helper process holds sockets there
+ * (tests/fixtures/socket_holder.ts).
+ *
+ * @module
+ */
+import { assertEquals } from "./assert.ts";
+import {
+  canCreateNamespaces,
+  createTestNamespace,
+  type TestNamespace,
+} from "./netns.ts";
+import { startNetnsAgent } from "./netns_agent.ts";
+import { requires } from "./requirements.ts";
+
+const HOLDER = new URL("./fixtures/socket_holder.ts", import.meta.url);
+
+/** A process in `ns` that opens and closes sockets on command. */
+function startSocketHolder(ns: TestNamespace) {
+  const child = new Deno.Command(ns.enter[0]!, {
+    args: [
+      ...ns.enter.slice(1),
+      "--",
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      HOLDER.pathname,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  const command = async (line: string) => {
+    await writer.write(new TextEncoder().encode(`${line}\n`));
+    while (!pending.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the socket holder exited");
+      pending += value;
+    }
+    const [reply, ...rest] = pending.split("\n");
+    pending = rest.join("\n");
+    if (reply !== "ok") throw new Error(`${line}: ${reply}`);
+  };
+  return {
+    command,
+    async stop() {
+      await writer.close().catch(() => {});
+      await reader.cancel().catch(() => {});
+      await child.status;
+    },
+  };
+}
+
+Deno.test("procnet source against real sockets in a network namespace", async (t) => {
+  if (!requires("root and ip netns", await canCreateNamespaces())) return;
+  const ns = await createTestNamespace("ga-procnet");
+  const holder = startSocketHolder(ns);
+  let agent: Awaited<ReturnType<typeof startNetnsAgent>> | undefined;
+  try {
+    agent = await startNetnsAgent(ns, {
+      docker: false,
+      containerd: false,
+      kubernetes: false,
+      iptables: false,
+      procnet: true,
+      procnetIntervalMs: 300,
+      ignorePorts: [18409],
+    });
+    const running = agent;
+    await t.step(
+      "TCP listeners on 0.0.0.0, 127.0.0.1 and ::, and a UDP socket",
+      async () => {
+        await holder.command("listen tcp 0.0.0.0 18401");
+        await holder.command("listen tcp 127.0.0.1 18402");
+        await holder.command("listen tcp :: 18403");
+        await holder.command("listen udp 0.0.0.0 18404");
+        await holder.command("listen tcp 0.0.0.0 18409"); // ignored by flag
+        await running.until(() => running.keys.size === 4, "4 sockets");
+        assertEquals([...running.keys].sort(), [
+          "tcp/0.0.0.0:18401",
+          "tcp/127.0.0.1:18402",
+          "tcp/[::]:18403",
+          "udp/0.0.0.0:18404",
+        ]);
+      },
+    );
+
+    await t.step(
+      "a socket that lives shorter than one scan is never published",
+      async () => {
+        await holder.command("listen tcp 0.0.0.0 18405");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await holder.command("close tcp 0.0.0.0 18405");
+        // A later socket takes two scans to appear: by then any scan that
+        // could have seen 18405 twice has run.
+        await holder.command("listen tcp 0.0.0.0 18406");
+        await running.until(
+          () => running.keys.has("tcp/0.0.0.0:18406"),
+          "18406",
+        );
+        assertEquals(
+          running.lines.filter((line) => line.add === "tcp/0.0.0.0:18405"),
+          [],
+        );
+      },
+    );
+
+    await t.step("a closed socket is removed at the next scan", async () => {
+      await holder.command("close tcp 127.0.0.1 18402");
+      await holder.command("close udp 0.0.0.0 18404");
+      await running.until(
+        () =>
+          !running.keys.has("tcp/127.0.0.1:18402") &&
+          !running.keys.has("udp/0.0.0.0:18404"),
+        "the closed sockets gone",
+      );
+    });
+  } finally {
+    const code = await agent?.stop();
+    await holder.stop();
+    await ns.delete();
+    if (code !== undefined) assertEquals(code, 0, "the agent stopped cleanly");
+  }
+});
