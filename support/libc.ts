@@ -85,9 +85,13 @@ export const AF_NETLINK = 16;
 export const NETLINK_NETFILTER = 12;
 /** nfnetlink multicast group announcing every nf_tables ruleset change. */
 export const NFNLGRP_NFTABLES = 7;
+/** Netlink protocol of socket diagnostics (what `ss` uses). */
+export const NETLINK_SOCK_DIAG = 4;
 /** errno: a netlink socket's receive buffer overflowed (messages lost). */
 export const ENOBUFS = 105;
 const SOCK_RAW = 3;
+const SOCK_DGRAM = 2;
+const SO_RCVTIMEO = 20;
 const SOL_NETLINK = 270;
 const NETLINK_ADD_MEMBERSHIP = 1;
 const POLLIN = 0x1;
@@ -354,6 +358,38 @@ export class Libc {
       this.closeFd(fd);
       throw error;
     }
+  }
+
+  /**
+   * Opens a blocking netlink datagram socket of `protocol` whose receives
+   * give up after `timeoutMs` (for request/reply exchanges with the kernel).
+   *
+   * @returns The socket's file descriptor.
+   */
+  netlinkRequestSocket(protocol: number, timeoutMs: number): number {
+    const { socket, setsockopt } = this.#library.symbols;
+    const what = `netlink protocol ${protocol}`;
+    const fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, protocol);
+    if (fd < 0) this.#fail("open a socket for", what);
+    // struct timeval: tv_sec i64, tv_usec i64.
+    const timeout = new BigInt64Array([
+      BigInt(Math.floor(timeoutMs / 1000)),
+      BigInt((timeoutMs % 1000) * 1000),
+    ]);
+    if (
+      setsockopt(
+        fd,
+        SOL_SOCKET,
+        SO_RCVTIMEO,
+        new Uint8Array(timeout.buffer),
+        16,
+      ) < 0
+    ) {
+      const errno = this.errno();
+      this.closeFd(fd);
+      this.failWith("set a receive timeout on", what, errno);
+    }
+    return fd;
   }
 
   /**

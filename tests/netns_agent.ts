@@ -27,6 +27,8 @@ export interface AgentLine {
 
 /** An agent process in a namespace. */
 export interface NetnsAgent {
+  /** The agent process's PID (nsenter execs deno: the same process). */
+  readonly pid: number;
   /** Every line so far. */
   readonly lines: AgentLine[];
   /** The binding keys forwarded now. */
@@ -115,6 +117,7 @@ export async function startNetnsAgent(
     }
   };
   const agent: NetnsAgent = {
+    pid: child.pid,
     lines,
     keys,
     until,

@@ -14,7 +14,15 @@ import {
 } from "../../tracker/binding.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { confirmedKeys } from "./confirm_ports.ts";
-import { isPublishing, parseProcNet } from "./parse_proc_net.ts";
+import {
+  isPublishing,
+  parseProcNet,
+  type ProcNetSocket,
+} from "./parse_proc_net.ts";
+import { DIAG_QUERIES, SockDiag } from "./sock_diag.ts";
+
+/** The real /proc/net: the only root netlink diagnostics stand in for. */
+const PROC_NET_ROOT_DEFAULT = "/proc/net";
 
 /** Configuration of the /proc/net source. */
 export interface ProcNetConfig {
@@ -94,6 +102,21 @@ export interface ProcNetScan {
   readonly problems: string[];
 }
 
+/** Adds the publishing, not ignored sockets to `entries`. */
+function collect(
+  sockets: readonly ProcNetSocket[],
+  ignored: ReadonlySet<number>,
+  entries: Map<string, PortEntry>,
+): void {
+  for (const socket of sockets) {
+    if (!isPublishing(socket) || ignored.has(socket.binding.hostPort)) {
+      continue;
+    }
+    const key = bindingKey(socket.binding);
+    entries.set(key, { ownerId: key, binding: socket.binding });
+  }
+}
+
 /**
  * Reads every table once and returns the publishing sockets.
  *
@@ -125,15 +148,29 @@ export async function scanProcNet(
     for (const problem of parsed.errors.slice(0, 3)) {
       problems.push(`${path}: ${problem}`);
     }
-    for (const socket of parsed.sockets) {
-      if (!isPublishing(socket) || ignored.has(socket.binding.hostPort)) {
-        continue;
-      }
-      const key = bindingKey(socket.binding);
-      entries.set(key, { ownerId: key, binding: socket.binding });
-    }
+    collect(parsed.sockets, ignored, entries);
   }
   return { entries, tablesRead, problems };
+}
+
+/**
+ * The same scan through netlink socket diagnostics: only listening TCP and
+ * unconnected UDP sockets, without walking every connection.
+ *
+ * @param config Ignored ports.
+ * @param diag The netlink dumper.
+ * @throws {Error} When netlink refuses (the caller falls back to /proc/net).
+ */
+export function scanSockDiag(
+  config: ProcNetConfig,
+  diag: Pick<SockDiag, "dump">,
+): ProcNetScan {
+  const entries = new Map<string, PortEntry>();
+  const ignored = new Set(config.ignorePorts);
+  for (const query of DIAG_QUERIES) {
+    collect(diag.dump(query), ignored, entries);
+  }
+  return { entries, tablesRead: DIAG_QUERIES.length, problems: [] };
 }
 
 function sameKeys(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
@@ -156,6 +193,7 @@ export async function watchProcNet(
   signal: AbortSignal,
   options: WatchProcNetOptions = {},
 ): Promise<void> {
+  const logger = getLogger(["guest-agent", "source", "procnet"]);
   const libc = config.libcPath ? new Libc(config.libcPath) : undefined;
   const decoder = new TextDecoder();
   const readFile = options.readFile ??
@@ -163,9 +201,30 @@ export async function watchProcNet(
       ? (path: string) => Promise.resolve(decoder.decode(libc.readFile(path)))
       : (path: string) => Deno.readTextFile(path));
   const clock = options.clock ?? systemClock;
+  // netlink socket diagnostics first (cheap); /proc/net when refused.
+  let diag = options.readFile === undefined && libc &&
+      config.root === PROC_NET_ROOT_DEFAULT
+    ? new SockDiag(libc)
+    : undefined;
+  const scan = async () => {
+    if (diag !== undefined) {
+      try {
+        return scanSockDiag(config, diag);
+      } catch (error) {
+        logger.warn(
+          "procnet: netlink socket diagnostics failed ({error}); reading {root} instead",
+          { error: (error as Error).message, root: config.root },
+        );
+        diag.close();
+        diag = undefined;
+      }
+    }
+    return await scanProcNet(config, readFile);
+  };
   try {
-    await scanUntilAborted(config, emit, signal, readFile, clock);
+    await scanUntilAborted(config, emit, signal, scan, clock);
   } finally {
+    diag?.close();
     libc?.close();
   }
 }
@@ -174,7 +233,7 @@ async function scanUntilAborted(
   config: ProcNetConfig,
   emit: (message: SourceMessageBody) => void,
   signal: AbortSignal,
-  readFile: (path: string) => Promise<string>,
+  scanOnce: () => Promise<ProcNetScan>,
   clock: Clock,
 ): Promise<void> {
   const logger = getLogger(["guest-agent", "source", "procnet"]);
@@ -183,7 +242,7 @@ async function scanUntilAborted(
   let state: "connected" | "waiting" | undefined;
   let lastProblems = "";
   while (!signal.aborted) {
-    const scan = await scanProcNet(config, readFile);
+    const scan = await scanOnce();
     const problems = scan.problems.join("; ");
     if (problems !== lastProblems && problems !== "") {
       logger.warn("procnet: {problems}", { problems });
