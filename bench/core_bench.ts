@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { parseNatTable } from "../sources/iptables/parse_iptables.ts";
 import { DeliveryQueue } from "../forwarding/delivery_queue.ts";
 import { parseSourceMessage } from "../sources/messages.ts";
 import { parseProcNet } from "../sources/procnet/parse_proc_net.ts";
@@ -124,3 +125,20 @@ Deno.bench("procnet: parse a table of 1,000 sockets", () => {
 if (makeBinding("tcp", "", 1).hostIp !== "0.0.0.0") {
   throw new Error("bad setup");
 }
+
+const NAT_5000 = [
+  "*nat",
+  ":DOCKER - [0:0]",
+  ...Array.from(
+    { length: 5_000 },
+    (_, i) =>
+      `-A DOCKER ! -i docker0 -p tcp -m tcp --dport ${
+        1 + i
+      } -j DNAT --to-destination 172.17.${i >> 8}.${i & 255}:80`,
+  ),
+  "COMMIT",
+].join("\n");
+
+Deno.bench("parseNatTable: 5,000 DOCKER rules", () => {
+  parseNatTable(NAT_5000, "ipv4");
+});

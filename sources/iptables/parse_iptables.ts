@@ -37,6 +37,10 @@ const MAX_OWNER_LENGTH = 400;
  * @throws {SyntaxError} When a quote is not closed.
  */
 export function splitRuleWords(line: string): string[] {
+  // Most rules have no quotes: split them the fast way.
+  if (!line.includes('"') && !line.includes("\t")) {
+    return line.split(" ").filter((word) => word !== "");
+  }
   const words: string[] = [];
   let word = "";
   let inWord = false;
