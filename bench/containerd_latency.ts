@@ -23,10 +23,12 @@ import {
   startContainerd,
 } from "../tests/engines/containerd.ts";
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
+import { onlySources } from "../tests/only_sources.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { watchContainerd } from "../sources/containerd/watch_containerd.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import {
+  measureStarts,
   print,
   report,
   reportRows,
@@ -48,12 +50,8 @@ if (!await canRunContainerd()) {
 const containerd = await startContainerd();
 const options = {
   ...DEFAULT_OPTIONS,
-  docker: false,
-  containerd: true,
+  ...onlySources("containerd"),
   containerdSocket: containerd.socket,
-  iptables: false,
-  kubernetes: false,
-  procnet: false,
 };
 const forwarder = new TimingForwarder();
 const times = new UpsertTimes();
@@ -115,22 +113,7 @@ Deno.addSignalListener("SIGINT", () => {
 });
 
 try {
-  await runOne("warmup", 20999); // image import, first Get, JIT
-  const sequential = [];
-  for (let i = 0; i < COUNT; i++) {
-    sequential.push(await runOne(`seq${i}`, 21000 + i));
-  }
-  const burst = [];
-  for (let i = 0; i < COUNT; i += 10) {
-    burst.push(
-      ...await Promise.all(
-        Array.from(
-          { length: Math.min(10, COUNT - i) },
-          (_, j) => runOne(`burst${i + j}`, 22000 + i + j),
-        ),
-      ),
-    );
-  }
+  const { sequential, burst } = await measureStarts(COUNT, runOne);
   print(
     `containerd in a network namespace, ${COUNT} containers each, 1 binding per container, first add timed`,
   );

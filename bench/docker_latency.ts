@@ -22,9 +22,11 @@ import {
   TEST_IMAGE,
 } from "../tests/engines/dockerd.ts";
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
+import { onlySources } from "../tests/only_sources.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import {
+  measureStarts,
   print,
   reportRows,
   TimingForwarder,
@@ -47,11 +49,8 @@ const forwarder = new TimingForwarder();
 const times = new UpsertTimes();
 const agent = await startAgent({
   ...DEFAULT_OPTIONS,
+  ...onlySources("docker"),
   dockerSocket: dockerd.socket,
-  containerd: false,
-  iptables: false,
-  kubernetes: false,
-  procnet: false,
 }, {
   forwarders: [forwarder],
   onSourceMessage: times.hook,
@@ -87,23 +86,7 @@ Deno.addSignalListener("SIGINT", () => {
 });
 
 try {
-  // One warm-up container: first inspect, first worker message, JIT.
-  await runOne("warmup", 20999);
-  const sequential = [];
-  for (let i = 0; i < COUNT; i++) {
-    sequential.push(await runOne(`seq${i}`, 21000 + i));
-  }
-  const burst = [];
-  for (let i = 0; i < COUNT; i += 10) {
-    burst.push(
-      ...await Promise.all(
-        Array.from(
-          { length: Math.min(10, COUNT - i) },
-          (_, j) => runOne(`burst${i + j}`, 22000 + i + j),
-        ),
-      ),
-    );
-  }
+  const { sequential, burst } = await measureStarts(COUNT, runOne);
   print(
     `dockerd in a network namespace, ${COUNT} containers each, 2 bindings per container (0.0.0.0 and ::), first add timed`,
   );

@@ -20,15 +20,17 @@
  */
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { parseNatTable } from "../sources/iptables/parse_iptables.ts";
-import { runSave } from "../sources/iptables/watch_iptables.ts";
+import { runCommand } from "../support/run_command.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import {
   canCreateNamespaces,
   createTestNamespace,
   exec,
+  restoreNat,
   type TestNamespace,
 } from "../tests/netns.ts";
 import { type NetnsAgent, startNetnsAgent } from "../tests/netns_agent.ts";
+import { onlySources } from "../tests/only_sources.ts";
 import { percentile, print, report } from "./latency_support.ts";
 
 const COUNT = Number(Deno.args[0] ?? 100);
@@ -42,13 +44,7 @@ if (!await canCreateNamespaces()) {
   Deno.exit(1);
 }
 
-const QUIET = {
-  docker: false,
-  containerd: false,
-  kubernetes: false,
-  procnet: false,
-  iptables: true,
-};
+const QUIET = onlySources("iptables");
 
 /** utime+stime of `pid` (all threads) and of its waited-for children, in s. */
 function cpuSeconds(pid: number | "self"): number {
@@ -136,25 +132,17 @@ async function scanCost(ns: TestNamespace, rules: number) {
         1 + i
       } -j DNAT --to-destination 172.17.${i >> 8}.${i & 255}:80`,
   );
-  const child = new Deno.Command(ns.enter[0]!, {
-    args: [...ns.enter.slice(1), "--", "iptables-restore"],
-    stdin: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(
-    new TextEncoder().encode(
-      ["*nat", ":DOCKER - [0:0]", ...lines, "COMMIT", ""].join("\n"),
-    ),
+  await restoreNat(
+    ns,
+    ["*nat", ":DOCKER - [0:0]", ...lines, "COMMIT", ""].join("\n"),
   );
-  await writer.close();
-  await child.status;
   const walls: number[] = [];
   const parses: number[] = [];
   const runs = 20;
   const cpuBefore = cpuSeconds("self");
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
-    const saved = await runSave(ns.enter[0]!, [
+    const saved = await runCommand(ns.enter[0]!, [
       ...ns.enter.slice(1),
       "--",
       "iptables-save",
@@ -229,7 +217,7 @@ for (const rules of [10, 1_000, 5_000]) {
 
 // 3. Idle CPU with both sources on.
 await withAgent(
-  { ...QUIET, procnet: true },
+  onlySources("iptables", "procnet"),
   {},
   async (_ns, agent) => {
     await new Promise((resolve) => setTimeout(resolve, 2_000)); // settle

@@ -120,3 +120,41 @@ export function reportRows<T>(
     report(label, samples.map((sample) => sample[field] as number));
   }
 }
+
+/** Samples of containers started one at a time and ten at a time. */
+export interface StartSamples<T> {
+  /** One at a time, `count` of them. */
+  readonly sequential: T[];
+  /** Ten at a time, `count` of them. */
+  readonly burst: T[];
+}
+
+/**
+ * Starts one warm-up container, then `count` one at a time (ports from
+ * 21000), then `count` ten at a time (ports from 22000).
+ *
+ * @param count Containers per series.
+ * @param runOne Starts one container and measures it.
+ */
+export async function measureStarts<T>(
+  count: number,
+  runOne: (name: string, port: number) => Promise<T>,
+): Promise<StartSamples<T>> {
+  await runOne("warmup", 20999); // first round trips, worker message, JIT
+  const sequential: T[] = [];
+  for (let i = 0; i < count; i++) {
+    sequential.push(await runOne(`seq${i}`, 21000 + i));
+  }
+  const burst: T[] = [];
+  for (let i = 0; i < count; i += 10) {
+    burst.push(
+      ...await Promise.all(
+        Array.from(
+          { length: Math.min(10, count - i) },
+          (_, j) => runOne(`burst${i + j}`, 22000 + i + j),
+        ),
+      ),
+    );
+  }
+  return { sequential, burst };
+}

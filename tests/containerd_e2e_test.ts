@@ -12,8 +12,8 @@ import {
   startContainerd,
 } from "./engines/containerd.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
+import { onlySources } from "./only_sources.ts";
 import { requires } from "./requirements.ts";
-import { waitFor } from "./wait.ts";
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { startAgent } from "../agent/run_agent.ts";
 
@@ -54,22 +54,14 @@ Deno.test("containerd source against a real containerd", async (t) => {
   const nerdctlRoot = `${c.dir}/nerdctl`;
   let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
   const settle = (check: () => boolean, what: string) =>
-    waitFor(
-      check,
-      20_000,
-      () => ` for ${what}: have ${JSON.stringify([...forwarder.keys].sort())}`,
-    );
+    forwarder.until(check, what);
   try {
     await c.run("ga", "early", { labels: portsLabel(tcp(18200)) });
     agent = await startAgent({
       ...DEFAULT_OPTIONS,
-      docker: false,
-      containerd: true,
+      ...onlySources("containerd"),
       containerdSocket: c.socket,
       nerdctlDataRoot: nerdctlRoot,
-      iptables: false,
-      kubernetes: false,
-      procnet: false,
     }, { forwarders: [forwarder] });
 
     await t.step(

@@ -11,8 +11,8 @@ import {
   startDockerd,
   TEST_IMAGE,
 } from "./engines/dockerd.ts";
+import { onlySources } from "./only_sources.ts";
 import { requires } from "./requirements.ts";
-import { waitFor } from "./wait.ts";
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
@@ -39,20 +39,13 @@ Deno.test("Docker source against a real dockerd", async (t) => {
   const forwarder = new RecordingForwarder();
   let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
   const settle = (check: () => boolean, what: string) =>
-    waitFor(
-      check,
-      20_000,
-      () => ` for ${what}: have ${JSON.stringify([...forwarder.keys].sort())}`,
-    );
+    forwarder.until(check, what);
   try {
     await run(d, "early", "18100:8080");
     agent = await startAgent({
       ...DEFAULT_OPTIONS,
+      ...onlySources("docker"),
       dockerSocket: d.socket,
-      containerd: false,
-      iptables: false,
-      kubernetes: false,
-      procnet: false,
     }, { forwarders: [forwarder] });
 
     await t.step(

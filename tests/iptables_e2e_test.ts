@@ -11,18 +11,14 @@ import {
   canCreateNamespaces,
   createTestNamespace,
   exec,
+  restoreNat,
   type TestNamespace,
 } from "./netns.ts";
 import { startNetnsAgent } from "./netns_agent.ts";
+import { onlySources } from "./only_sources.ts";
 import { requires } from "./requirements.ts";
 
-const QUIET = {
-  docker: false,
-  containerd: false,
-  kubernetes: false,
-  procnet: false,
-  iptables: true,
-};
+const QUIET = onlySources("iptables");
 const CNI_CHAIN = "CNI-DN-0123456789abcdef01234";
 
 async function have(binary: string): Promise<boolean> {
@@ -38,24 +34,6 @@ function natRunner(ns: TestNamespace, binary: string) {
       throw new Error(`${args.join(" ")}: ${result.stderr.trim()}`);
     }
   };
-}
-
-async function restore(ns: TestNamespace, text: string): Promise<void> {
-  const child = new Deno.Command(ns.enter[0]!, {
-    args: [...ns.enter.slice(1), "--", "iptables-restore", "--noflush"],
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const output = await child.output();
-  if (output.code !== 0) {
-    throw new Error(
-      `iptables-restore: ${new TextDecoder().decode(output.stderr)}`,
-    );
-  }
 }
 
 Deno.test("iptables source against real nf_tables rules: seen through change notifications", async (t) => {
@@ -168,7 +146,7 @@ Deno.test("iptables source against real nf_tables rules: seen through change not
             19000 + i
           } -j DNAT --to-destination 172.17.1.${i}:80`,
       );
-      await restore(ns, ["*nat", ...rules, "COMMIT", ""].join("\n"));
+      await restoreNat(ns, ["*nat", ...rules, "COMMIT", ""].join("\n"));
       await agent.until(() => agent.keys.size === 100, "100 bindings");
       await ipt("-F DOCKER");
       await agent.until(() => agent.keys.size === 0, "all gone");

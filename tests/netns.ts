@@ -4,6 +4,9 @@
  *
  * @module
  */
+import { type CommandResult, runCommand } from "../support/run_command.ts";
+
+export type { CommandResult };
 
 /** A namespace the test created; `delete()` removes it and its rules. */
 export interface TestNamespace {
@@ -15,18 +18,13 @@ export interface TestNamespace {
   run(
     args: readonly string[],
   ): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Starts a program inside it (stdin, stdout, stderr as `io` says). */
+  spawn(
+    args: readonly string[],
+    io?: Pick<Deno.CommandOptions, "stdin" | "stdout" | "stderr" | "env">,
+  ): Deno.ChildProcess;
   /** Deletes the namespace. */
   delete(): Promise<void>;
-}
-
-/** What a finished command printed and its exit code. */
-export interface CommandResult {
-  /** Exit code. */
-  readonly code: number;
-  /** Standard output, decoded. */
-  readonly stdout: string;
-  /** Standard error, decoded. */
-  readonly stderr: string;
 }
 
 /**
@@ -35,17 +33,8 @@ export interface CommandResult {
  * @param args The program and its arguments.
  * @returns Its exit code and output; never rejects for a non-zero exit.
  */
-export async function exec(args: readonly string[]): Promise<CommandResult> {
-  const output = await new Deno.Command(args[0]!, {
-    args: args.slice(1),
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+export function exec(args: readonly string[]): Promise<CommandResult> {
+  return runCommand(args[0]!, args.slice(1));
 }
 
 /** Creates a namespace with its loopback up. */
@@ -63,10 +52,41 @@ export async function createTestNamespace(
     name,
     enter,
     run: (args) => exec([...enter, ...args]),
+    spawn: (args, io = {}) =>
+      new Deno.Command(enter[0]!, {
+        args: [...enter.slice(1), "--", ...args],
+        stdin: "null",
+        ...io,
+      }).spawn(),
     async delete() {
       await exec(["ip", "netns", "del", name]);
     },
   };
+}
+
+/**
+ * Loads NAT rules with `iptables-restore --noflush` inside `ns`.
+ *
+ * @param text iptables-save format, `*nat` … `COMMIT`.
+ */
+export async function restoreNat(
+  ns: TestNamespace,
+  text: string,
+): Promise<void> {
+  const child = ns.spawn(["iptables-restore", "--noflush"], {
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  });
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(text));
+  await writer.close();
+  const output = await child.output();
+  if (output.code !== 0) {
+    throw new Error(
+      `iptables-restore: ${new TextDecoder().decode(output.stderr)}`,
+    );
+  }
 }
 
 /** Whether namespaces can be made here (root and iproute2). */

@@ -50,21 +50,21 @@ export async function startNetnsAgent(
   overrides: Record<string, unknown>,
   env: Record<string, string> = {},
 ): Promise<NetnsAgent> {
-  const child = new Deno.Command(ns.enter[0]!, {
-    args: [
-      ...ns.enter.slice(1),
-      "--",
+  const child = ns.spawn(
+    [
       Deno.execPath(),
       "run",
       "--allow-all",
       FIXTURE.pathname,
       JSON.stringify(overrides),
     ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", ...env },
-  }).spawn();
+    {
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", ...env },
+    },
+  );
   const lines: AgentLine[] = [];
   const keys = new Set<string>();
   let stderr = "";

@@ -13,25 +13,17 @@ import {
   type TestNamespace,
 } from "./netns.ts";
 import { startNetnsAgent } from "./netns_agent.ts";
+import { onlySources } from "./only_sources.ts";
 import { requires } from "./requirements.ts";
 
 const HOLDER = new URL("./fixtures/socket_holder.ts", import.meta.url);
 
 /** A process in `ns` that opens and closes sockets on command. */
 function startSocketHolder(ns: TestNamespace) {
-  const child = new Deno.Command(ns.enter[0]!, {
-    args: [
-      ...ns.enter.slice(1),
-      "--",
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      HOLDER.pathname,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const child = ns.spawn(
+    [Deno.execPath(), "run", "--allow-all", HOLDER.pathname],
+    { stdin: "piped", stdout: "piped", stderr: "inherit" },
+  );
   const writer = child.stdin.getWriter();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let pending = "";
@@ -63,11 +55,7 @@ Deno.test("procnet source against real sockets in a network namespace", async (t
   let agent: Awaited<ReturnType<typeof startNetnsAgent>> | undefined;
   try {
     agent = await startNetnsAgent(ns, {
-      docker: false,
-      containerd: false,
-      kubernetes: false,
-      iptables: false,
-      procnet: true,
+      ...onlySources("procnet"),
       procnetIntervalMs: 300,
       ignorePorts: [18409],
     });

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Forwarder } from "../forwarding/forwarder.ts";
+import { waitFor } from "./wait.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 
 /** Records every add and remove; `keys` is the set forwarded now. */
@@ -31,6 +32,15 @@ export class RecordingForwarder implements Forwarder {
     this.keys.delete(binding.key);
     this.details.delete(binding.key);
     return Promise.resolve();
+  }
+
+  /** Waits up to 20 s for `check`; the error names `what` and the keys. */
+  until(check: () => boolean, what: string): Promise<void> {
+    return waitFor(
+      check,
+      20_000,
+      () => ` for ${what}: have ${JSON.stringify([...this.keys].sort())}`,
+    );
   }
 
   /** The keys of port `port`, sorted. */

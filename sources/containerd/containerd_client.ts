@@ -198,19 +198,10 @@ export class ContainerdClient {
     id: string,
     signal: AbortSignal,
   ): Promise<ContainerRecord | undefined> {
-    try {
-      const reply = await this.#unary<{ container: ContainerRecord | null }>(
-        "containers",
-        "Get",
-        { id },
-        namespace,
-        signal,
-      );
-      return reply.container ?? undefined;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    const reply = await this.#getUnlessMissing<
+      { container: ContainerRecord | null }
+    >("containers", { id }, namespace, signal);
+    return reply?.container ?? undefined;
   }
 
   /** A container's task, or undefined when it has none. */
@@ -219,15 +210,21 @@ export class ContainerdClient {
     containerId: string,
     signal: AbortSignal,
   ): Promise<ProcessRecord | undefined> {
+    const reply = await this.#getUnlessMissing<
+      { process: ProcessRecord | null }
+    >("tasks", { container_id: containerId, exec_id: "" }, namespace, signal);
+    return reply?.process ?? undefined;
+  }
+
+  /** A Get call whose NOT_FOUND is undefined, not an error. */
+  async #getUnlessMissing<T>(
+    service: "containers" | "tasks",
+    request: unknown,
+    namespace: string,
+    signal: AbortSignal,
+  ): Promise<T | undefined> {
     try {
-      const reply = await this.#unary<{ process: ProcessRecord | null }>(
-        "tasks",
-        "Get",
-        { container_id: containerId, exec_id: "" },
-        namespace,
-        signal,
-      );
-      return reply.process ?? undefined;
+      return await this.#unary<T>(service, "Get", request, namespace, signal);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;

@@ -10,6 +10,7 @@ import { getLogger } from "@logtape/logtape";
 import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import { bindingKey, type PortEntry } from "../../tracker/binding.ts";
+import { type CommandResult, runCommand } from "../../support/run_command.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { type ChangeSubscription, subscribeNftChanges } from "./nft_changes.ts";
 import { type IpFamily, parseNatTable } from "./parse_iptables.ts";
@@ -67,45 +68,17 @@ export function parseIptablesConfig(
   };
 }
 
-/** What running a save binary gave. */
-export interface SaveResult {
-  /** Exit code. */
-  readonly code: number;
-  /** Standard output. */
-  readonly stdout: string;
-  /** Standard error. */
-  readonly stderr: string;
-}
-
-/** Runs `<binary> <args>`. */
-export type RunSave = (binary: string, args: readonly string[]) => Promise<
-  SaveResult
->;
-
-/** Runs a binary with Deno.Command (stdin closed). */
-export async function runSave(
+/** Runs `<binary> <args>` (see runCommand). */
+export type RunSave = (
   binary: string,
   args: readonly string[],
-): Promise<SaveResult> {
-  const output = await new Deno.Command(binary, {
-    args: [...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
+) => Promise<CommandResult>;
 
 /** Options of {@linkcode watchIptables}. */
 export interface WatchIptablesOptions {
   /** Time source. @default systemClock */
   readonly clock?: Clock;
-  /** How binaries are run. @default Deno.Command */
+  /** How binaries are run. @default runCommand */
   readonly run?: RunSave;
   /**
    * Subscribes to ruleset changes, or says why there are none (a string);
@@ -151,7 +124,7 @@ export async function watchIptables(
   options: WatchIptablesOptions = {},
 ): Promise<void> {
   const clock = options.clock ?? systemClock;
-  const run = options.run ?? runSave;
+  const run = options.run ?? runCommand;
   const debounceMs = options.debounceMs ?? 10;
   const maxDelayMs = options.maxDelayMs ?? 50;
   const loggedSkips = new Set<string>();

@@ -1,12 +1,9 @@
 import { assertEquals } from "../../tests/assert.ts";
 import { FakeClock } from "../../support/clock.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
+import type { CommandResult } from "../../support/run_command.ts";
 import type { ChangeSubscription } from "./nft_changes.ts";
-import {
-  type IptablesConfig,
-  type SaveResult,
-  watchIptables,
-} from "./watch_iptables.ts";
+import { type IptablesConfig, watchIptables } from "./watch_iptables.ts";
 
 const CONFIG: IptablesConfig = {
   iptablesSave: "/sbin/iptables-save",
@@ -26,7 +23,7 @@ class FakeTables {
   v6: string[] = [];
   calls: string[] = [];
   exitCodes: number[] = [];
-  run = (binary: string, args: readonly string[]): Promise<SaveResult> => {
+  run = (binary: string, args: readonly string[]): Promise<CommandResult> => {
     this.calls.push(`${binary.split("/").pop()} ${args.join(" ")}`);
     const code = binary.includes("ip6") ? 0 : this.exitCodes.shift() ?? 0;
     const rules = binary.includes("ip6") ? this.v6 : this.v4;

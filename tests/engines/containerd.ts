@@ -12,6 +12,7 @@ import {
   buildBusyboxRootfsTar,
   haveCommands,
   removeDaemonDir,
+  spawnDaemon,
   stopProcess,
   waitUntil,
 } from "./daemon_support.ts";
@@ -161,21 +162,11 @@ export async function startContainerd(): Promise<Containerd> {
   let imageTar: Promise<string> | undefined;
 
   const startDaemon = async () => {
-    const log = await Deno.open(`${dir}/containerd.log`, {
-      append: true,
-      create: true,
-      write: true,
-    });
-    const child = new Deno.Command("setsid", {
-      args: [...ns.enter, "--", "containerd", "--config", config],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    child.stderr.pipeTo(log.writable).catch(() => {});
-    // setsid forks when it is a process group leader; it is not here, so
-    // it execs nsenter, which execs containerd: the same PID.
-    pid = child.pid;
+    pid = await spawnDaemon(
+      ns.enter,
+      ["containerd", "--config", config],
+      `${dir}/containerd.log`,
+    );
     await waitUntil(
       async () => (await exec(["ctr", "-a", socket, "version"])).code === 0,
       30_000,

@@ -45,6 +45,35 @@ export async function stopProcess(
     });
 }
 
+/**
+ * Starts a daemon in its own session inside a network namespace
+ * (`setsid nsenter --net=… -- args…`), its stderr appended to `logPath`.
+ * setsid forks only when it leads a process group, which it does not here:
+ * it execs nsenter, which execs the daemon, so the PID is the daemon's.
+ *
+ * @returns The daemon's PID.
+ */
+export async function spawnDaemon(
+  enter: readonly string[],
+  args: readonly string[],
+  logPath: string,
+): Promise<number> {
+  const log = await Deno.open(logPath, {
+    append: true,
+    create: true,
+    write: true,
+  });
+  const child = new Deno.Command("setsid", {
+    args: [...enter, "--", ...args],
+    stdin: "null",
+    stdout: "null",
+    // Drained into the log file, or the daemon blocks once the pipe is full.
+    stderr: "piped",
+  }).spawn();
+  child.stderr.pipeTo(log.writable).catch(() => {});
+  return child.pid;
+}
+
 /** Whether every program in `names` is on PATH. */
 export async function haveCommands(names: readonly string[]): Promise<boolean> {
   for (const name of names) {

@@ -11,6 +11,7 @@ import {
   buildBusyboxRootfsTar,
   haveCommands,
   removeDaemonDir,
+  spawnDaemon,
   stopProcess,
   waitUntil,
 } from "./daemon_support.ts";
@@ -63,15 +64,9 @@ export async function startDockerd(): Promise<Dockerd> {
   let pid = 0;
 
   const launch = async () => {
-    const log = await Deno.open(`${dir}/dockerd.log`, {
-      append: true,
-      create: true,
-      write: true,
-    });
-    const child = new Deno.Command("setsid", {
-      args: [
-        ...ns.enter,
-        "--",
+    await spawnDaemon(
+      ns.enter,
+      [
         "dockerd",
         "-H",
         `unix://${socket}`,
@@ -89,13 +84,8 @@ export async function startDockerd(): Promise<Dockerd> {
         "overlay2",
         "--iptables=true",
       ],
-      stdin: "null",
-      stdout: "null",
-      // dockerd logs to stderr: drain it into the log file, or dockerd
-      // blocks once the pipe is full.
-      stderr: "piped",
-    }).spawn();
-    child.stderr.pipeTo(log.writable).catch(() => {});
+      `${dir}/dockerd.log`,
+    );
     await waitUntil(
       async () => {
         try {
