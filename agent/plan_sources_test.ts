@@ -48,11 +48,8 @@ Deno.test("planSources() in auto mode runs what it detects and says why not the 
     probe(["/etc/rancher/k3s/k3s.yaml"]),
   );
   const kubernetes = withKubeconfig.find((p) => p.name === "kubernetes")!;
-  assertEquals(kubernetes.run, false);
-  assertStringIncludes(
-    kubernetes.reason,
-    "kubeconfig /etc/rancher/k3s/k3s.yaml exists, but this build has no worker",
-  );
+  assertEquals(kubernetes.run, true);
+  assertStringIncludes(kubernetes.reason, "/etc/rancher/k3s/k3s.yaml");
 });
 
 Deno.test("planSources() honours switches and reports requested but missing sources", async () => {
@@ -76,8 +73,9 @@ Deno.test("planSources() honours switches and reports requested but missing sour
   const containerd = explicit.find((p) => p.name === "containerd")!;
   assertEquals([containerd.run, containerd.missingButRequested], [true, false]);
   assertEquals(containerd.reason, "enabled by the flags");
+  // So does Kubernetes before its kubeconfig exists.
   const kubernetes = explicit.find((p) => p.name === "kubernetes")!;
-  assertEquals([kubernetes.run, kubernetes.missingButRequested], [false, true]);
+  assertEquals([kubernetes.run, kubernetes.missingButRequested], [true, false]);
   const noLibc = await planSources(DEFAULT_OPTIONS, {
     ...probe(["/proc/net/tcp"]),
     libcPath: () => undefined,

@@ -22,6 +22,11 @@ import { sendOverStream } from "../forwarding/vtunnel/send_message.ts";
 import { LIBC_CANDIDATES } from "../support/libc.ts";
 import { MODE_FORWARDERS, routeBinding } from "../forwarding/router.ts";
 import { type MachineFacts, SOURCE_WORKERS } from "../sources/catalog.ts";
+import { followFile } from "./follow_file.ts";
+import {
+  type KubeconfigAccess,
+  kubeconfigAccess,
+} from "./kubeconfig_access.ts";
 import { type PortMessage, wallClockMs } from "../sources/messages.ts";
 import {
   SourceSupervisor,
@@ -144,7 +149,10 @@ function plannedSources(
 ): SupervisedSource[] {
   return plans.flatMap((plan) => {
     const spec = SOURCE_WORKERS[plan.name];
-    if (!plan.run || spec === undefined) return [];
+    // Kubernetes starts once its kubeconfig is read (followKubeconfig).
+    if (!plan.run || spec === undefined || plan.name === "kubernetes") {
+      return [];
+    }
     return [{
       name: plan.name,
       entry: spec.entry,
@@ -152,6 +160,47 @@ function plannedSources(
       config: spec.config(options, facts),
     }];
   });
+}
+
+/**
+ * Reads the kubeconfig whenever it appears or changes and (re)starts the
+ * Kubernetes worker with grants for exactly that API server and those
+ * files. An unreadable kubeconfig is logged; the running worker stays.
+ */
+async function followKubeconfig(
+  options: AgentOptions,
+  facts: MachineFacts,
+  start: (source: SupervisedSource) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const logger = getLogger(["guest-agent", "kubernetes"]);
+  const spec = SOURCE_WORKERS.kubernetes!;
+  await followFile(options.kubeconfig, (state) => {
+    if (state.kind === "missing") {
+      logger.info("kubernetes: waiting for the kubeconfig {path}", {
+        path: options.kubeconfig,
+      });
+      return;
+    }
+    let access: KubeconfigAccess;
+    try {
+      access = kubeconfigAccess(state.text, options.kubeconfig);
+    } catch (error) {
+      logger.error("kubernetes: {error}", { error: (error as Error).message });
+      return;
+    }
+    logger.info(
+      "kubernetes: kubeconfig {path} read; watching services at {server}",
+      { path: options.kubeconfig, server: access.server },
+    );
+    const granted = { ...facts, kubeconfig: access };
+    start({
+      name: "kubernetes",
+      entry: spec.entry,
+      permissions: spec.permissions(options, granted),
+      config: spec.config(options, granted),
+    });
+  }, signal);
 }
 
 /** A binary's path on PATH and where its symlinks lead (run grants need both). */
@@ -208,7 +257,9 @@ export async function startAgent(
     if (plan.missingButRequested) logger.error(line, fields);
     else logger.info(line, fields);
   }
-  if (sources.length === 0) {
+  const kubernetesPlanned = dependencies.sources === undefined &&
+    plans.some((plan) => plan.name === "kubernetes" && plan.run);
+  if (sources.length === 0 && !kubernetesPlanned) {
     throw new AgentStartError(
       "Cannot start: no source can run here (see the lines above for each source's reason)",
     );
@@ -300,12 +351,23 @@ export async function startAgent(
     },
   });
   supervisor.start();
+  const following = new AbortController();
+  const followed = kubernetesPlanned
+    ? followKubeconfig(
+      options,
+      facts,
+      (source) => supervisor.replace(source),
+      following.signal,
+    )
+    : Promise.resolve();
 
   let stopping: Promise<StopReport> | undefined;
   const stop = async (): Promise<StopReport> => {
     logger.info("stopping: removing {count} forwarded bindings", {
       count: tracker.size,
     });
+    following.abort();
+    await followed;
     await supervisor.stop(1_000);
     queue.clearDesired();
     const deadline = new AbortController();

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { KubeconfigAccess } from "../agent/kubeconfig_access.ts";
 import type { AgentOptions } from "../agent/options.ts";
 import { DOCKER_URL_HOST } from "./docker/docker_client.ts";
 
@@ -32,6 +33,8 @@ export interface MachineFacts {
   readonly iptablesSave?: readonly string[];
   /** ip6tables-save, as `iptablesSave`. */
   readonly ip6tablesSave?: readonly string[];
+  /** What the current kubeconfig calls for (the Kubernetes worker's grants). */
+  readonly kubeconfig?: KubeconfigAccess;
 }
 
 /** How to run one source's worker. */
@@ -127,6 +130,21 @@ export const SOURCE_WORKERS: Readonly<
       pollIntervalMs: options.iptablesIntervalMs,
       resyncIntervalMs: options.iptablesResyncMs,
       ...(facts.libcPath ? { libcPath: facts.libcPath } : {}),
+    }),
+  },
+  kubernetes: {
+    entry: new URL("./kubernetes/worker.ts", import.meta.url),
+    // The API server's host:port only, the kubeconfig and the files it
+    // references, no env (the worker narrows process.env); started (and restarted when the kubeconfig changes) by the
+    // main thread once it has read the kubeconfig.
+    permissions: (options, facts) => ({
+      ...NO_PERMISSIONS,
+      net: facts.kubeconfig ? [facts.kubeconfig.hostPort] : false,
+      read: [options.kubeconfig, ...facts.kubeconfig?.files ?? []],
+    }),
+    config: (options) => ({
+      kubeconfig: options.kubeconfig,
+      listenAddress: options.k8sServiceListenerAddr,
     }),
   },
   procnet: {

@@ -63,7 +63,7 @@ export interface SupervisorOptions {
 }
 
 interface Slot {
-  readonly source: SupervisedSource;
+  source: SupervisedSource;
   worker: Worker | undefined;
   startedAt: number;
   /** Failures since the worker last ran stably. */
@@ -131,6 +131,48 @@ export class SourceSupervisor {
   /** Starts every worker. */
   start(): void {
     for (const slot of this.#slots.values()) this.#spawn(slot);
+  }
+
+  /**
+   * Runs `source` in place of the running source of the same name (or adds
+   * it): the old worker's messages are ignored from now on, it is asked to
+   * stop and terminated after `graceMs`; the new worker starts at once. The
+   * tracker keeps the source's ports until the new worker's snapshot.
+   */
+  replace(source: SupervisedSource, graceMs = 2_000): void {
+    if (this.#stopping) return;
+    let slot = this.#slots.get(source.name);
+    if (slot === undefined) {
+      slot = {
+        source,
+        worker: undefined,
+        startedAt: 0,
+        failuresInRow: 0,
+        status: { name: source.name, worker: "stopped", restarts: 0 },
+      };
+      this.#slots.set(source.name, slot);
+    } else {
+      if (slot.restartTimer !== undefined) {
+        this.#clock.clearTimeout(slot.restartTimer);
+        delete slot.restartTimer;
+      }
+      const old = slot.worker;
+      slot.worker = undefined;
+      if (old !== undefined) {
+        const timer = setTimeout(() => old.terminate(), graceMs);
+        old.onmessage = (event) => {
+          if (event.data?.type !== "stopped") return;
+          clearTimeout(timer);
+          old.terminate();
+        };
+        old.postMessage({ v: MESSAGE_VERSION, type: "stop" });
+      }
+      slot.source = source;
+      slot.failuresInRow = 0;
+      delete slot.status.state;
+      delete slot.status.reason;
+    }
+    this.#spawn(slot);
   }
 
   /** How each source stands. */

@@ -74,7 +74,18 @@ Deno.test("SourceSupervisor drops malformed messages and keeps the worker", asyn
 });
 
 Deno.test("each source's permissions deny commands, foreign paths, hosts and env", async (t) => {
-  const facts = { libcPath: findLibcPath() };
+  // Facts that grant each source what it has on a real machine: the probe
+  // proves that everything else stays denied.
+  const facts = {
+    libcPath: findLibcPath(),
+    iptablesSave: ["/usr/sbin/iptables-save"],
+    ip6tablesSave: ["/usr/sbin/ip6tables-save"],
+    kubeconfig: {
+      server: "https://127.0.0.1:6443",
+      hostPort: "127.0.0.1:6443",
+      files: ["/etc/rancher/k3s/ca.crt"],
+    },
+  };
   for (const [name, spec] of Object.entries(SOURCE_WORKERS)) {
     await t.step(name, async () => {
       const worker = new Worker(PROBE, {
@@ -131,4 +142,33 @@ Deno.test("the procnet worker reads /proc/net with its narrow grant", async () =
     listener.close();
     await supervisor.stop(1_000);
   }
+});
+
+Deno.test("SourceSupervisor.replace() swaps a running worker for one with a new configuration", async () => {
+  const received: { port: number }[] = [];
+  const supervisor = new SourceSupervisor([], {
+    onPortMessage: (_source, message) => {
+      if (message.type === "snapshot") {
+        received.push({ port: message.entries[0]!.binding.hostPort });
+      }
+    },
+  });
+  const source = (port: number) => ({
+    name: "swapped",
+    entry: CRASHING,
+    permissions: NO_PERMISSIONS,
+    config: { behaviour: "steady", port },
+  });
+  supervisor.start();
+  supervisor.replace(source(1111)); // added
+  await waitFor(() => received.length === 1);
+  supervisor.replace(source(2222)); // replaced
+  await waitFor(() => received.length === 2);
+  assertEquals(received, [{ port: 1111 }, { port: 2222 }]);
+  assertEquals(supervisor.status().map((s) => [s.name, s.restarts]), [
+    ["swapped", 0],
+  ]);
+  await supervisor.stop(500);
+  // The replaced worker had 2 s to stop; it answered at once.
+  await new Promise((resolve) => setTimeout(resolve, 50));
 });
