@@ -37,6 +37,19 @@ export function exec(args: readonly string[]): Promise<CommandResult> {
   return runCommand(args[0]!, args.slice(1));
 }
 
+/**
+ * Spawning in the machine's own namespace, for processes that only use
+ * loopback (stands in where a TestNamespace's spawn is expected).
+ */
+export const HOST_NAMESPACE: Pick<TestNamespace, "spawn"> = {
+  spawn: (args, io = {}) =>
+    new Deno.Command(args[0]!, {
+      args: args.slice(1),
+      stdin: "null",
+      ...io,
+    }).spawn(),
+};
+
 /** Creates a namespace with its loopback up. */
 export async function createTestNamespace(
   prefix = "ga-test",

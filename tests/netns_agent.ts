@@ -46,7 +46,7 @@ export interface NetnsAgent {
  * and waits until every source is connected.
  */
 export async function startNetnsAgent(
-  ns: TestNamespace,
+  ns: Pick<TestNamespace, "spawn">,
   overrides: Record<string, unknown>,
   env: Record<string, string> = {},
 ): Promise<NetnsAgent> {
