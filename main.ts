@@ -6,6 +6,10 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { parseCommandLine } from "./agent/cli.ts";
+import {
+  CONTROL_COMMANDS,
+  runControlCommand,
+} from "./agent/control_commands.ts";
 import { AgentStartError, startAgent } from "./agent/run_agent.ts";
 import { setupLogging } from "./support/logging.ts";
 
@@ -19,6 +23,12 @@ const encoder = new TextEncoder();
  * @returns The exit code.
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  if (CONTROL_COMMANDS.includes(argv[0] ?? "")) {
+    const output = await runControlCommand(argv);
+    if (output.stdout) Deno.stdout.writeSync(encoder.encode(output.stdout));
+    if (output.stderr) Deno.stderr.writeSync(encoder.encode(output.stderr));
+    return output.code;
+  }
   const parsed = parseCommandLine(argv, {
     DOCKER_HOST: Deno.env.get("DOCKER_HOST"),
   });

@@ -140,6 +140,11 @@ function buildCommand(output: { out: string; err: string }) {
     )
     .option("--no-iptables", "do not scan iptables")
     .option(
+      "--control-socket <path>",
+      'unix socket of the ports and status commands ("" for none)',
+      DEFAULT_OPTIONS.controlSocket,
+    )
+    .option(
       "--iptables-interval <ms>",
       "ms between iptables scans where the kernel sends no change notifications (legacy backend)",
       msArgument("--iptables-interval", 10),
@@ -421,6 +426,7 @@ export function parseCommandLine(
       kubeconfig: opts.kubeconfig,
       procnet,
       nerdctlDataRoot: opts.nerdctlDataRoot,
+      controlSocket: opts.controlSocket,
       iptablesIntervalMs: opts.iptablesInterval,
       iptablesResyncMs: opts.iptablesResync,
       procnetIntervalMs: opts.procnetInterval,

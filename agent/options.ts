@@ -73,6 +73,8 @@ export interface AgentOptions {
   readonly hostSwitchUrl: string;
   /** Where the agent keeps its small state files. */
   readonly stateDir: string;
+  /** The control socket of the `ports` and `status` commands; "" for none. */
+  readonly controlSocket: string;
   /** How long shutdown may take to remove forwarded bindings, in ms. */
   readonly shutdownTimeoutMs: number;
 }
@@ -99,6 +101,7 @@ export const DEFAULT_OPTIONS: AgentOptions = {
   procnet: true,
   procnetIntervalMs: 1000,
   ignorePorts: [],
+  controlSocket: "/run/guest-agent/control.sock",
   privilegedService: false,
   vtunnelAddr: "127.0.0.1:3040",
   connectInterface: "eth0",

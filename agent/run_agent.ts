@@ -24,6 +24,12 @@ import { MODE_FORWARDERS, routeBinding } from "../forwarding/router.ts";
 import { type MachineFacts, SOURCE_WORKERS } from "../sources/catalog.ts";
 import { followFile } from "./follow_file.ts";
 import {
+  type ControlServer,
+  type ControlState,
+  serveControl,
+} from "./control_server.ts";
+import { portRows, statusRows } from "./control_view.ts";
+import {
   type KubeconfigAccess,
   kubeconfigAccess,
 } from "./kubeconfig_access.ts";
@@ -162,6 +168,36 @@ function plannedSources(
   });
 }
 
+/** The agent's monotonic clock times (performance.now) as wall-clock ms. */
+function toWallClock(monotonicMs: number): number {
+  return performance.timeOrigin + monotonicMs;
+}
+
+/**
+ * Serves the control API unless switched off; a socket that cannot be made
+ * (not root, no /run) is logged and the agent runs without it.
+ */
+async function startControl(
+  options: AgentOptions,
+  state: ControlState,
+): Promise<ControlServer | undefined> {
+  if (options.controlSocket === "") return undefined;
+  const logger = getLogger(["guest-agent", "control"]);
+  try {
+    const server = await serveControl(options.controlSocket, state);
+    logger.info("control API at {path} (guest-agent ports, status)", {
+      path: server.path,
+    });
+    return server;
+  } catch (error) {
+    logger.warn(
+      "no control API: cannot serve {path}: {error} (guest-agent ports and status will not work; see --control-socket)",
+      { path: options.controlSocket, error: (error as Error).message },
+    );
+    return undefined;
+  }
+}
+
 /**
  * Reads the kubeconfig whenever it appears or changes and (re)starts the
  * Kubernetes worker with grants for exactly that API server and those
@@ -228,6 +264,7 @@ export async function startAgent(
   dependencies: AgentDependencies = {},
 ): Promise<RunningAgent> {
   const logger = getLogger(["guest-agent"]);
+  const startedAt = Date.now();
   const probe = dependencies.probe ?? systemProbe;
   const facts: MachineFacts = {
     libcPath: probe.libcPath(),
@@ -278,8 +315,12 @@ export async function startAgent(
     return entries.filter((entry) => !own.has(bindingKey(entry.binding)));
   };
 
+  // When each binding appeared (wall-clock ms), for `ports`.
+  const appearedAt = new Map<string, number>();
   const applyDiff = (diff: TrackerDiff) => {
+    for (const binding of diff.added) appearedAt.set(binding.key, Date.now());
     for (const gone of diff.removed) {
+      appearedAt.delete(gone.key);
       logger.info("{key} gone (last held by {owners})", {
         key: gone.key,
         owners: describeOwners(gone),
@@ -361,6 +402,25 @@ export async function startAgent(
     )
     : Promise.resolve();
 
+  const control = await startControl(options, {
+    ports: () =>
+      portRows(tracker.bindings(), queue.status(), appearedAt, toWallClock),
+    status: () => ({
+      version: VERSION,
+      mode: options.mode,
+      pid: Deno.pid,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      bindings: tracker.size,
+      ...statusRows(
+        supervisor.status(),
+        queue.forwarders,
+        queue.status(),
+        tracker.bindings(),
+        toWallClock,
+      ),
+    }),
+  });
+
   let stopping: Promise<StopReport> | undefined;
   const stop = async (): Promise<StopReport> => {
     logger.info("stopping: removing {count} forwarded bindings", {
@@ -368,6 +428,7 @@ export async function startAgent(
     });
     following.abort();
     await followed;
+    await control?.close();
     await supervisor.stop(1_000);
     queue.clearDesired();
     const deadline = new AbortController();

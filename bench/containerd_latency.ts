@@ -22,8 +22,7 @@ import {
   canRunContainerd,
   startContainerd,
 } from "../tests/engines/containerd.ts";
-import { DEFAULT_OPTIONS } from "../agent/options.ts";
-import { onlySources } from "../tests/only_sources.ts";
+import { onlySources, TEST_OPTIONS } from "../tests/test_options.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { watchContainerd } from "../sources/containerd/watch_containerd.ts";
 import { wallClockMs } from "../sources/messages.ts";
@@ -49,7 +48,7 @@ if (!await canRunContainerd()) {
 
 const containerd = await startContainerd();
 const options = {
-  ...DEFAULT_OPTIONS,
+  ...TEST_OPTIONS,
   ...onlySources("containerd"),
   containerdSocket: containerd.socket,
 };

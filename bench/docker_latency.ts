@@ -21,8 +21,7 @@ import {
   startDockerd,
   TEST_IMAGE,
 } from "../tests/engines/dockerd.ts";
-import { DEFAULT_OPTIONS } from "../agent/options.ts";
-import { onlySources } from "../tests/only_sources.ts";
+import { onlySources, TEST_OPTIONS } from "../tests/test_options.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import {
@@ -48,7 +47,7 @@ const dockerd = await startDockerd();
 const forwarder = new TimingForwarder();
 const times = new UpsertTimes();
 const agent = await startAgent({
-  ...DEFAULT_OPTIONS,
+  ...TEST_OPTIONS,
   ...onlySources("docker"),
   dockerSocket: dockerd.socket,
 }, {

@@ -30,7 +30,7 @@ import {
   type TestNamespace,
 } from "../tests/netns.ts";
 import { type NetnsAgent, startNetnsAgent } from "../tests/netns_agent.ts";
-import { onlySources } from "../tests/only_sources.ts";
+import { onlySources } from "../tests/test_options.ts";
 import { percentile, print, report } from "./latency_support.ts";
 
 const COUNT = Number(Deno.args[0] ?? 100);

@@ -17,7 +17,7 @@
 import { FakeKubeApi, fakeService } from "../tests/fake_kube_api.ts";
 import { HOST_NAMESPACE } from "../tests/netns.ts";
 import { startNetnsAgent } from "../tests/netns_agent.ts";
-import { onlySources } from "../tests/only_sources.ts";
+import { onlySources } from "../tests/test_options.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import { print, report } from "./latency_support.ts";
 

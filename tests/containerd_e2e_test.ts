@@ -12,9 +12,8 @@ import {
   startContainerd,
 } from "./engines/containerd.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
-import { onlySources } from "./only_sources.ts";
+import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { requires } from "./requirements.ts";
-import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { startAgent } from "../agent/run_agent.ts";
 
 interface Mapping {
@@ -58,7 +57,7 @@ Deno.test("containerd source against a real containerd", async (t) => {
   try {
     await c.run("ga", "early", { labels: portsLabel(tcp(18200)) });
     agent = await startAgent({
-      ...DEFAULT_OPTIONS,
+      ...TEST_OPTIONS,
       ...onlySources("containerd"),
       containerdSocket: c.socket,
       nerdctlDataRoot: nerdctlRoot,

@@ -11,9 +11,8 @@ import {
   startDockerd,
   TEST_IMAGE,
 } from "./engines/dockerd.ts";
-import { onlySources } from "./only_sources.ts";
+import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { requires } from "./requirements.ts";
-import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
 
@@ -43,7 +42,7 @@ Deno.test("Docker source against a real dockerd", async (t) => {
   try {
     await run(d, "early", "18100:8080");
     agent = await startAgent({
-      ...DEFAULT_OPTIONS,
+      ...TEST_OPTIONS,
       ...onlySources("docker"),
       dockerSocket: d.socket,
     }, { forwarders: [forwarder] });

@@ -15,7 +15,7 @@ import {
   type TestNamespace,
 } from "./netns.ts";
 import { startNetnsAgent } from "./netns_agent.ts";
-import { onlySources } from "./only_sources.ts";
+import { onlySources } from "./test_options.ts";
 import { requires } from "./requirements.ts";
 
 const QUIET = onlySources("iptables");

@@ -9,9 +9,8 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { FakeKubeApi, fakeService } from "./fake_kube_api.ts";
-import { onlySources } from "./only_sources.ts";
+import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
-import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { startAgent } from "../agent/run_agent.ts";
 
 const TCP_UDP_53 = [
@@ -33,7 +32,7 @@ Deno.test("Kubernetes source against a fake API server speaking list + watch", a
       fakeService("early", "NodePort", [{ port: 80, nodePort: 30080 }]),
     );
     agent = await startAgent({
-      ...DEFAULT_OPTIONS,
+      ...TEST_OPTIONS,
       ...onlySources("kubernetes"),
       mode: "listeners",
       kubeconfig,
@@ -59,7 +58,10 @@ Deno.test("Kubernetes source against a fake API server speaking list + watch", a
           () => forwarder.keys.has("tcp/0.0.0.0:30080"),
           "the early service",
         );
-        assertEquals(status()?.state, "connected");
+        await forwarder.until(
+          () => status()?.state === "connected",
+          "the source connected",
+        );
       },
     );
 

@@ -13,7 +13,7 @@ import {
   type TestNamespace,
 } from "./netns.ts";
 import { startNetnsAgent } from "./netns_agent.ts";
-import { onlySources } from "./only_sources.ts";
+import { onlySources } from "./test_options.ts";
 import { requires } from "./requirements.ts";
 
 const HOLDER = new URL("./fixtures/socket_holder.ts", import.meta.url);

@@ -4,8 +4,8 @@
  * @module
  */
 import { waitFor } from "./wait.ts";
+import { TEST_OPTIONS } from "./test_options.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { NO_PERMISSIONS } from "../sources/catalog.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
@@ -34,7 +34,7 @@ class RecordingForwarder implements Forwarder {
 Deno.test("startAgent() keeps a crashing source's ports while it restarts", async () => {
   const forwarder = new RecordingForwarder();
   const agent = await startAgent({
-    ...DEFAULT_OPTIONS,
+    ...TEST_OPTIONS,
     shutdownTimeoutMs: 2000,
   }, {
     forwarders: [forwarder],
@@ -65,7 +65,7 @@ Deno.test("startAgent() keeps a crashing source's ports while it restarts", asyn
 Deno.test("startAgent().stop() is bounded and reports what it could not remove", async () => {
   const forwarder = new RecordingForwarder();
   const agent = await startAgent(
-    { ...DEFAULT_OPTIONS, shutdownTimeoutMs: 300 },
+    { ...TEST_OPTIONS, shutdownTimeoutMs: 300 },
     {
       forwarders: [forwarder],
       sources: [{

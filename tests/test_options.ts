@@ -1,10 +1,19 @@
 /**
- * Agent options for tests that run some sources and no others.
+ * Agent options for tests: the defaults without a control socket (a test
+ * must not take the machine's /run/guest-agent), and switches for running
+ * some sources and no others.
  *
  * @module
  */
+import { type AgentOptions, DEFAULT_OPTIONS } from "../agent/options.ts";
 import type { SourceName } from "../sources/catalog.ts";
 import { SOURCE_NAMES } from "../sources/catalog.ts";
+
+/** DEFAULT_OPTIONS without the control socket. */
+export const TEST_OPTIONS: AgentOptions = {
+  ...DEFAULT_OPTIONS,
+  controlSocket: "",
+};
 
 /** Option overrides that switch every source off but `sources`. */
 export function onlySources(

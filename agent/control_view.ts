@@ -1,0 +1,299 @@
+/**
+ * What the control API answers, built from the agent's state (pure), and
+ * how the `ports` and `status` commands print it.
+ *
+ * @module
+ */
+import type { DeliveryStatus } from "../forwarding/delivery_queue.ts";
+import type { SourceStatus } from "../sources/supervisor.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
+
+/** One owner of a binding. */
+export interface PortOwner {
+  /** The source that reported it. */
+  readonly source: string;
+  /** Container, service or rule name (else its id). */
+  readonly name: string;
+  /** The owner's id in its source. */
+  readonly id: string;
+}
+
+/** How one forwarder stands with one binding. */
+export interface PortDelivery {
+  /** The forwarder. */
+  readonly forwarder: string;
+  /** forwarded, pending, retrying or removing. */
+  readonly state: DeliveryStatus["state"];
+  /** Failed attempts in a row. */
+  readonly attempts: number;
+  /** The last failure, while retrying. */
+  readonly lastError?: string;
+  /** Since when (wall-clock ms). */
+  readonly since: number;
+}
+
+/** One row of `ports`. */
+export interface PortRow {
+  /** tcp or udp. */
+  readonly protocol: string;
+  /** `address:port` (`[v6]:port`). */
+  readonly address: string;
+  /** The binding key. */
+  readonly key: string;
+  /** Who holds it. */
+  readonly owners: PortOwner[];
+  /** Each forwarder it is routed to; empty when only logged or routed nowhere. */
+  readonly deliveries: PortDelivery[];
+  /** When it appeared (wall-clock ms). */
+  readonly since: number;
+}
+
+/** One source in `status`. */
+export interface SourceRow {
+  /** The source. */
+  readonly name: string;
+  /** Its worker: starting, running, restarting, stopped. */
+  readonly worker: string;
+  /** connected, waiting or reconnecting, as the source said. */
+  readonly state?: string;
+  /** Why, as the source said. */
+  readonly reason?: string;
+  /** Worker restarts. */
+  readonly restarts: number;
+  /** The last failure. */
+  readonly lastError?: string;
+  /** Last snapshot, upsert or remove (wall-clock ms). */
+  readonly lastEventAt?: number;
+  /** Bindings it holds. */
+  readonly bindings: number;
+}
+
+/** One forwarder in `status`. */
+export interface ForwarderRow {
+  /** The forwarder. */
+  readonly name: string;
+  /** Bindings forwarded. */
+  readonly forwarded: number;
+  /** Bindings with a call due or running. */
+  readonly backlog: number;
+  /** Bindings whose last call failed. */
+  readonly retrying: number;
+  /** healthy: nothing retrying. */
+  readonly healthy: boolean;
+}
+
+/** The answer of `status`. */
+export interface AgentStatus {
+  /** The agent's version. */
+  readonly version: string;
+  /** Its mode. */
+  readonly mode: string;
+  /** PID of the agent. */
+  readonly pid: number;
+  /** Seconds since it started. */
+  readonly uptimeSeconds: number;
+  /** Each running source. */
+  readonly sources: SourceRow[];
+  /** Each forwarder. */
+  readonly forwarders: ForwarderRow[];
+  /** Bindings tracked. */
+  readonly bindings: number;
+}
+
+/** Converts the agent's monotonic clock times to wall-clock ms. */
+export type ToWallClock = (monotonicMs: number) => number;
+
+/**
+ * The rows of `ports`.
+ *
+ * @param bindings The tracker's bindings.
+ * @param deliveries The delivery queue's status.
+ * @param appearedAt When each binding key appeared (wall-clock ms).
+ * @param toWall Converts the queue's clock times.
+ */
+export function portRows(
+  bindings: readonly TrackedBinding[],
+  deliveries: readonly DeliveryStatus[],
+  appearedAt: ReadonlyMap<string, number>,
+  toWall: ToWallClock,
+): PortRow[] {
+  const byKey = new Map<string, PortDelivery[]>();
+  for (const row of deliveries) {
+    const list = byKey.get(row.key) ?? [];
+    list.push({
+      forwarder: row.forwarder,
+      state: row.state,
+      attempts: row.attempts,
+      ...(row.lastError === undefined ? {} : { lastError: row.lastError }),
+      since: toWall(row.since),
+    });
+    byKey.set(row.key, list);
+  }
+  return bindings.map((tracked) => {
+    const { protocol, hostIp, hostPort } = tracked.binding;
+    return {
+      protocol,
+      address: `${hostIp.includes(":") ? `[${hostIp}]` : hostIp}:${hostPort}`,
+      key: tracked.key,
+      owners: tracked.holders.map(({ source, entry }) => ({
+        source,
+        name: entry.name ?? entry.ownerId,
+        id: entry.ownerId,
+      })),
+      deliveries: byKey.get(tracked.key) ?? [],
+      since: appearedAt.get(tracked.key) ?? 0,
+    };
+  }).sort((a, b) =>
+    a.protocol.localeCompare(b.protocol) ||
+    portOf(a.address) - portOf(b.address) ||
+    a.address.localeCompare(b.address)
+  );
+}
+
+function portOf(address: string): number {
+  return Number(address.slice(address.lastIndexOf(":") + 1));
+}
+
+/**
+ * The source and forwarder rows of `status`.
+ *
+ * @param sources The supervisor's status.
+ * @param forwarders Every forwarder's name.
+ * @param deliveries The delivery queue's status.
+ * @param bindings The tracker's bindings.
+ * @param toWall Converts the supervisor's clock times.
+ */
+export function statusRows(
+  sources: readonly SourceStatus[],
+  forwarders: readonly string[],
+  deliveries: readonly DeliveryStatus[],
+  bindings: readonly TrackedBinding[],
+  toWall: ToWallClock,
+): { sources: SourceRow[]; forwarders: ForwarderRow[] } {
+  const held = new Map<string, number>();
+  for (const tracked of bindings) {
+    for (const source of new Set(tracked.holders.map((h) => h.source))) {
+      held.set(source, (held.get(source) ?? 0) + 1);
+    }
+  }
+  return {
+    sources: sources.map((source) => ({
+      name: source.name,
+      worker: source.worker,
+      ...(source.state === undefined ? {} : { state: source.state }),
+      ...(source.reason === undefined ? {} : { reason: source.reason }),
+      restarts: source.restarts,
+      ...(source.lastError === undefined
+        ? {}
+        : { lastError: source.lastError }),
+      ...(source.lastEventAt === undefined
+        ? {}
+        : { lastEventAt: toWall(source.lastEventAt) }),
+      bindings: held.get(source.name) ?? 0,
+    })),
+    forwarders: forwarders.map((name) => {
+      const rows = deliveries.filter((row) => row.forwarder === name);
+      const count = (state: DeliveryStatus["state"]) =>
+        rows.filter((row) => row.state === state).length;
+      const retrying = count("retrying");
+      return {
+        name,
+        forwarded: count("forwarded"),
+        backlog: count("pending") + count("removing") + retrying,
+        retrying,
+        healthy: retrying === 0,
+      };
+    }),
+  };
+}
+
+function age(since: number, now: number): string {
+  const seconds = Math.max(0, Math.round((now - since) / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
+  return `${Math.floor(seconds / 3600)}h${Math.floor(seconds % 3600 / 60)}m`;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...rows.map((row) => row[i]!.length))
+  );
+  const line = (cells: string[]) =>
+    cells.map((cell, i) =>
+      i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)
+    )
+      .join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n") + "\n";
+}
+
+function deliveryText(delivery: PortDelivery, now: number): string {
+  switch (delivery.state) {
+    case "forwarded":
+      return `${delivery.forwarder}: forwarded`;
+    case "retrying":
+      return `${delivery.forwarder}: retrying (${delivery.attempts} failed, for ${
+        age(delivery.since, now)
+      }): ${delivery.lastError ?? "?"}`;
+    default:
+      return `${delivery.forwarder}: ${delivery.state}`;
+  }
+}
+
+/**
+ * The `ports` table: one line per binding.
+ *
+ * @param rows The rows from the control API.
+ * @param now Wall-clock ms, for ages.
+ */
+export function formatPorts(rows: readonly PortRow[], now: number): string {
+  if (rows.length === 0) return "no ports tracked\n";
+  return table(
+    ["PROTO", "ADDRESS", "OWNERS", "SINCE", "FORWARDING"],
+    rows.map((row) => [
+      row.protocol,
+      row.address,
+      row.owners.map((o) => `${o.source}:${o.name}`).join(", "),
+      age(row.since, now),
+      row.deliveries.length === 0
+        ? "not forwarded (logged only or routed nowhere in this mode)"
+        : row.deliveries.map((d) => deliveryText(d, now)).join("; "),
+    ]),
+  );
+}
+
+/**
+ * The `status` report.
+ *
+ * @param status The answer from the control API.
+ * @param now Wall-clock ms, for ages.
+ */
+export function formatStatus(status: AgentStatus, now: number): string {
+  const head = [
+    `guest-agent ${status.version}, ${status.mode} mode, pid ${status.pid}, up ${
+      age(now - status.uptimeSeconds * 1000, now)
+    }, ${status.bindings} bindings`,
+    "",
+  ].join("\n");
+  const sources = table(
+    ["SOURCE", "STATE", "BINDINGS", "LAST EVENT", "RESTARTS", "DETAIL"],
+    status.sources.map((s) => [
+      s.name,
+      s.state ?? s.worker,
+      String(s.bindings),
+      s.lastEventAt === undefined ? "-" : `${age(s.lastEventAt, now)} ago`,
+      String(s.restarts),
+      s.reason ?? s.lastError ?? "",
+    ]),
+  );
+  const forwarders = table(
+    ["FORWARDER", "HEALTH", "FORWARDED", "BACKLOG", "RETRYING"],
+    status.forwarders.map((f) => [
+      f.name,
+      f.healthy ? "healthy" : "retrying",
+      String(f.forwarded),
+      String(f.backlog),
+      String(f.retrying),
+    ]),
+  );
+  return `${head}\n${sources}\n${forwarders}`;
+}

@@ -1,0 +1,260 @@
+/**
+ * The control API and the `ports` and `status` commands against a running
+ * agent (real unix sockets, the real CLI process), an agent that is not
+ * running, and sockets that must not be trusted.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { RecordingForwarder } from "./recording_forwarder.ts";
+import { TEST_OPTIONS } from "./test_options.ts";
+import { runControlCommand } from "../agent/control_commands.ts";
+import { startAgent } from "../agent/run_agent.ts";
+import { NO_PERMISSIONS } from "../sources/catalog.ts";
+import type { Forwarder } from "../forwarding/forwarder.ts";
+import { unixAddress } from "../forwarding/vtunnel/socket_sender.ts";
+import { AF_UNIX, findLibcPath, Libc } from "../support/libc.ts";
+
+const STEADY = new URL("./fixtures/crashing_source_worker.ts", import.meta.url);
+const ROOT = new URL("../", import.meta.url);
+
+/** A forwarder whose host side is down: every add fails. */
+class DownForwarder implements Forwarder {
+  readonly name = "down";
+  add(): Promise<void> {
+    return Promise.reject(new Error("connection refused by the host side"));
+  }
+  remove(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function cli(args: string[]) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "main.ts", ...args],
+    cwd: ROOT,
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+Deno.test("ports and status against a running agent, through its control socket", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "gactl" });
+  const socket = `${dir}/run/control.sock`;
+  const recording = new RecordingForwarder();
+  const agent = await startAgent({
+    ...TEST_OPTIONS,
+    controlSocket: socket,
+    shutdownTimeoutMs: 500,
+  }, {
+    forwarders: [recording, new DownForwarder()],
+    sources: [{
+      name: "steady",
+      entry: STEADY,
+      permissions: NO_PERMISSIONS,
+      config: { behaviour: "steady", port: 4321 },
+    }],
+  });
+  try {
+    await recording.until(() => recording.keys.size === 1, "the binding");
+    await t.step("the socket is 0600 in a 0700 folder", async () => {
+      assertEquals((await Deno.stat(socket)).mode! & 0o777, 0o600);
+      assertEquals((await Deno.stat(`${dir}/run`)).mode! & 0o777, 0o700);
+    });
+
+    await t.step(
+      "ports: a table naming owner, forwarders and the failure",
+      async () => {
+        const output = await runControlCommand([
+          "ports",
+          "--control-socket",
+          socket,
+        ]);
+        assertEquals(output.code, 0, output.stderr);
+        const [header, row] = output.stdout.trim().split("\n");
+        assertStringIncludes(header!, "PROTO  ADDRESS");
+        assertStringIncludes(row!, "tcp    0.0.0.0:4321");
+        assertStringIncludes(row!, "steady:c1");
+        assertStringIncludes(row!, "recording: forwarded");
+        assertStringIncludes(row!, "down: retrying (");
+        assertStringIncludes(row!, "connection refused by the host side");
+      },
+    );
+
+    await t.step("ports --json", async () => {
+      const output = await runControlCommand([
+        "ports",
+        "--json",
+        `--control-socket=${socket}`,
+      ]);
+      const rows = JSON.parse(output.stdout);
+      assertEquals(rows.length, 1);
+      assertEquals(rows[0].key, "tcp/0.0.0.0:4321");
+      assertEquals(rows[0].owners, [{
+        source: "steady",
+        name: "c1",
+        id: "c1",
+      }]);
+      assertEquals(
+        rows[0].deliveries.map((d: { forwarder: string; state: string }) =>
+          `${d.forwarder}:${d.state}`
+        ).sort(),
+        ["down:retrying", "recording:forwarded"],
+      );
+      assert(
+        Math.abs(rows[0].since - Date.now()) < 60_000,
+        "since is wall-clock time",
+      );
+    });
+
+    await t.step(
+      "status, text and JSON, from the real CLI process",
+      async () => {
+        const text = await cli(["status", "--control-socket", socket]);
+        assertEquals(text.code, 0, text.stderr);
+        assertStringIncludes(text.stdout, `guest-agent `);
+        assertStringIncludes(text.stdout, `auto mode, pid ${Deno.pid}`);
+        assertStringIncludes(text.stdout, "steady");
+        assertStringIncludes(text.stdout, "down       retrying");
+        const json = JSON.parse(
+          (await cli(["status", "--json", "--control-socket", socket])).stdout,
+        );
+        assertEquals(json.bindings, 1);
+        assertEquals(json.sources[0].name, "steady");
+        assertEquals(json.sources[0].bindings, 1);
+        assertEquals(
+          json.forwarders.map((
+            f: { name: string; healthy: boolean },
+          ) => [f.name, f.healthy]),
+          [["recording", true], ["down", false]],
+        );
+        const ports = await cli(["ports", "--control-socket", socket]);
+        assertStringIncludes(ports.stdout, "0.0.0.0:4321");
+      },
+    );
+
+    await t.step("a second agent does not take a live socket", async () => {
+      const second = await startAgent({
+        ...TEST_OPTIONS,
+        controlSocket: socket,
+      }, {
+        forwarders: [new RecordingForwarder()],
+        sources: [{
+          name: "steady",
+          entry: STEADY,
+          permissions: NO_PERMISSIONS,
+          config: { behaviour: "steady", port: 4322 },
+        }],
+      });
+      await second.stop();
+      const output = await runControlCommand([
+        "ports",
+        "--json",
+        "--control-socket",
+        socket,
+      ]);
+      assertEquals(
+        JSON.parse(output.stdout)[0].key,
+        "tcp/0.0.0.0:4321",
+        "still the first agent",
+      );
+    });
+
+    await t.step("a socket other users could use is refused", async () => {
+      await Deno.chmod(socket, 0o666);
+      const output = await runControlCommand([
+        "status",
+        "--control-socket",
+        socket,
+      ]);
+      assertEquals(output.code, 1);
+      assertStringIncludes(output.stderr, "refusing the control socket");
+      assertStringIncludes(output.stderr, "mode 0666 lets other users in");
+      await Deno.chmod(socket, 0o600);
+    });
+  } finally {
+    await agent.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+  // The agent removed its socket when it stopped.
+});
+
+Deno.test("ports and status say clearly that no agent is running", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "gactl" });
+  try {
+    await t.step("no socket", async () => {
+      const output = await cli([
+        "ports",
+        "--control-socket",
+        `${dir}/none.sock`,
+      ]);
+      assertEquals(output.code, 1);
+      assertEquals(output.stdout, "");
+      assertStringIncludes(
+        output.stderr,
+        "no agent is running: no control socket at",
+      );
+    });
+    await t.step("a stale socket nobody listens on", async () => {
+      const path = `${dir}/stale.sock`;
+      // A bound socket whose process is gone (Deno's listener would remove
+      // its file on close; a bare bind through libc leaves it).
+      const libc = new Libc(findLibcPath()!);
+      const fd = libc.streamSocket(AF_UNIX);
+      libc.bind(fd, unixAddress(path), path);
+      libc.closeFd(fd);
+      libc.close();
+      await Deno.chmod(path, 0o600);
+      const output = await runControlCommand([
+        "status",
+        "--control-socket",
+        path,
+      ]);
+      assertEquals(output.code, 1);
+      assertStringIncludes(output.stderr, `no agent is running at ${path}`);
+    });
+    await t.step("not a socket", async () => {
+      await Deno.writeTextFile(`${dir}/file`, "x");
+      const output = await runControlCommand([
+        "status",
+        "--control-socket",
+        `${dir}/file`,
+      ]);
+      assertEquals([output.code, output.stderr.includes("is not a socket")], [
+        1,
+        true,
+      ]);
+    });
+    await t.step("usage errors exit 2", async () => {
+      const output = await runControlCommand(["ports", "--bogus"]);
+      assertEquals(output.code, 2);
+      assertStringIncludes(output.stderr, 'unknown argument "--bogus"');
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the agent runs without a control API when its socket cannot be made", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gactl" });
+  const occupied = `${dir}/occupied`;
+  await Deno.writeTextFile(occupied, "not a socket");
+  const agent = await startAgent({ ...TEST_OPTIONS, controlSocket: occupied }, {
+    forwarders: [new RecordingForwarder()],
+    sources: [{
+      name: "steady",
+      entry: STEADY,
+      permissions: NO_PERMISSIONS,
+      config: { behaviour: "steady", port: 4323 },
+    }],
+  });
+  await agent.stop();
+  assertEquals(await Deno.readTextFile(occupied), "not a socket", "left alone");
+  await Deno.remove(dir, { recursive: true });
+});
