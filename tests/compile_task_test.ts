@@ -1,6 +1,7 @@
 /**
  * `deno compile` cannot run here (it downloads denort), so this checks what
- * can be checked: the compile task names every worker entry with --include.
+ * can be checked: each target's compile task names every worker entry with
+ * --include and names its binary after the Go agent it replaces.
  *
  * @module
  */
@@ -9,16 +10,33 @@ import { SOURCE_WORKERS } from "../sources/catalog.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
-Deno.test("the compile task passes --include for every worker entry", async () => {
+Deno.test("every compile task passes --include for every worker entry", async () => {
   const config = JSON.parse(
     await Deno.readTextFile(new URL("deno.json", ROOT)),
   );
-  const task: string = config.tasks.compile;
-  const included = [...task.matchAll(/--include\s+(\S+)/g)].map((m) => m[1]!)
-    .sort();
   const entries = Object.values(SOURCE_WORKERS)
     .map((spec) => spec.entry.href.slice(ROOT.href.length))
     .sort();
-  assertEquals(included, entries);
   for (const entry of entries) await Deno.stat(new URL(entry, ROOT));
+  const targets = Object.entries(config.tasks as Record<string, string>)
+    .filter(([name]) => name.startsWith("compile:"));
+  assertEquals(
+    targets.map(([name]) => name).sort(),
+    ["compile:aarch64", "compile:x86_64"],
+  );
+  for (const [name, task] of targets) {
+    const included = [...task.matchAll(/--include\s+(\S+)/g)].map((m) => m[1]!)
+      .sort();
+    assertEquals(included, entries, name);
+    const target = /--target\s+(\S+)/.exec(task)?.[1];
+    assertEquals(
+      /--output\s+(\S+)/.exec(task)?.[1],
+      `dist/${target?.split("-")[0]}-linux/rancher-desktop-guestagent`,
+      `${name} names its binary so it can replace the Go agent`,
+    );
+  }
+  assertEquals(
+    config.tasks.compile,
+    "deno task compile:x86_64 && deno task compile:aarch64",
+  );
 });
