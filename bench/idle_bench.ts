@@ -1,0 +1,91 @@
+/**
+ * Idle cost of the agent process per source combination: CPU used over an
+ * idle period (as a share of one core) and RSS. The agent
+ * (tests/fixtures/agent_in_netns.ts) runs in a network namespace of its own,
+ * except with the Kubernetes source, which watches the fake API server (10
+ * services) on this machine's loopback and so runs in this namespace.
+ *
+ * Run: `deno run --allow-all bench/idle_bench.ts [idle seconds]` (root)
+ *
+ * @module
+ */
+import { FakeKubeApi, fakeService } from "../tests/fake_kube_api.ts";
+import {
+  canCreateNamespaces,
+  createTestNamespace,
+  HOST_NAMESPACE,
+  type TestNamespace,
+} from "../tests/netns.ts";
+import { startNetnsAgent } from "../tests/netns_agent.ts";
+import { onlySources } from "../tests/test_options.ts";
+import type { SourceName } from "../sources/catalog.ts";
+import { print } from "./latency_support.ts";
+
+const IDLE_SECONDS = Number(Deno.args[0] ?? 30);
+
+if (!await canCreateNamespaces()) {
+  print("idle_bench: needs root and ip netns", Deno.stderr);
+  Deno.exit(1);
+}
+
+function sample(pid: number): { cpu: number; rssMiB: number } {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const cpu = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) /
+    100;
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const rssMiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  return { cpu, rssMiB };
+}
+
+const api = new FakeKubeApi();
+api.start();
+for (let i = 0; i < 10; i++) {
+  api.apply(
+    fakeService(`s${i}`, "NodePort", [{ port: 80, nodePort: 30000 + i }]),
+  );
+}
+const dir = await Deno.makeTempDir({ prefix: "gaidle" });
+await Deno.writeTextFile(`${dir}/kubeconfig`, api.kubeconfig());
+
+const combos: SourceName[][] = [
+  ["procnet"],
+  ["iptables"],
+  ["iptables", "procnet"],
+  ["kubernetes"],
+  ["iptables", "kubernetes", "procnet"],
+];
+print(
+  `idle ${IDLE_SECONDS} s per combination; CPU includes child processes (iptables-save)`,
+);
+try {
+  for (const sources of combos) {
+    // Kubernetes needs the fake API server on this namespace's loopback.
+    const own = sources.includes("kubernetes")
+      ? undefined
+      : await createTestNamespace("ga-idle");
+    const where: Pick<TestNamespace, "spawn"> = own ?? HOST_NAMESPACE;
+    const agent = await startNetnsAgent(where, {
+      ...onlySources(...sources),
+      mode: "listeners",
+      kubeconfig: `${dir}/kubeconfig`,
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2_000)); // settle
+      const before = sample(agent.pid);
+      await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
+      const after = sample(agent.pid);
+      print(
+        `${sources.join(" + ").padEnd(32)} CPU ${
+          ((after.cpu - before.cpu) / IDLE_SECONDS * 100).toFixed(2).padStart(5)
+        }% of a core   RSS ${after.rssMiB.toFixed(1).padStart(6)} MiB`,
+      );
+    } finally {
+      await agent.stop();
+      await own?.delete();
+    }
+  }
+} finally {
+  await api.stop();
+  await Deno.remove(dir, { recursive: true });
+}

@@ -1,0 +1,296 @@
+/**
+ * Fuzz properties of every parser that reads outside input: each is fed
+ * hostile input (random text, JSON of random shape, recorded input with
+ * random mutations, random bytes) and must either return values the
+ * tracker accepts or throw one of the errors it documents, never anything
+ * else, never hang. Run briefly in the tests (tests/fuzz_test.ts) and long
+ * as a bench task (bench/fuzz_long.ts).
+ *
+ * @module
+ */
+import fc from "fast-check";
+import { Buffer } from "node:buffer";
+import { kubeconfigAccess } from "../../agent/kubeconfig_access.ts";
+import { CONTAINERD_PACKAGE_DEFINITION } from "../../sources/containerd/containerd_protos.ts";
+import {
+  containerOwner,
+  type EnvelopeRecord,
+  parseContainerdEvent,
+  parseNerdctlPortsLabel,
+  parseNetworkConfig,
+} from "../../sources/containerd/parse_containerd.ts";
+import {
+  parseDockerEvent,
+  parseDockerInspect,
+} from "../../sources/docker/parse_docker.ts";
+import { parseNatTable } from "../../sources/iptables/parse_iptables.ts";
+import { serviceEntries } from "../../sources/kubernetes/parse_service.ts";
+import { MESSAGE_VERSION, parseSourceMessage } from "../../sources/messages.ts";
+import { parseProcNet } from "../../sources/procnet/parse_proc_net.ts";
+import { decodeDiagReply } from "../../sources/procnet/sock_diag.ts";
+import type { PortEntry } from "../../tracker/binding.ts";
+import { PortTracker } from "../../tracker/port_tracker.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+const read = (path: string) => Deno.readTextFileSync(new URL(path, ROOT));
+
+/** Errors a parser documents; anything else is a bug. */
+function documented(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof SyntaxError ||
+    error instanceof RangeError;
+}
+
+/** Entries a parser returned must pass the worker message guard and the tracker. */
+function acceptable(entries: readonly PortEntry[]): void {
+  if (entries.length === 0) return;
+  const message = parseSourceMessage({
+    v: MESSAGE_VERSION,
+    type: "snapshot",
+    entries,
+  });
+  if (message.type !== "snapshot") throw new Error("guard changed the type");
+  new PortTracker().apply({
+    type: "snapshot",
+    source: "fuzz",
+    entries: message.entries,
+  });
+}
+
+/** Runs `parse`; a documented error is fine, its result must be acceptable. */
+function check(parse: () => readonly PortEntry[] | undefined): void {
+  let entries: readonly PortEntry[] | undefined;
+  try {
+    entries = parse();
+  } catch (error) {
+    if (documented(error)) return;
+    throw error;
+  }
+  acceptable(entries ?? []);
+}
+
+/** Text with random edits: cut, duplicated lines, replaced characters. */
+function mutated(base: string): fc.Arbitrary<string> {
+  return fc.tuple(
+    fc.nat(base.length),
+    fc.nat(base.length),
+    fc.string({ maxLength: 40 }),
+    fc.boolean(),
+  ).map(([a, b, insert, duplicate]) => {
+    const [from, to] = a < b ? [a, b] : [b, a];
+    const edited = base.slice(0, from) + insert + base.slice(to);
+    return duplicate
+      ? `${edited}\n${edited.split("\n").reverse().join("\n")}`
+      : edited;
+  });
+}
+
+const jsonValue = fc.jsonValue({ maxDepth: 4 });
+const OWNER = containerOwner("ga", { id: "web", labels: {} });
+const subscribe = (CONTAINERD_PACKAGE_DEFINITION[
+  "containerd.services.events.v1.Events"
+] as unknown as Record<
+  string,
+  { responseDeserialize(b: Buffer): EnvelopeRecord }
+>)
+  .Subscribe!;
+
+/** One property per parser: name and the fast-check property. */
+export function parserProperties(): [
+  string,
+  fc.IPropertyWithHooks<never[]> | fc.IProperty<unknown[]>,
+][] {
+  const dockerEvents = read("sources/docker/testdata/events.jsonl");
+  const dockerInspect = read("sources/docker/testdata/inspect.json");
+  const nat = read("sources/iptables/testdata/docker.nat") +
+    read("sources/iptables/testdata/cni.nat");
+  const procTcp = read("sources/procnet/testdata/tcp");
+  const label = JSON.stringify([
+    { HostPort: 8080, ContainerPort: 80, Protocol: "tcp", HostIP: "0.0.0.0" },
+  ]);
+  const service = JSON.stringify({
+    metadata: { name: "web", namespace: "default", uid: "u1" },
+    spec: {
+      type: "NodePort",
+      ports: [{ port: 80, nodePort: 30080, protocol: "TCP" }],
+    },
+  });
+  const kubeconfig = new FakeKubeconfig().text;
+  return [
+    [
+      "docker event lines",
+      fc.property(fc.oneof(mutated(dockerEvents), fc.string()), (text) => {
+        for (const line of text.split("\n")) {
+          try {
+            parseDockerEvent(line);
+          } catch (error) {
+            if (!documented(error)) throw error;
+          }
+        }
+      }),
+    ],
+    [
+      "docker inspect objects",
+      fc.property(
+        fc.oneof(
+          mutated(dockerInspect),
+          jsonValue.map((v) => JSON.stringify(v)),
+        ),
+        (text) => {
+          let raw: unknown;
+          try {
+            raw = JSON.parse(text);
+          } catch {
+            return;
+          }
+          check(() => parseDockerInspect(raw).entries);
+        },
+      ),
+    ],
+    [
+      "nerdctl port labels",
+      fc.property(
+        fc.oneof(
+          mutated(label),
+          jsonValue.map((v) => JSON.stringify(v)),
+          fc.string(),
+        ),
+        (text) => check(() => parseNerdctlPortsLabel(text, OWNER).entries),
+      ),
+    ],
+    [
+      "network-config.json",
+      fc.property(
+        fc.oneof(
+          mutated(`{"portMappings":${label}}`),
+          jsonValue.map((v) => JSON.stringify({ portMappings: v })),
+        ),
+        (text) => check(() => parseNetworkConfig(text, OWNER).entries),
+      ),
+    ],
+    [
+      "containerd envelopes (random bytes)",
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.constantFrom(
+          "/tasks/start",
+          "/tasks/exit",
+          "/tasks/delete",
+          "/containers/update",
+          "/containers/delete",
+          "/tasks/create",
+        ),
+        (bytes, topic) => {
+          try {
+            parseContainerdEvent({
+              namespace: "ga",
+              topic,
+              event: {
+                type_url: `containerd.events.${
+                  topic.includes("start") ? "TaskStart" : "TaskExit"
+                }`,
+                value: bytes,
+              },
+            });
+          } catch (error) {
+            if (!documented(error)) throw error;
+          }
+          try {
+            parseContainerdEvent(
+              subscribe.responseDeserialize(Buffer.from(bytes)),
+            );
+          } catch (error) {
+            // protobufjs rejects garbage with plain Errors before our parser runs.
+            if (!(error instanceof Error)) throw error;
+          }
+        },
+      ),
+    ],
+    [
+      "iptables-save lines",
+      fc.property(
+        fc.oneof(mutated(nat), fc.string({ maxLength: 300 })),
+        (text) => {
+          acceptable(parseNatTable(text, "ipv4").entries);
+          acceptable(parseNatTable(text, "ipv6").entries);
+        },
+      ),
+    ],
+    [
+      "/proc/net lines",
+      fc.property(
+        fc.oneof(mutated(procTcp), fc.string({ maxLength: 300 })),
+        (text) => {
+          const parsed = parseProcNet(text, "tcp");
+          acceptable(
+            parsed.sockets.map((s) => ({ ownerId: "x", binding: s.binding })),
+          );
+        },
+      ),
+    ],
+    [
+      "sock_diag replies (random bytes)",
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        try {
+          const reply = decodeDiagReply(bytes, "tcp");
+          acceptable(
+            reply.sockets.map((s) => ({ ownerId: "x", binding: s.binding })),
+          );
+        } catch (error) {
+          if (!(error instanceof Error)) throw error;
+        }
+      }),
+    ],
+    [
+      "Kubernetes service objects",
+      fc.property(
+        fc.oneof(mutated(service), jsonValue.map((v) => JSON.stringify(v))),
+        (text) => {
+          let raw: unknown;
+          try {
+            raw = JSON.parse(text);
+          } catch {
+            return;
+          }
+          check(() => serviceEntries(raw, "0.0.0.0").entries);
+        },
+      ),
+    ],
+    [
+      "kubeconfigs",
+      fc.property(fc.oneof(mutated(kubeconfig), fc.string()), (text) => {
+        try {
+          kubeconfigAccess(text, "/k.yaml");
+        } catch (error) {
+          if (!(error instanceof TypeError)) throw error;
+        }
+      }),
+    ],
+    [
+      "worker messages",
+      fc.property(jsonValue, (value) => {
+        try {
+          const message = parseSourceMessage(value);
+          if (message.type === "snapshot") acceptable(message.entries);
+        } catch (error) {
+          if (!(error instanceof TypeError)) throw error;
+        }
+      }),
+    ],
+  ];
+}
+
+class FakeKubeconfig {
+  readonly text = [
+    "apiVersion: v1",
+    "clusters:",
+    "- cluster: {server: 'https://127.0.0.1:6443', certificate-authority: ca.crt}",
+    "  name: default",
+    "contexts:",
+    "- context: {cluster: default, user: default}",
+    "  name: default",
+    "current-context: default",
+    "users:",
+    "- name: default",
+    "  user: {client-key: k.key}",
+  ].join("\n");
+}
