@@ -227,6 +227,53 @@ Deno.test("containerd source against a real containerd", async (t) => {
     );
 
     await t.step(
+      "containerd killed (SIGKILL) while containers start and die: converges to the truth",
+      async () => {
+        const port = (i: number) => 19200 + i;
+        for (let i = 0; i < 4; i++) {
+          await c.run("ga", `crash${i}`, { labels: portsLabel(tcp(port(i))) });
+        }
+        await settle(() => forwarder.keys.size === 4, "4 before the crash");
+        const victim = await taskPid(c, "ga", "crash0");
+        // Starts racing the crash: some may fail, some may land.
+        const racing = Promise.allSettled(
+          [4, 5, 6].map((i) =>
+            c.run("ga", `crash${i}`, { labels: portsLabel(tcp(port(i))) })
+          ),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        await c.killDaemon();
+        Deno.kill(victim, "SIGKILL"); // dies while nobody watches
+        await racing;
+        await c.startDaemon();
+        // The truth: the running tasks, as containerd sees them now.
+        const running = (await c.ctr("ga", ["task", "ls"])).split("\n")
+          .filter((line) => /\sRUNNING\s*$/.test(line))
+          .map((line) => line.split(/\s+/)[0]!)
+          .filter((id) => id.startsWith("crash"));
+        const truth = running.map((id) =>
+          `tcp/0.0.0.0:${port(Number(id.slice(5)))}`
+        )
+          .sort();
+        assert(!running.includes("crash0"), "the killed task is not running");
+        await settle(
+          () =>
+            forwarder.keys.size === truth.length &&
+            truth.every((key) => forwarder.keys.has(key)),
+          `exactly ${JSON.stringify(truth)}`,
+        );
+        const status = agent!.supervisor.status().find((s) =>
+          s.name === "containerd"
+        );
+        assertEquals([status?.state, status?.restarts], ["connected", 0]);
+        for (let i = 0; i < 7; i++) {
+          await c.remove("ga", `crash${i}`).catch(() => {});
+        }
+        await settle(() => forwarder.keys.size === 0, "nothing left");
+      },
+    );
+
+    await t.step(
       "30 containers started at once are all tracked, then all removed",
       async () => {
         const ids = Array.from({ length: 30 }, (_, i) => `bulk${i}`);

@@ -9,6 +9,7 @@
 import { encodeHex } from "./hex.ts";
 import { createTestNamespace, exec, type TestNamespace } from "../netns.ts";
 import {
+  alive,
   buildBusyboxRootfsTar,
   haveCommands,
   removeDaemonDir,
@@ -48,6 +49,8 @@ export interface Containerd {
   remove(namespace: string, id: string): Promise<void>;
   /** Stops the daemon (SIGTERM; the shims and containers live on). */
   stopDaemon(): Promise<void>;
+  /** Kills the daemon with SIGKILL (a crash; the shims live on). */
+  killDaemon(): Promise<void>;
   /** Starts the daemon again on the same root. */
   startDaemon(): Promise<void>;
   /** Removes every container it ran, stops it, deletes namespace and files. */
@@ -266,6 +269,10 @@ export async function startContainerd(): Promise<Containerd> {
     kill,
     remove,
     stopDaemon: () => stopProcess(pid),
+    async killDaemon() {
+      if (pid > 0 && alive(pid)) Deno.kill(pid, "SIGKILL");
+      await waitUntil(() => !alive(pid), 10_000, "containerd to die");
+    },
     startDaemon,
     async stop() {
       for (const key of [...created]) {
