@@ -137,6 +137,40 @@ async function buildOciImageTar(dir: string): Promise<string> {
   return tar;
 }
 
+/**
+ * Kills, by PID, the shims our daemon started that outlived it (a crash can
+ * orphan one) and their container processes: found by the daemon's unique
+ * socket path on their command line.
+ */
+function killLeftoverShims(socket: string): void {
+  const processes = [...Deno.readDirSync("/proc")]
+    .filter((entry) => /^\d+$/.test(entry.name))
+    .map((entry) => {
+      try {
+        const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`)
+          .split("\0");
+        const status = Deno.readTextFileSync(`/proc/${entry.name}/status`);
+        const ppid = Number(/PPid:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        return { pid: Number(entry.name), ppid, cmdline };
+      } catch {
+        return undefined; // gone meanwhile
+      }
+    })
+    .filter((p) => p !== undefined);
+  const shims = processes.filter((p) =>
+    p.cmdline[0]?.includes("containerd-shim") &&
+    p.cmdline.includes("-address") && p.cmdline.includes(socket)
+  ).map((p) => p.pid);
+  const children = processes.filter((p) => shims.includes(p.ppid)).map((p) =>
+    p.pid
+  );
+  for (const pid of [...children, ...shims]) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+}
+
 /** Starts containerd in a fresh network namespace. */
 export async function startContainerd(): Promise<Containerd> {
   const dir = await Deno.makeTempDir({ prefix: "gac" });
@@ -280,6 +314,7 @@ export async function startContainerd(): Promise<Containerd> {
         await remove(namespace, id).catch(() => {});
       }
       await stopProcess(pid);
+      killLeftoverShims(socket);
       await ns.delete();
       await removeDaemonDir(dir);
     },
