@@ -5,7 +5,7 @@
  * except with the Kubernetes source, which watches the fake API server (10
  * services) on this machine's loopback and so runs in this namespace.
  *
- * Run: `deno run --allow-all bench/idle_bench.ts [idle seconds]` (root)
+ * Run: `deno run --allow-all bench/idle_figures.ts [idle seconds]` (root)
  *
  * @module
  */
@@ -24,7 +24,7 @@ import { print } from "./latency_support.ts";
 const IDLE_SECONDS = Number(Deno.args[0] ?? 30);
 
 if (!await canCreateNamespaces()) {
-  print("idle_bench: needs root and ip netns", Deno.stderr);
+  print("idle_figures: needs root and ip netns", Deno.stderr);
   Deno.exit(1);
 }
 

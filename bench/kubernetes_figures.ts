@@ -10,7 +10,7 @@
  *   forwarder's add, and the API server's change → the add, over 100 new
  *   services one at a time.
  *
- * Run: `deno run --allow-all bench/kubernetes_bench.ts [services]`
+ * Run: `deno run --allow-all bench/kubernetes_figures.ts [services]`
  *
  * @module
  */

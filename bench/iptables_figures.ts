@@ -14,7 +14,7 @@
  *
  * Prints medians and p99; asserts nothing about speed.
  *
- * Run: `deno run --allow-all bench/iptables_bench.ts [count] [idle seconds]`
+ * Run: `deno run --allow-all bench/iptables_figures.ts [count] [idle seconds]`
  *
  * @module
  */
@@ -40,7 +40,7 @@ const IDLE_SECONDS = Number(Deno.args[1] ?? 60);
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 if (!await canCreateNamespaces()) {
-  print("iptables_bench: needs root and ip netns", Deno.stderr);
+  print("iptables_figures: needs root and ip netns", Deno.stderr);
   Deno.exit(1);
 }
 
