@@ -30,6 +30,7 @@ if (!INSIDE) {
     Deno.exit(1);
   }
   const ns = await createTestNamespace("ga-scale");
+  let code = 1;
   try {
     const child = ns.spawn(
       [
@@ -43,11 +44,11 @@ if (!INSIDE) {
       ],
       { stdout: "inherit", stderr: "inherit" },
     );
-    const { code } = await child.status;
-    Deno.exit(code);
+    code = (await child.status).code;
   } finally {
     await ns.delete();
   }
+  Deno.exit(code);
 }
 
 const mib = () => Deno.memoryUsage().rss / 1024 / 1024;

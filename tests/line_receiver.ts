@@ -5,11 +5,14 @@
  *
  * @module
  */
+import { wallClockMs } from "../sources/messages.ts";
 
 /** A running receiver. */
 export interface LineReceiver {
   /** Each connection's bytes, decoded, in the order connections ended. */
   readonly messages: string[];
+  /** When each message was complete (wall-clock ms, see wallClockMs). */
+  readonly receivedAt: number[];
   /** The address it listens on. */
   readonly addr: Deno.Addr;
   /** Stops listening and waits for open connections to end. */
@@ -28,6 +31,7 @@ export function startLineReceiver(
     ? Deno.listen({ transport: "unix", path: options.path })
     : Deno.listen({ hostname: "127.0.0.1", port: options.port });
   const messages: string[] = [];
+  const receivedAt: number[] = [];
   const pending = new Set<Promise<void>>();
   const accepting = (async () => {
     for await (const conn of listener) {
@@ -37,6 +41,7 @@ export function startLineReceiver(
         messages.push(new TextDecoder().decode(
           new Uint8Array(chunks.flatMap((chunk) => [...chunk])),
         ));
+        receivedAt.push(wallClockMs());
       })().catch(() => {});
       pending.add(done);
       done.finally(() => pending.delete(done));
@@ -44,6 +49,7 @@ export function startLineReceiver(
   })().catch(() => {});
   return {
     messages,
+    receivedAt,
     addr: listener.addr,
     async close() {
       listener.close();
