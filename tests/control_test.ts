@@ -9,6 +9,7 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
 import { TEST_OPTIONS } from "./test_options.ts";
 import { runControlCommand } from "../agent/control_commands.ts";
+import { runCommand } from "../support/run_command.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { NO_PERMISSIONS } from "../sources/catalog.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
@@ -29,19 +30,21 @@ class DownForwarder implements Forwarder {
   }
 }
 
-async function cli(args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "main.ts", ...args],
-    cwd: ROOT,
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+const MAIN = new URL("main.ts", ROOT).pathname;
+
+/** Runs the real CLI process. */
+function cli(args: string[]) {
+  return runCommand(Deno.execPath(), ["run", "--allow-all", MAIN, ...args]);
+}
+
+/** The steady fixture source holding one binding on `port`. */
+function steady(port: number) {
+  return [{
+    name: "steady",
+    entry: STEADY,
+    permissions: NO_PERMISSIONS,
+    config: { behaviour: "steady", port },
+  }];
 }
 
 Deno.test("ports and status against a running agent, through its control socket", async (t) => {
@@ -54,12 +57,7 @@ Deno.test("ports and status against a running agent, through its control socket"
     shutdownTimeoutMs: 500,
   }, {
     forwarders: [recording, new DownForwarder()],
-    sources: [{
-      name: "steady",
-      entry: STEADY,
-      permissions: NO_PERMISSIONS,
-      config: { behaviour: "steady", port: 4321 },
-    }],
+    sources: steady(4321),
   });
   try {
     await recording.until(() => recording.keys.size === 1, "the binding");
@@ -145,12 +143,7 @@ Deno.test("ports and status against a running agent, through its control socket"
         controlSocket: socket,
       }, {
         forwarders: [new RecordingForwarder()],
-        sources: [{
-          name: "steady",
-          entry: STEADY,
-          permissions: NO_PERMISSIONS,
-          config: { behaviour: "steady", port: 4322 },
-        }],
+        sources: steady(4322),
       });
       await second.stop();
       const output = await runControlCommand([
@@ -247,12 +240,7 @@ Deno.test("the agent runs without a control API when its socket cannot be made",
   await Deno.writeTextFile(occupied, "not a socket");
   const agent = await startAgent({ ...TEST_OPTIONS, controlSocket: occupied }, {
     forwarders: [new RecordingForwarder()],
-    sources: [{
-      name: "steady",
-      entry: STEADY,
-      permissions: NO_PERMISSIONS,
-      config: { behaviour: "steady", port: 4323 },
-    }],
+    sources: steady(4323),
   });
   await agent.stop();
   assertEquals(await Deno.readTextFile(occupied), "not a socket", "left alone");
