@@ -114,3 +114,35 @@ Deno.test("churn with a crashing worker and a flapping host side ends with exact
   const final = hostState([...received, ...receiver.messages]);
   assertEquals([...final].filter(([, up]) => up), []);
 });
+
+Deno.test("a stop in the middle of a churn removes everything the host side was given", async () => {
+  const receiver = startLineReceiver({ port: 0 });
+  const port = (receiver.addr as Deno.NetAddr).port;
+  const agent = await startAgent({
+    ...TEST_OPTIONS,
+    ...onlySources(),
+    mode: "privileged",
+    privilegedService: true,
+    vtunnelAddr: `127.0.0.1:${port}`,
+    connectInterface: "lo",
+    shutdownTimeoutMs: 5_000,
+  }, {
+    sources: [{
+      name: "churn",
+      entry: CHURN,
+      permissions: NO_PERMISSIONS,
+      config: { seed: SEED + 1, steps: 5_000, stepMs: 0 },
+    }],
+  });
+  try {
+    // Under load: stop once the host side has been given a good number.
+    await waitFor(() => receiver.messages.length >= 200, 20_000);
+  } finally {
+    const report = await agent.stop();
+    await receiver.close();
+    assert(report.clean, `left behind: ${JSON.stringify(report.leftBehind)}`);
+  }
+  const state = hostState(receiver.messages);
+  assertEquals([...state].filter(([, up]) => up), [], "nothing left up");
+  assert(state.size > 0);
+});
