@@ -27,6 +27,7 @@ import { startAgent } from "../agent/run_agent.ts";
 import { watchContainerd } from "../sources/containerd/watch_containerd.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import {
+  measureAgentStarts,
   measureStarts,
   print,
   report,
@@ -137,17 +138,7 @@ try {
     `snapshot of ${running} running containers (in-process)`,
     snapshots.slice(1).map((s) => s.ms),
   );
-  const starts = [];
-  for (let i = 0; i < 3; i++) {
-    const counter = new TimingForwarder();
-    const start = performance.now();
-    const fresh = await startAgent(options, { forwarders: [counter] });
-    while (counter.addedAt.size < running) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    starts.push(performance.now() - start);
-    await fresh.stop();
-  }
+  const starts = await measureAgentStarts(options, running);
   report(`agent start → ${running} containers tracked`, starts);
 } finally {
   await cleanUp();

@@ -25,8 +25,10 @@ import { onlySources, TEST_OPTIONS } from "../tests/test_options.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import {
+  measureAgentStarts,
   measureStarts,
   print,
+  report,
   reportRows,
   TimingForwarder,
   UpsertTimes,
@@ -98,6 +100,16 @@ try {
     ["docker run returned → add, 10 at a time", burst, "runToAdd"],
   ];
   reportRows(rows);
+  // Startup: a whole new agent until every running container is tracked.
+  const running = 2 * COUNT + 1;
+  report(
+    `agent start → ${running} running containers tracked`,
+    await measureAgentStarts({
+      ...TEST_OPTIONS,
+      ...onlySources("docker"),
+      dockerSocket: dockerd.socket,
+    }, running),
+  );
 } finally {
   await cleanUp();
 }

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { AgentDependencies } from "../agent/run_agent.ts";
+import type { AgentOptions } from "../agent/options.ts";
+import { type AgentDependencies, startAgent } from "../agent/run_agent.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
@@ -157,4 +158,29 @@ export async function measureStarts<T>(
     );
   }
   return { sequential, burst };
+}
+
+/**
+ * Times whole agent starts until `owners` owners have had an add (every
+ * running container tracked), `runs` times.
+ *
+ * @returns The durations in ms.
+ */
+export async function measureAgentStarts(
+  options: AgentOptions,
+  owners: number,
+  runs = 3,
+): Promise<number[]> {
+  const durations: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const counter = new TimingForwarder();
+    const start = performance.now();
+    const agent = await startAgent(options, { forwarders: [counter] });
+    while (counter.addedAt.size < owners) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    durations.push(performance.now() - start);
+    await agent.stop();
+  }
+  return durations;
 }
