@@ -27,6 +27,7 @@ import { startAgent } from "../agent/run_agent.ts";
 import { watchContainerd } from "../sources/containerd/watch_containerd.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import {
+  cleanUpOnce,
   measureAgentStarts,
   measureStarts,
   print,
@@ -101,15 +102,9 @@ async function snapshotOnce(): Promise<{ ms: number; entries: number }> {
   return result!;
 }
 
-let cleaning: Promise<void> | undefined;
-const cleanUp = () =>
-  cleaning ??= (async () => {
-    await agent.stop();
-    await containerd.stop();
-  })();
-Deno.addSignalListener("SIGINT", () => {
-  print("containerd_latency: interrupted; stopping containerd", Deno.stderr);
-  cleanUp().finally(() => Deno.exit(130));
+const cleanUp = cleanUpOnce("containerd_latency", async () => {
+  await agent.stop();
+  await containerd.stop();
 });
 
 try {

@@ -23,7 +23,7 @@ import { DockerClient } from "../sources/docker/docker_client.ts";
 import { parseDockerEvent } from "../sources/docker/parse_docker.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import { readLines } from "../sources/read_lines.ts";
-import { print, report } from "./latency_support.ts";
+import { cleanUpOnce, print, report } from "./latency_support.ts";
 
 const COUNT = Number(Deno.args[0] ?? 100);
 const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
@@ -66,23 +66,16 @@ function hostHas(hostPort: number): number | undefined {
   return index === -1 ? undefined : receiver.receivedAt[index];
 }
 
-let cleaning: Promise<void> | undefined;
-const cleanUp = () =>
-  cleaning ??= (async () => {
-    events.abort();
-    await watching;
-    client.close();
-    try {
-      agent.kill("SIGTERM");
-    } catch { /* gone */ }
-    await agent.status;
-    await receiver.close();
-    await d.stop();
-  })();
-// Ctrl-C must not leave a dockerd and its namespace behind.
-Deno.addSignalListener("SIGINT", () => {
-  print("docker_e2e_figures: interrupted; stopping dockerd", Deno.stderr);
-  cleanUp().finally(() => Deno.exit(130));
+const cleanUp = cleanUpOnce("docker_e2e_figures", async () => {
+  events.abort();
+  await watching;
+  client.close();
+  try {
+    agent.kill("SIGTERM");
+  } catch { /* gone */ }
+  await agent.status;
+  await receiver.close();
+  await d.stop();
 });
 
 try {

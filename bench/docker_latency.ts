@@ -25,6 +25,7 @@ import { onlySources, TEST_OPTIONS } from "../tests/test_options.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import {
+  cleanUpOnce,
   measureAgentStarts,
   measureStarts,
   print,
@@ -74,16 +75,9 @@ async function runOne(name: string, port: number) {
   return { ...times.latencies(id, addedAt), runToAdd: addedAt - returnedAt };
 }
 
-let cleaning: Promise<void> | undefined;
-const cleanUp = () =>
-  cleaning ??= (async () => {
-    await agent.stop();
-    await dockerd.stop();
-  })();
-// Ctrl-C must not leave a dockerd and its namespace behind.
-Deno.addSignalListener("SIGINT", () => {
-  print("docker_latency: interrupted; stopping dockerd", Deno.stderr);
-  cleanUp().finally(() => Deno.exit(130));
+const cleanUp = cleanUpOnce("docker_latency", async () => {
+  await agent.stop();
+  await dockerd.stop();
 });
 
 try {

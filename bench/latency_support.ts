@@ -184,3 +184,24 @@ export async function measureAgentStarts(
   }
   return durations;
 }
+
+/**
+ * Makes `steps` run at most once, and on Ctrl-C too (then exit 130), so an
+ * interrupted bench never leaves a daemon or namespace behind.
+ *
+ * @param name The bench, for the message.
+ * @param steps The clean-up.
+ * @returns Runs the clean-up (once).
+ */
+export function cleanUpOnce(
+  name: string,
+  steps: () => Promise<void>,
+): () => Promise<void> {
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () => cleaning ??= steps();
+  Deno.addSignalListener("SIGINT", () => {
+    print(`${name}: interrupted; cleaning up`, Deno.stderr);
+    cleanUp().finally(() => Deno.exit(130));
+  });
+  return cleanUp;
+}
