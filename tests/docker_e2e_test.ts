@@ -157,6 +157,34 @@ Deno.test("Docker source against a real dockerd", async (t) => {
         "the worker reconnected; it did not crash",
       );
     });
+    await t.step(
+      "dockerd killed (SIGKILL): the tracker converges after it comes back",
+      async () => {
+        await run(d, "before-crash", "18140:8080");
+        await settle(
+          () => forwarder.keysWith(18140).length === 2,
+          "before-crash",
+        );
+        await d.crashAndRestart();
+        await run(d, "after-crash", "18141:8080");
+        // The truth after the crash: what dockerd says runs now.
+        const running = (await d.docker(["ps", "--format", "{{.Ports}}"]))
+          .match(/:(\d+)->/g)?.map((m) => Number(m.slice(1, -2))) ?? [];
+        const truth = [...new Set(running)].sort();
+        await settle(
+          () =>
+            forwarder.keysWith(18141).length === 2 &&
+            [18130, 18140].every((port) =>
+              (forwarder.keysWith(port).length > 0) === truth.includes(port)
+            ),
+          `the ports of ${JSON.stringify(truth)} exactly`,
+        );
+        const docker = agent!.supervisor.status().find((s) =>
+          s.name === "docker"
+        );
+        assertEquals([docker?.state, docker?.restarts], ["connected", 0]);
+      },
+    );
   } finally {
     await agent?.stop();
     await d.stop();

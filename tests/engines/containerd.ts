@@ -12,6 +12,7 @@ import {
   alive,
   buildBusyboxRootfsTar,
   haveCommands,
+  killLeftoverShims,
   removeDaemonDir,
   spawnDaemon,
   stopProcess,
@@ -135,40 +136,6 @@ async function buildOciImageTar(dir: string): Promise<string> {
     throw new Error(`Cannot build the OCI image tarball: ${made.stderr}`);
   }
   return tar;
-}
-
-/**
- * Kills, by PID, the shims our daemon started that outlived it (a crash can
- * orphan one) and their container processes: found by the daemon's unique
- * socket path on their command line.
- */
-function killLeftoverShims(socket: string): void {
-  const processes = [...Deno.readDirSync("/proc")]
-    .filter((entry) => /^\d+$/.test(entry.name))
-    .map((entry) => {
-      try {
-        const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`)
-          .split("\0");
-        const status = Deno.readTextFileSync(`/proc/${entry.name}/status`);
-        const ppid = Number(/PPid:\s+(\d+)/.exec(status)?.[1] ?? 0);
-        return { pid: Number(entry.name), ppid, cmdline };
-      } catch {
-        return undefined; // gone meanwhile
-      }
-    })
-    .filter((p) => p !== undefined);
-  const shims = processes.filter((p) =>
-    p.cmdline[0]?.includes("containerd-shim") &&
-    p.cmdline.includes("-address") && p.cmdline.includes(socket)
-  ).map((p) => p.pid);
-  const children = processes.filter((p) => shims.includes(p.ppid)).map((p) =>
-    p.pid
-  );
-  for (const pid of [...children, ...shims]) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch { /* gone */ }
-  }
 }
 
 /** Starts containerd in a fresh network namespace. */

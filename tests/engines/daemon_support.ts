@@ -74,6 +74,40 @@ export async function spawnDaemon(
   return child.pid;
 }
 
+/**
+ * Kills, by PID, the containerd shims of the daemon at `socket` that
+ * outlived it (a crash can orphan them) and their container processes:
+ * found by that unique socket path on their command line.
+ */
+export function killLeftoverShims(socket: string): void {
+  const processes = [...Deno.readDirSync("/proc")]
+    .filter((entry) => /^\d+$/.test(entry.name))
+    .map((entry) => {
+      try {
+        const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`)
+          .split("\0");
+        const status = Deno.readTextFileSync(`/proc/${entry.name}/status`);
+        const ppid = Number(/PPid:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        return { pid: Number(entry.name), ppid, cmdline };
+      } catch {
+        return undefined; // gone meanwhile
+      }
+    })
+    .filter((p) => p !== undefined);
+  const shims = processes.filter((p) =>
+    p.cmdline[0]?.includes("containerd-shim") &&
+    p.cmdline.includes("-address") && p.cmdline.includes(socket)
+  ).map((p) => p.pid);
+  const children = processes.filter((p) => shims.includes(p.ppid)).map((p) =>
+    p.pid
+  );
+  for (const pid of [...children, ...shims]) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+}
+
 /** Whether every program in `names` is on PATH. */
 export async function haveCommands(names: readonly string[]): Promise<boolean> {
   for (const name of names) {

@@ -8,8 +8,10 @@
  */
 import { createTestNamespace, exec, type TestNamespace } from "../netns.ts";
 import {
+  alive,
   buildBusyboxRootfsTar,
   haveCommands,
+  killLeftoverShims,
   removeDaemonDir,
   spawnDaemon,
   stopProcess,
@@ -29,6 +31,12 @@ export interface Dockerd {
   docker(args: readonly string[]): Promise<string>;
   /** Stops dockerd (its containers die) and starts it again on the same data. */
   restart(): Promise<void>;
+  /**
+   * Kills dockerd with SIGKILL (a crash: its managed containerd and
+   * docker-proxy processes die with it, the shims live on) and starts it
+   * again on the same data, without the stale pid and socket files.
+   */
+  crashAndRestart(): Promise<void>;
   /** Removes every container, stops dockerd, deletes the namespace and files. */
   stop(): Promise<void>;
 }
@@ -129,6 +137,23 @@ export async function startDockerd(): Promise<Dockerd> {
       await stopDaemon();
       await launch();
     },
+    async crashAndRestart() {
+      Deno.kill(pid, "SIGKILL");
+      await waitUntil(() => !alive(pid), 10_000, "dockerd to die");
+      for (
+        const stale of [
+          pidfile,
+          socket,
+          `${dir}/exec/containerd/containerd.pid`,
+          `${dir}/exec/containerd/containerd.sock`,
+          `${dir}/exec/containerd/containerd.sock.ttrpc`,
+          `${dir}/exec/containerd/containerd-debug.sock`,
+        ]
+      ) {
+        await Deno.remove(stale).catch(() => {});
+      }
+      await launch();
+    },
     async stop() {
       try {
         const ids = (await docker(["ps", "-aq"])).trim().split("\n").filter(
@@ -137,6 +162,7 @@ export async function startDockerd(): Promise<Dockerd> {
         if (ids.length > 0) await docker(["rm", "-f", ...ids]);
       } catch { /* the daemon may be gone already */ }
       await stopDaemon();
+      killLeftoverShims(`${dir}/exec/containerd/containerd.sock`);
       await ns.delete();
       await removeDaemonDir(dir);
     },
