@@ -7,6 +7,7 @@
 import type { KubeconfigAccess } from "../agent/kubeconfig_access.ts";
 import type { AgentOptions } from "../agent/options.ts";
 import { DOCKER_URL_HOST } from "./docker/docker_client.ts";
+import { PROC_NET_ROOT } from "./procnet/watch_proc_net.ts";
 
 /** Every source the agent knows of. */
 export type SourceName =
@@ -74,9 +75,6 @@ export const GRPC_ENV_NAMES: readonly string[] = [
   "GRPC_NODE_USE_ALTERNATIVE_RESOLVER",
   "GRPC_NODE_DEBUG_SEND_ERROR_DETAILS",
 ];
-
-/** Where the /proc/net source reads. */
-export const PROC_NET_ROOT = "/proc/net";
 
 /**
  * The sources this build has a worker for. A source missing here is

@@ -75,6 +75,16 @@ interface Slot {
   restartTimer?: TimerId;
 }
 
+function newSlot(source: SupervisedSource): Slot {
+  return {
+    source,
+    worker: undefined,
+    startedAt: 0,
+    failuresInRow: 0,
+    status: { name: source.name, worker: "stopped", restarts: 0 },
+  };
+}
+
 function preview(data: unknown): string {
   let text: string;
   try {
@@ -118,13 +128,7 @@ export class SourceSupervisor {
       if (this.#slots.has(source.name)) {
         throw new TypeError(`Cannot supervise ${source.name} twice`);
       }
-      this.#slots.set(source.name, {
-        source,
-        worker: undefined,
-        startedAt: 0,
-        failuresInRow: 0,
-        status: { name: source.name, worker: "stopped", restarts: 0 },
-      });
+      this.#slots.set(source.name, newSlot(source));
     }
   }
 
@@ -143,13 +147,7 @@ export class SourceSupervisor {
     if (this.#stopping) return;
     let slot = this.#slots.get(source.name);
     if (slot === undefined) {
-      slot = {
-        source,
-        worker: undefined,
-        startedAt: 0,
-        failuresInRow: 0,
-        status: { name: source.name, worker: "stopped", restarts: 0 },
-      };
+      slot = newSlot(source);
       this.#slots.set(source.name, slot);
     } else {
       if (slot.restartTimer !== undefined) {

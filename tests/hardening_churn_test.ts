@@ -19,6 +19,33 @@ const CHURN = new URL("./fixtures/churn_source_worker.ts", import.meta.url);
 const SEED = 20261124;
 const STEPS = 300;
 
+/**
+ * The agent in privileged mode, sending PortMapping JSON to 127.0.0.1:`port`,
+ * fed by the churn worker with `config` (tests/fixtures/churn_source_worker.ts).
+ */
+function startChurningAgent(
+  port: number,
+  shutdownTimeoutMs: number,
+  config: Record<string, number>,
+) {
+  return startAgent({
+    ...TEST_OPTIONS,
+    ...onlySources(),
+    mode: "privileged",
+    privilegedService: true,
+    vtunnelAddr: `127.0.0.1:${port}`,
+    connectInterface: "lo",
+    shutdownTimeoutMs,
+  }, {
+    sources: [{
+      name: "churn",
+      entry: CHURN,
+      permissions: NO_PERMISSIONS,
+      config,
+    }],
+  });
+}
+
 /** The host side's view: apply PortMapping messages in order. */
 function hostState(messages: readonly string[]): Map<string, boolean> {
   const state = new Map<string, boolean>();
@@ -46,27 +73,12 @@ Deno.test("churn with a crashing worker and a flapping host side ends with exact
       `tcp/0.0.0.0:${p}`
     ),
   );
-  const agent = await startAgent({
-    ...TEST_OPTIONS,
-    ...onlySources(),
-    mode: "privileged",
-    privilegedService: true,
-    vtunnelAddr: `127.0.0.1:${port}`,
-    connectInterface: "lo",
-    shutdownTimeoutMs: 2_000,
-  }, {
-    sources: [{
-      name: "churn",
-      entry: CHURN,
-      permissions: NO_PERMISSIONS,
-      config: {
-        seed: SEED,
-        steps: STEPS,
-        stepMs: 2,
-        crashProbability: 0.03,
-        crashUntil: Date.now() + 1_500,
-      },
-    }],
+  const agent = await startChurningAgent(port, 2_000, {
+    seed: SEED,
+    steps: STEPS,
+    stepMs: 2,
+    crashProbability: 0.03,
+    crashUntil: Date.now() + 1_500,
   });
   let flaps = 0;
   try {
@@ -118,21 +130,10 @@ Deno.test("churn with a crashing worker and a flapping host side ends with exact
 Deno.test("a stop in the middle of a churn removes everything the host side was given", async () => {
   const receiver = startLineReceiver({ port: 0 });
   const port = (receiver.addr as Deno.NetAddr).port;
-  const agent = await startAgent({
-    ...TEST_OPTIONS,
-    ...onlySources(),
-    mode: "privileged",
-    privilegedService: true,
-    vtunnelAddr: `127.0.0.1:${port}`,
-    connectInterface: "lo",
-    shutdownTimeoutMs: 5_000,
-  }, {
-    sources: [{
-      name: "churn",
-      entry: CHURN,
-      permissions: NO_PERMISSIONS,
-      config: { seed: SEED + 1, steps: 5_000, stepMs: 0 },
-    }],
+  const agent = await startChurningAgent(port, 5_000, {
+    seed: SEED + 1,
+    steps: 5_000,
+    stepMs: 0,
   });
   try {
     // Under load: stop once the host side has been given a good number.

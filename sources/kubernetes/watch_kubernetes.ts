@@ -152,28 +152,35 @@ export async function watchKubernetes(
   });
 
   let attempt = 0;
-  let failed: (error: unknown) => void = () => {};
-  informer.on("error", (error: unknown) => failed(error));
+  // The informer reports a failure once and stops; each round starts it
+  // and waits for that failure (or the end).
+  let failure: { error: unknown } | undefined;
+  let wake = () => {};
+  const fail = (error: unknown) => {
+    failure ??= { error };
+    wake();
+  };
+  // Read through a function: TypeScript cannot see the callbacks set it.
+  const failed = () => failure;
+  informer.on("error", fail);
+  const onAbort = () => wake();
+  signal.addEventListener("abort", onAbort, { once: true });
   try {
     while (!signal.aborted) {
-      const failure = new Promise<unknown>((resolve) => failed = resolve);
-      const aborted = new Promise<void>((resolve) =>
-        signal.addEventListener("abort", () => resolve(), { once: true })
-      );
-      let failedNow = false;
-      failure.then(() => failedNow = true);
-      await informer.start().catch((error) => failed(error));
-      await Promise.resolve();
-      if (!failedNow && everListed && state !== "connected") {
+      failure = undefined;
+      await informer.start().catch(fail);
+      if (failed() === undefined && everListed && state !== "connected") {
         // The watch resumed without a relist: connected again.
         state = "connected";
         emit({ type: "status", state });
         attempt = 0;
       }
-      const error = await Promise.race([failure, aborted]);
+      if (failed() === undefined && !signal.aborted) {
+        await new Promise<void>((resolve) => wake = resolve);
+      }
       if (signal.aborted) break;
       const next = everListed ? "reconnecting" : "waiting";
-      const reason = `${server}: ${describe(error)}`;
+      const reason = `${server}: ${describe(failed()?.error)}`;
       if (next !== state) {
         state = next;
         emit({ type: "status", state, reason });
@@ -185,6 +192,7 @@ export async function watchKubernetes(
       ).catch(() => {});
     }
   } finally {
+    signal.removeEventListener("abort", onAbort);
     await informer.stop();
   }
 }

@@ -22,7 +22,7 @@ import {
 import { DIAG_QUERIES, SockDiag } from "./sock_diag.ts";
 
 /** The real /proc/net: the only root netlink diagnostics stand in for. */
-const PROC_NET_ROOT_DEFAULT = "/proc/net";
+export const PROC_NET_ROOT = "/proc/net";
 
 /** Configuration of the /proc/net source. */
 export interface ProcNetConfig {
@@ -52,7 +52,7 @@ export const PROC_NET_TABLES: readonly (readonly [string, Protocol])[] = [
 export function parseProcNetConfig(
   raw: Readonly<Record<string, unknown>>,
 ): ProcNetConfig {
-  const root = raw.root ?? "/proc/net";
+  const root = raw.root ?? PROC_NET_ROOT;
   const intervalMs = raw.intervalMs ?? 1000;
   const ignorePorts = raw.ignorePorts ?? [];
   if (typeof root !== "string" || !root.startsWith("/")) {
@@ -203,7 +203,7 @@ export async function watchProcNet(
   const clock = options.clock ?? systemClock;
   // netlink socket diagnostics first (cheap); /proc/net when refused.
   let diag = options.readFile === undefined && libc &&
-      config.root === PROC_NET_ROOT_DEFAULT
+      config.root === PROC_NET_ROOT
     ? new SockDiag(libc)
     : undefined;
   const scan = async () => {
