@@ -1,20 +1,30 @@
 /**
- * What the Kubernetes worker needs to be granted, read from a kubeconfig:
- * the API server's host:port and the files the kubeconfig references.
- * Pure; the main thread reads the file.
+ * What the Kubernetes worker needs, read from a kubeconfig's current
+ * context: how to reach the API server (URL and credentials, sent to the
+ * worker) and what to grant it (the server's host:port and the files the
+ * context references). Pure; the main thread reads the file.
  *
  * @module
  */
 import { load } from "js-yaml";
+import {
+  connectionFiles,
+  type KubeConnection,
+  type PemSource,
+} from "../sources/kubernetes/kube_connection.ts";
 
-/** The grants a kubeconfig calls for. */
+/** What a kubeconfig calls for. */
 export interface KubeconfigAccess {
-  /** The current context's API server URL. */
+  /** The current context's API server URL (no trailing slash). */
   readonly server: string;
   /** Its `host:port` (the port defaulted from the scheme): the net grant. */
   readonly hostPort: string;
   /** Files the current context references (CA, client certificate and key, token file), absolute. */
   readonly files: readonly string[];
+  /** The server and credentials, for the worker. */
+  readonly connection: KubeConnection;
+  /** Settings of the context the agent does not honour, each a sentence for the log. */
+  readonly warnings: readonly string[];
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
@@ -88,15 +98,104 @@ export function kubeconfigAccess(text: string, path: string): KubeconfigAccess {
       `Cannot read kubeconfig ${path}: server ${server} is not http(s)`,
     );
   }
+  if (url.search !== "" || url.hash !== "" || url.username !== "") {
+    throw new TypeError(
+      `Cannot read kubeconfig ${path}: server ${server} has a query, fragment or user`,
+    );
+  }
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
   const user = named(config.users, context.user, "user") ?? {};
   const folder = path.slice(0, path.lastIndexOf("/")) || "/";
-  const files = [
-    cluster?.["certificate-authority"],
-    user["client-certificate"],
-    user["client-key"],
-    user.tokenFile,
-  ].filter((file): file is string => typeof file === "string" && file !== "")
-    .map((file) => file.startsWith("/") ? file : `${folder}/${file}`);
-  return { server, hostPort: `${url.hostname}:${port}`, files };
+  const fail = (message: string): never => {
+    throw new TypeError(`Cannot read kubeconfig ${path}: ${message}`);
+  };
+  const pem = (
+    from: Record<string, unknown>,
+    field: string,
+  ): PemSource | undefined => {
+    const data = from[`${field}-data`];
+    if (data !== undefined && data !== "") {
+      if (typeof data !== "string") {
+        return fail(`${field}-data is not a string`);
+      }
+      try {
+        return { pem: atob(data.replace(/\s+/g, "")) };
+      } catch {
+        return fail(`${field}-data is not base64`);
+      }
+    }
+    const file = from[field];
+    if (file === undefined || file === "") return undefined;
+    if (typeof file !== "string") return fail(`${field} is not a string`);
+    return { file: file.startsWith("/") ? file : `${folder}/${file}` };
+  };
+  const userText = (field: string): string | undefined => {
+    const value = user[field];
+    if (value === undefined || value === "") return undefined;
+    return typeof value === "string"
+      ? value
+      : fail(`user ${JSON.stringify(context.user)}: ${field} is not a string`);
+  };
+  const tokenFile = userText("tokenFile");
+  const username = userText("username");
+  const password = userText("password");
+  const clientCert = pem(user, "client-certificate");
+  const clientKey = pem(user, "client-key");
+  if ((clientCert === undefined) !== (clientKey === undefined)) {
+    fail(
+      `user ${
+        JSON.stringify(context.user)
+      } has a client certificate or key without the other`,
+    );
+  }
+  const ca = url.protocol === "https:"
+    ? pem(cluster ?? {}, "certificate-authority")
+    : undefined;
+  const token = userText("token");
+  const connection: KubeConnection = {
+    server: server.replace(/\/+$/, ""),
+    ...(ca ? { ca } : {}),
+    ...(clientCert && clientKey ? { clientCert, clientKey } : {}),
+    ...(token ? { token } : {}),
+    ...(tokenFile
+      ? {
+        tokenFile: tokenFile.startsWith("/")
+          ? tokenFile
+          : `${folder}/${tokenFile}`,
+      }
+      : {}),
+    ...(username !== undefined && password !== undefined
+      ? { basicAuth: { username, password } }
+      : {}),
+  };
+  const credentialed = clientCert || token || tokenFile || username;
+  for (const plugin of ["exec", "auth-provider"]) {
+    if (user[plugin] !== undefined && !credentialed) {
+      fail(
+        `user ${
+          JSON.stringify(context.user)
+        } authenticates with ${plugin}, which the agent does not run; give it a client certificate or a token`,
+      );
+    }
+  }
+  const warnings: string[] = [];
+  if (
+    url.protocol === "https:" && cluster?.["insecure-skip-tls-verify"] === true
+  ) {
+    warnings.push(
+      "insecure-skip-tls-verify is not honoured: the server's certificate is checked against certificate-authority(-data) and the system's roots",
+    );
+  }
+  for (const field of ["proxy-url", "tls-server-name"]) {
+    if (cluster?.[field] !== undefined) {
+      warnings.push(`cluster ${field} is not honoured`);
+    }
+  }
+  return {
+    server: connection.server,
+    hostPort: `${url.hostname}:${port}`,
+    files: connectionFiles(connection),
+    connection,
+    warnings,
+  };
 }

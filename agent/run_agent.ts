@@ -229,6 +229,12 @@ async function followKubeconfig(
       "kubernetes: kubeconfig {path} read; watching services at {server}",
       { path: options.kubeconfig, server: access.server },
     );
+    for (const warning of access.warnings) {
+      logger.warn("kubernetes: kubeconfig {path}: {warning}", {
+        path: options.kubeconfig,
+        warning,
+      });
+    }
     const granted = { ...facts, kubeconfig: access };
     start({
       name: "kubernetes",

@@ -39,7 +39,7 @@ function sample(pid: number): { cpu: number; rssMiB: number } {
 }
 
 const api = new FakeKubeApi();
-api.start();
+await api.start();
 for (let i = 0; i < 10; i++) {
   api.apply(
     fakeService(`s${i}`, "NodePort", [{ port: 80, nodePort: 30000 + i }]),

@@ -31,7 +31,7 @@ function rssMiB(pid: number): number {
 }
 
 const api = new FakeKubeApi();
-api.start();
+await api.start();
 for (let i = 0; i < SERVICES; i++) {
   api.apply(
     fakeService(`s${i}`, "LoadBalancer", [{ port: 10_000 + i }], `ns${i % 50}`),

@@ -132,16 +132,19 @@ export const SOURCE_WORKERS: Readonly<
   },
   kubernetes: {
     entry: new URL("./kubernetes/worker.ts", import.meta.url),
-    // The API server's host:port only, the kubeconfig and the files it
-    // references, no env (the worker narrows process.env); started (and restarted when the kubeconfig changes) by the
-    // main thread once it has read the kubeconfig.
-    permissions: (options, facts) => ({
+    // The API server's host:port and the certificate and token files the
+    // kubeconfig references, nothing else: the main thread reads the
+    // kubeconfig and sends the connection; it starts (and restarts when
+    // the kubeconfig changes) the worker once it has read it.
+    permissions: (_options, facts) => ({
       ...NO_PERMISSIONS,
       net: facts.kubeconfig ? [facts.kubeconfig.hostPort] : false,
-      read: [options.kubeconfig, ...facts.kubeconfig?.files ?? []],
+      read: facts.kubeconfig?.files.length
+        ? [...facts.kubeconfig.files]
+        : false,
     }),
-    config: (options) => ({
-      kubeconfig: options.kubeconfig,
+    config: (options, facts) => ({
+      ...(facts.kubeconfig ? { connection: facts.kubeconfig.connection } : {}),
       listenAddress: options.k8sServiceListenerAddr,
     }),
   },

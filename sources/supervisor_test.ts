@@ -84,6 +84,11 @@ Deno.test("each source's permissions deny commands, foreign paths, hosts and env
       server: "https://127.0.0.1:6443",
       hostPort: "127.0.0.1:6443",
       files: ["/etc/rancher/k3s/ca.crt"],
+      connection: {
+        server: "https://127.0.0.1:6443",
+        ca: { file: "/etc/rancher/k3s/ca.crt" },
+      },
+      warnings: [],
     },
   };
   for (const [name, spec] of Object.entries(SOURCE_WORKERS)) {

@@ -1,15 +1,20 @@
 /**
  * A FAKE Kubernetes API server for tests (no real one can run on our
  * machines): it speaks the real list + watch HTTP protocol for
- * `/api/v1/services` as @kubernetes/client-node uses it: a ServiceList with
- * metadata.resourceVersion; `?watch=true&resourceVersion=N` streams one
- * JSON event per line (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) from N on,
- * with chunked transfer encoding, and answers an expired N with a 410 Gone
- * ERROR event. Tests change services, drop watch connections, make the next
- * requests fail with a Status, and stop and restart it on the same port.
+ * `/api/v1/services`: a ServiceList with metadata.resourceVersion, paged
+ * by `limit` and `continue` (every page of one list is the same snapshot);
+ * `?watch=true&resourceVersion=N` streams one JSON event per line (ADDED,
+ * MODIFIED, DELETED, BOOKMARK, ERROR) from N on, with chunked transfer
+ * encoding, and answers an expired N with a 410 Gone ERROR event. A request
+ * without the bearer token gets 401. Optionally over TLS. Tests change
+ * services, drop watch connections, make the next requests fail with a
+ * Status, and stop and restart it on the same port.
  *
  * @module
  */
+import { createServer } from "node:https";
+import type { TLSSocket } from "node:tls";
+import type { TestCertificates } from "./test_certificates.ts";
 
 /** A v1 Service as tests write it. */
 export interface FakeService {
@@ -30,27 +35,97 @@ interface WatchEvent {
   readonly object: FakeService;
 }
 
+/** The bearer token the fake server accepts. */
+export const FAKE_TOKEN = "fake-token";
+
+/** Options of {@linkcode FakeKubeApi}. */
+export interface FakeKubeApiOptions {
+  /**
+   * Serve HTTPS with these certificates and accept clients by their
+   * certificate (mutual TLS, as k3s does); the kubeconfig then carries the
+   * CA and the client certificate inline, as k3s writes it.
+   */
+  readonly tls?: TestCertificates;
+}
+
 /** A running fake API server. */
 export class FakeKubeApi {
+  readonly #tls: TestCertificates | undefined;
+  readonly #pages = new Map<string, { items: unknown[]; rv: number }>();
   readonly #services = new Map<string, FakeService>();
   #history: WatchEvent[] = [];
   #oldestRv = 1;
   #rv = 1;
-  #server: Deno.HttpServer | undefined;
+  #server: { shutdown(): Promise<void> } | undefined;
   #watchers = new Set<ReadableStreamDefaultController<Uint8Array>>();
   #failures: { status: number; reason: string }[] = [];
   /** Every request's path and query, in order. */
   readonly requests: string[] = [];
+  /** Called with each request's path and query before it is answered. */
+  onRequest: (pathAndQuery: string) => void = () => {};
+  /** Watches end as soon as they start (a misbehaving proxy). */
+  endWatchesAtOnce = false;
   /** The port it listens on (kept across restarts). */
   port = 0;
 
+  /** Creates the server; {@linkcode start} listens. */
+  constructor(options: FakeKubeApiOptions = {}) {
+    this.#tls = options.tls;
+  }
+
   /** Starts listening on 127.0.0.1 (the same port after a restart). */
-  start(): void {
-    this.#server = Deno.serve(
+  start(): Promise<void> {
+    if (this.#tls) return this.#startTls(this.#tls);
+    const server = Deno.serve(
       { hostname: "127.0.0.1", port: this.port, onListen: () => {} },
-      (request) => this.#handle(request),
+      (request) => this.#handle(request, false),
     );
-    this.port = (this.#server.addr as Deno.NetAddr).port;
+    this.port = (server.addr as Deno.NetAddr).port;
+    this.#server = server;
+    return Promise.resolve();
+  }
+
+  /** node:https, because Deno.serve cannot ask for client certificates. */
+  async #startTls(tls: TestCertificates): Promise<void> {
+    const server = createServer({
+      key: tls.serverKey,
+      cert: tls.serverCert,
+      ca: tls.ca,
+      requestCert: true,
+      rejectUnauthorized: false, // no certificate: 401, as an API server says
+    }, async (incoming, outgoing) => {
+      const socket = incoming.socket as TLSSocket;
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(incoming.headers)) {
+        if (typeof value === "string") headers.set(name, value);
+      }
+      const response = this.#handle(
+        new Request(`https://localhost${incoming.url}`, { headers }),
+        socket.authorized,
+      );
+      outgoing.writeHead(response.status, Object.fromEntries(response.headers));
+      const reader = response.body?.getReader();
+      outgoing.on("close", () => void reader?.cancel().catch(() => {}));
+      try {
+        for (;;) {
+          const chunk = await reader?.read();
+          if (chunk === undefined || chunk.done) break;
+          outgoing.write(chunk.value);
+        }
+      } catch { /* the client went away */ }
+      outgoing.end();
+    });
+    await new Promise<void>((resolve) =>
+      server.listen(this.port, "127.0.0.1", resolve)
+    );
+    this.port = (server.address() as { port: number }).port;
+    this.#server = {
+      shutdown: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    };
   }
 
   /** Stops listening and drops every watch (connections refused until start). */
@@ -68,15 +143,23 @@ export class FakeKubeApi {
       "clusters:",
       "- name: fake",
       "  cluster:",
-      `    server: http://127.0.0.1:${this.port}`,
-      "    insecure-skip-tls-verify: true",
+      this.#tls
+        ? `    server: https://localhost:${this.port}`
+        : `    server: http://127.0.0.1:${this.port}`,
+      ...this.#tls
+        ? [`    certificate-authority-data: ${btoa(this.#tls.ca)}`]
+        : [],
       "contexts:",
       "- name: fake",
       "  context: {cluster: fake, user: fake}",
       "current-context: fake",
       "users:",
       "- name: fake",
-      "  user: {token: fake-token}",
+      this.#tls
+        ? `  user: {client-certificate-data: ${
+          btoa(this.#tls.clientCert)
+        }, client-key-data: ${btoa(this.#tls.clientKey)}}`
+        : `  user: {token: ${FAKE_TOKEN}}`,
       "",
     ].join("\n");
   }
@@ -171,24 +254,64 @@ export class FakeKubeApi {
     }
   }
 
-  #handle(request: Request): Response {
-    const url = new URL(request.url);
-    this.requests.push(`${url.pathname}${url.search}`);
-    const failure = this.#failures.shift();
-    if (failure) return status(failure.status, failure.reason);
-    if (url.pathname !== "/api/v1/services") return status(404, "NotFound");
-    if (url.searchParams.get("watch") !== "true") {
-      return Response.json({
-        kind: "ServiceList",
-        apiVersion: "v1",
-        metadata: { resourceVersion: String(this.#rv) },
+  /** A list page: `limit` items from the `continue` token's offset. */
+  #list(url: URL): Response {
+    const token = url.searchParams.get("continue");
+    let snapshot: { items: unknown[]; rv: number };
+    let offset = 0;
+    if (token) {
+      const [id, at] = token.split(":");
+      const kept = this.#pages.get(id ?? "");
+      if (kept === undefined || kept.rv < this.#oldestRv) {
+        return Response.json(gone("the continue token has expired").object, {
+          status: 410,
+        });
+      }
+      snapshot = kept;
+      offset = Number(at);
+    } else {
+      snapshot = {
+        rv: this.#rv,
         items: [...this.#services.values()].map((service) => ({
           ...structuredClone(service),
           kind: "Service",
           apiVersion: "v1",
         })),
-      });
+      };
     }
+    const limit = Number(url.searchParams.get("limit") ?? "0");
+    const end = limit > 0 ? offset + limit : snapshot.items.length;
+    let next: string | undefined;
+    if (end < snapshot.items.length) {
+      const id = token?.split(":")[0] ?? crypto.randomUUID();
+      this.#pages.set(id, snapshot);
+      next = `${id}:${end}`;
+    }
+    return Response.json({
+      kind: "ServiceList",
+      apiVersion: "v1",
+      metadata: {
+        resourceVersion: String(snapshot.rv),
+        ...(next ? { continue: next } : {}),
+      },
+      items: snapshot.items.slice(offset, end),
+    });
+  }
+
+  #handle(request: Request, certified: boolean): Response {
+    const url = new URL(request.url);
+    this.requests.push(`${url.pathname}${url.search}`);
+    this.onRequest(`${url.pathname}${url.search}`);
+    const failure = this.#failures.shift();
+    if (failure) return status(failure.status, failure.reason);
+    if (
+      !certified &&
+      request.headers.get("authorization") !== `Bearer ${FAKE_TOKEN}`
+    ) {
+      return status(401, "Unauthorized");
+    }
+    if (url.pathname !== "/api/v1/services") return status(404, "NotFound");
+    if (url.searchParams.get("watch") !== "true") return this.#list(url);
     const from = Number(url.searchParams.get("resourceVersion") ?? "0");
     const replay = from < this.#oldestRv
       ? undefined
@@ -197,6 +320,10 @@ export class FakeKubeApi {
     let self: ReadableStreamDefaultController<Uint8Array> | undefined;
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
+        if (this.endWatchesAtOnce) {
+          controller.close();
+          return;
+        }
         if (replay === undefined) {
           controller.enqueue(encoder.encode(`${JSON.stringify(gone())}\n`));
           controller.close();
@@ -220,14 +347,14 @@ export class FakeKubeApi {
   }
 }
 
-function gone() {
+function gone(message = "too old resource version") {
   return {
     type: "ERROR",
     object: {
       kind: "Status",
       apiVersion: "v1",
       status: "Failure",
-      message: "too old resource version",
+      message,
       reason: "Expired",
       code: 410,
     },

@@ -1,9 +1,9 @@
 /**
  * The Kubernetes source end to end against a FAKE API server
  * (tests/fake_kube_api.ts: no real one can run on our machines) that speaks
- * the real list + watch HTTP protocol, with the real @kubernetes/client-node
- * in the real worker and its permissions; the agent observed through a
- * recording forwarder.
+ * the real list + watch HTTP protocol, with the agent's own list + watch
+ * client (sources/kubernetes/kube_api.ts) in the real worker and its
+ * permissions; the agent observed through a recording forwarder.
  *
  * @module
  */
@@ -12,6 +12,7 @@ import { FakeKubeApi, fakeService } from "./fake_kube_api.ts";
 import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
 import { startAgent } from "../agent/run_agent.ts";
+import { makeTestCertificates } from "./test_certificates.ts";
 
 const TCP_UDP_53 = [
   { name: "dns", port: 53, nodePort: 30053, protocol: "UDP" },
@@ -20,7 +21,7 @@ const TCP_UDP_53 = [
 
 Deno.test("Kubernetes source against a fake API server speaking list + watch", async (t) => {
   const api = new FakeKubeApi();
-  api.start();
+  await api.start();
   const dir = await Deno.makeTempDir({ prefix: "gak8s" });
   const kubeconfig = `${dir}/rancher/k3s/k3s.yaml`;
   const forwarder = new RecordingForwarder();
@@ -174,9 +175,11 @@ Deno.test("Kubernetes source against a fake API server speaking list + watch", a
           "no relist",
         );
         assert(
-          api.requests.includes(
-            `/api/v1/services?watch=true&resourceVersion=${bookmarked}`,
-          ),
+          api.requests.some((request) => {
+            const query = new URL(request, "http://x").searchParams;
+            return query.get("watch") === "true" &&
+              query.get("resourceVersion") === String(bookmarked);
+          }),
           `resumed from the bookmark's version ${bookmarked}: ${api.requests}`,
         );
       },
@@ -207,7 +210,7 @@ Deno.test("Kubernetes source against a fake API server speaking list + watch", a
         );
         api.failNext(500);
         api.failNext(403, "Forbidden");
-        api.start();
+        await api.start();
         await forwarder.until(
           () =>
             forwarder.keys.has("tcp/0.0.0.0:30005") &&
@@ -231,7 +234,7 @@ Deno.test("Kubernetes source against a fake API server speaking list + watch", a
       "a rewritten kubeconfig with a new server restarts the worker with the new grant",
       async () => {
         const other = new FakeKubeApi();
-        other.start();
+        await other.start();
         try {
           other.apply(
             fakeService("elsewhere", "NodePort", [{
@@ -254,6 +257,49 @@ Deno.test("Kubernetes source against a fake API server speaking list + watch", a
           await other.stop();
         }
       },
+    );
+  } finally {
+    await agent?.stop();
+    await api.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Kubernetes source over mutual TLS with a k3s-shaped kubeconfig (FAKE API server, real certificates)", async () => {
+  const api = new FakeKubeApi({ tls: await makeTestCertificates() });
+  await api.start();
+  const dir = await Deno.makeTempDir({ prefix: "gak8stls" });
+  const kubeconfig = `${dir}/k3s.yaml`;
+  const forwarder = new RecordingForwarder();
+  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  try {
+    for (let i = 0; i < 3; i++) {
+      api.apply(
+        fakeService(`tls${i}`, "NodePort", [{ port: 80, nodePort: 31000 + i }]),
+      );
+    }
+    await Deno.writeTextFile(kubeconfig, api.kubeconfig());
+    agent = await startAgent({
+      ...TEST_OPTIONS,
+      ...onlySources("kubernetes"),
+      mode: "listeners",
+      kubeconfig,
+    }, { forwarders: [forwarder] });
+    await forwarder.until(
+      () =>
+        [0, 1, 2].every((i) => forwarder.keys.has(`tcp/0.0.0.0:${31000 + i}`)),
+      "the services listed over TLS",
+    );
+    api.apply(
+      fakeService("tls-late", "LoadBalancer", [{ port: 8080 }]),
+    );
+    await forwarder.until(
+      () => forwarder.keys.has("tcp/0.0.0.0:8080"),
+      "a service added through the TLS watch",
+    );
+    assertEquals(
+      agent.supervisor.status().find((s) => s.name === "kubernetes")?.state,
+      "connected",
     );
   } finally {
     await agent?.stop();

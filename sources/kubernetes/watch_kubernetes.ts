@@ -1,35 +1,34 @@
 /**
- * The Kubernetes source's watcher: a @kubernetes/client-node informer (list
- * + watch) on services in every namespace. Every (re)list becomes a
- * snapshot; watch events become upserts and removes keyed by service UID.
- * An API server that is not up, refuses, restarts or answers an error is
- * retried with capped backoff, resuming the watch where it was (or relisting
- * after 410 Gone).
+ * The Kubernetes source's watcher: list services in every namespace (in
+ * pages) and send them as a snapshot, then watch from the list's
+ * resourceVersion and send each change as an upsert or remove keyed by the
+ * service's UID. It keeps nothing of the services but the version to
+ * resume from: a dropped watch resumes there without a relist, 410 Gone
+ * relists, and an API server that is down, refuses or answers an error is
+ * retried with capped backoff.
  *
  * @module
  */
-import {
-  CoreV1Api,
-  KubeConfig,
-  makeInformer,
-  type V1Service,
-} from "@kubernetes/client-node";
 import { getLogger } from "@logtape/logtape";
 import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import type { PortEntry } from "../../tracker/binding.ts";
+import { keepConnected } from "../keep_connected.ts";
 import { wallClockMs } from "../messages.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
+import { KubeApi, KubeApiError, type ReadTextFile } from "./kube_api.ts";
+import { type KubeConnection, parseKubeConnection } from "./kube_connection.ts";
 import {
   serviceEntries,
   type ServiceListenAddress,
   serviceName,
 } from "./parse_service.ts";
+import { parseListPage, parseWatchEvent } from "./parse_watch.ts";
 
 /** Configuration of the Kubernetes source. */
 export interface KubernetesConfig {
-  /** The kubeconfig file (the main thread checked it exists). */
-  readonly kubeconfig: string;
+  /** The API server and credentials (from the kubeconfig's current context). */
+  readonly connection: KubeConnection;
   /** Host address of every service binding. */
   readonly listenAddress: ServiceListenAddress;
 }
@@ -42,35 +41,40 @@ export interface KubernetesConfig {
 export function parseKubernetesConfig(
   raw: Readonly<Record<string, unknown>>,
 ): KubernetesConfig {
-  const { kubeconfig, listenAddress } = raw;
-  if (typeof kubeconfig !== "string" || !kubeconfig.startsWith("/")) {
-    throw new TypeError(
-      "Cannot configure kubernetes: kubeconfig must be an absolute path",
-    );
-  }
+  const { listenAddress } = raw;
   if (listenAddress !== "0.0.0.0" && listenAddress !== "127.0.0.1") {
     throw new TypeError(
       "Cannot configure kubernetes: listenAddress must be 0.0.0.0 or 127.0.0.1",
     );
   }
-  return { kubeconfig, listenAddress };
+  return { connection: parseKubeConnection(raw.connection), listenAddress };
 }
 
 /** Options of {@linkcode watchKubernetes}. */
 export interface WatchKubernetesOptions {
   /** Time source (backoff sleeps). @default systemClock */
   readonly clock?: Clock;
+  /** Reads the certificate and token files. @default Deno.readTextFile */
+  readonly readTextFile?: ReadTextFile;
+  /** Services per list page. @default 500 */
+  readonly pageSize?: number;
+  /** How long the server keeps one watch open, in seconds. @default 300 */
+  readonly watchTimeoutSeconds?: number;
 }
 
+const SERVICES = "/api/v1/services";
 const logger = getLogger(["guest-agent", "source", "kubernetes"]);
+
+/** The watch's version is gone from the server's history: relist. */
+class Expired extends Error {}
 
 /**
  * Watches services until `signal` aborts.
  *
- * @param config The kubeconfig and the listen address.
+ * @param config The API server, credentials and the listen address.
  * @param emit Receives snapshot, upsert, remove and status messages.
  * @param signal Ends the watch.
- * @param options Clock.
+ * @param options Clock, file reader, page size, watch length.
  */
 export async function watchKubernetes(
   config: KubernetesConfig,
@@ -78,12 +82,8 @@ export async function watchKubernetes(
   signal: AbortSignal,
   options: WatchKubernetesOptions = {},
 ): Promise<void> {
+  const pageSize = options.pageSize ?? 500;
   const clock = options.clock ?? systemClock;
-  const kubeconfig = new KubeConfig();
-  kubeconfig.loadFromFile(config.kubeconfig);
-  const server = kubeconfig.getCurrentCluster()?.server ?? "?";
-  const api = kubeconfig.makeApiClient(CoreV1Api);
-
   const entriesOf = (service: unknown): PortEntry[] | undefined => {
     try {
       const ports = serviceEntries(service, config.listenAddress);
@@ -100,109 +100,163 @@ export async function watchKubernetes(
     }
   };
 
-  let state: "connected" | "waiting" | "reconnecting" | undefined;
-  let everListed = false;
-  // While the informer applies a list, its add/update/delete callbacks
-  // repeat what the snapshot already said: they are not sent.
-  let applyingList = false;
-  const informer = makeInformer(
-    kubeconfig,
-    "/api/v1/services",
-    async () => {
-      const list = await api.listServiceForAllNamespaces();
-      const entries = list.items.flatMap((service) => entriesOf(service) ?? []);
-      emit({ type: "snapshot", entries });
-      applyingList = true;
-      setTimeout(() => applyingList = false, 0);
-      if (!everListed) {
-        logger.info("kubernetes: listed {count} services from {server}", {
-          count: list.items.length,
-          server,
-        });
+  /** Lists every page; sends the snapshot; returns the list's version. */
+  const list = async (api: KubeApi): Promise<string> => {
+    for (let attempt = 1;; attempt++) {
+      const entries: PortEntry[] = [];
+      let services = 0;
+      let next: string | undefined;
+      try {
+        do {
+          const page = parseListPage(
+            await api.list(SERVICES, {
+              limit: pageSize,
+              ...(next ? { continue: next } : {}),
+            }, signal),
+          );
+          services += page.items.length;
+          for (const service of page.items) {
+            entries.push(...entriesOf(service) ?? []);
+          }
+          next = page.continue;
+          if (next === undefined) {
+            emit({ type: "snapshot", entries });
+            logger.info(
+              "kubernetes: listed {services} services ({bindings} bindings) from {server}",
+              { services, bindings: entries.length, server: api.server },
+            );
+            return page.resourceVersion;
+          }
+        } while (!signal.aborted);
+        throw signal.reason;
+      } catch (error) {
+        // A continue token outlived the server's history: list again.
+        if (
+          !(error instanceof KubeApiError && error.status === 410) ||
+          attempt >= 3
+        ) {
+          throw error;
+        }
+        logger.info(
+          "kubernetes: the list's continue token expired; listing again",
+        );
       }
-      everListed = true;
-      if (state !== "connected") {
-        state = "connected";
-        emit({ type: "status", state });
+    }
+  };
+
+  /** Applies one watch line; returns the version it moves to. */
+  const apply = (line: string, version: string): string => {
+    let event;
+    try {
+      event = parseWatchEvent(line);
+    } catch (error) {
+      logger.error("kubernetes: {error}", { error: (error as Error).message });
+      return version;
+    }
+    switch (event.kind) {
+      case "bookmark":
+        return event.resourceVersion;
+      case "error":
+        if (event.code === 410) throw new Expired(event.message);
+        throw new KubeApiError("the watch", event.code, event.message);
+      case "change": {
+        const entries = entriesOf(event.object);
+        const uid = (event.object as { metadata?: { uid?: unknown } })
+          .metadata?.uid;
+        if (entries !== undefined && typeof uid === "string") {
+          emit({
+            type: "upsert",
+            ownerId: uid,
+            entries,
+            observedAt: wallClockMs(),
+          });
+        }
+        return event.resourceVersion ?? version;
       }
-      attempt = 0;
-      return list;
+      case "delete": {
+        const uid = (event.object as { metadata?: { uid?: unknown } })
+          .metadata?.uid;
+        if (typeof uid === "string" && uid !== "") {
+          emit({ type: "remove", ownerId: uid, observedAt: wallClockMs() });
+        } else {
+          logger.error("kubernetes: a deleted service {name} has no uid", {
+            name: serviceName(event.object),
+          });
+        }
+        return event.resourceVersion ?? version;
+      }
+    }
+  };
+
+  // Where the next watch starts; undefined: list first.
+  let resourceVersion: string | undefined;
+  // Watches in a row the server ended as soon as they started.
+  let quickEnds = 0;
+  await keepConnected(
+    config.connection.server,
+    async (connected) => {
+      const api = await KubeApi.open(config.connection, options.readTextFile);
+      try {
+        while (!signal.aborted) {
+          if (resourceVersion === undefined) {
+            resourceVersion = await list(api);
+            connected();
+          }
+          const startedAt = Date.now();
+          let lines: AsyncGenerator<string>;
+          try {
+            lines = await api.watch(SERVICES, {
+              resourceVersion,
+              signal,
+              ...(options.watchTimeoutSeconds === undefined
+                ? {}
+                : { timeoutSeconds: options.watchTimeoutSeconds }),
+            });
+          } catch (error) {
+            if (error instanceof KubeApiError && error.status === 410) {
+              resourceVersion = undefined;
+              continue;
+            }
+            throw error;
+          }
+          connected(); // resumed (no-op right after a list)
+          let changes = 0;
+          try {
+            for await (const line of lines) {
+              resourceVersion = apply(line, resourceVersion);
+              changes++;
+            }
+          } catch (error) {
+            if (!(error instanceof Expired)) throw error;
+            logger.info(
+              "kubernetes: resourceVersion {version} expired ({reason}); listing again",
+              { version: resourceVersion, reason: error.message },
+            );
+            resourceVersion = undefined;
+            continue;
+          }
+          // The server ended the watch (its timeout): watch again at once,
+          // unless it keeps ending them straight away (then with backoff).
+          if (changes > 0 || Date.now() - startedAt >= 1000) {
+            quickEnds = 0;
+            continue;
+          }
+          const delayMs = backoffDelay(quickEnds++, {
+            initialMs: 250,
+            maxMs: 10_000,
+          });
+          logger.warn(
+            "kubernetes: {server} ended the watch at once; watching again in {delayMs} ms",
+            { server: api.server, delayMs },
+          );
+          await sleep(clock, delayMs, signal).catch(() => {});
+        }
+      } finally {
+        api.close();
+      }
     },
+    emit,
+    signal,
+    { clock },
   );
-  const upsert = (service: V1Service) => {
-    if (applyingList) return;
-    const observedAt = wallClockMs();
-    const uid = service.metadata?.uid;
-    const entries = entriesOf(service);
-    if (uid === undefined || entries === undefined) return;
-    emit({ type: "upsert", ownerId: uid, entries, observedAt });
-  };
-  informer.on("add", upsert);
-  informer.on("update", upsert);
-  informer.on("delete", (service: V1Service) => {
-    if (applyingList) return;
-    const uid = service.metadata?.uid;
-    if (uid === undefined) {
-      logger.error("kubernetes: a deleted service {name} has no uid", {
-        name: serviceName(service),
-      });
-      return;
-    }
-    emit({ type: "remove", ownerId: uid, observedAt: wallClockMs() });
-  });
-
-  let attempt = 0;
-  // The informer reports a failure once and stops; each round starts it
-  // and waits for that failure (or the end).
-  let failure: { error: unknown } | undefined;
-  let wake = () => {};
-  const fail = (error: unknown) => {
-    failure ??= { error };
-    wake();
-  };
-  // Read through a function: TypeScript cannot see the callbacks set it.
-  const failed = () => failure;
-  informer.on("error", fail);
-  const onAbort = () => wake();
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    while (!signal.aborted) {
-      failure = undefined;
-      await informer.start().catch(fail);
-      if (failed() === undefined && everListed && state !== "connected") {
-        // The watch resumed without a relist: connected again.
-        state = "connected";
-        emit({ type: "status", state });
-        attempt = 0;
-      }
-      if (failed() === undefined && !signal.aborted) {
-        await new Promise<void>((resolve) => wake = resolve);
-      }
-      if (signal.aborted) break;
-      const next = everListed ? "reconnecting" : "waiting";
-      const reason = `${server}: ${describe(failed()?.error)}`;
-      if (next !== state) {
-        state = next;
-        emit({ type: "status", state, reason });
-      }
-      await sleep(
-        clock,
-        backoffDelay(attempt++, { initialMs: 250, maxMs: 10_000 }),
-        signal,
-      ).catch(() => {});
-    }
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-    await informer.stop();
-  }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code =
-      (error as { code?: unknown; statusCode?: unknown }).statusCode ??
-        (error as { code?: unknown }).code;
-    return code === undefined ? error.message : `${error.message} (${code})`;
-  }
-  return String(error);
 }

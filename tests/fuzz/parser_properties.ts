@@ -25,6 +25,11 @@ import {
 } from "../../sources/docker/parse_docker.ts";
 import { parseNatTable } from "../../sources/iptables/parse_iptables.ts";
 import { serviceEntries } from "../../sources/kubernetes/parse_service.ts";
+import {
+  parseListPage,
+  parseWatchEvent,
+} from "../../sources/kubernetes/parse_watch.ts";
+import { parseKubeConnection } from "../../sources/kubernetes/kube_connection.ts";
 import { MESSAGE_VERSION, parseSourceMessage } from "../../sources/messages.ts";
 import { parseProcNet } from "../../sources/procnet/parse_proc_net.ts";
 import { decodeDiagReply } from "../../sources/procnet/sock_diag.ts";
@@ -258,8 +263,41 @@ export function parserProperties(): [
     [
       "kubeconfigs",
       fc.property(fc.oneof(mutated(kubeconfig), fc.string()), (text) => {
+        let access;
         try {
-          kubeconfigAccess(text, "/k.yaml");
+          access = kubeconfigAccess(text, "/k.yaml");
+        } catch (error) {
+          if (!(error instanceof TypeError)) throw error;
+          return;
+        }
+        // What the main thread sends, the worker's guard must accept.
+        parseKubeConnection(structuredClone(access.connection));
+      }),
+    ],
+    [
+      "Kubernetes watch event lines",
+      fc.property(
+        fc.oneof(mutated(watchLine), jsonValue.map((v) => JSON.stringify(v))),
+        (line) => {
+          let event;
+          try {
+            event = parseWatchEvent(line);
+          } catch (error) {
+            if (!(error instanceof TypeError)) throw error;
+            return;
+          }
+          if (event.kind === "change") {
+            check(() => serviceEntries(event.object, "127.0.0.1").entries);
+          }
+        },
+      ),
+    ],
+    [
+      "Kubernetes list pages",
+      fc.property(jsonValue, (value) => {
+        try {
+          const page = parseListPage(value);
+          if (!Array.isArray(page.items)) throw new Error("items not a list");
         } catch (error) {
           if (!(error instanceof TypeError)) throw error;
         }
@@ -279,6 +317,22 @@ export function parserProperties(): [
   ];
 }
 
+const watchLine = JSON.stringify({
+  type: "MODIFIED",
+  object: {
+    metadata: {
+      uid: "u1",
+      namespace: "default",
+      name: "web",
+      resourceVersion: "7",
+    },
+    spec: {
+      type: "NodePort",
+      ports: [{ port: 80, nodePort: 30080, protocol: "TCP" }],
+    },
+  },
+});
+
 class FakeKubeconfig {
   readonly text = [
     "apiVersion: v1",
@@ -291,6 +345,6 @@ class FakeKubeconfig {
     "current-context: default",
     "users:",
     "- name: default",
-    "  user: {client-key: k.key}",
+    "  user: {client-key: k.key, client-certificate-data: Q0VSVA==, token: t, username: u, password: p}",
   ].join("\n");
 }

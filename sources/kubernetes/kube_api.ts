@@ -1,0 +1,271 @@
+/**
+ * The two Kubernetes API calls the source makes, list (paged) and watch,
+ * over Deno's own fetch with the kubeconfig's TLS material and credentials.
+ * It replaces @kubernetes/client-node: importing that library costs a
+ * worker ~75 MiB of heap (its generated API models and node-fetch), more
+ * than the agent's whole memory target.
+ *
+ * @module
+ */
+import type { KubeConnection, PemSource } from "./kube_connection.ts";
+import { readLines } from "../read_lines.ts";
+
+/** The API server answered with an error status (or an ERROR watch event). */
+export class KubeApiError extends Error {
+  /** The HTTP status (or the Status object's code). */
+  readonly status: number;
+
+  /** Creates the error for one request. */
+  constructor(what: string, status: number, message: string) {
+    super(`${what} answered ${status}${message ? `: ${message}` : ""}`);
+    this.name = "KubeApiError";
+    this.status = status;
+  }
+}
+
+/** Reads a file as text (the worker's Deno.readTextFile, or a test's). */
+export type ReadTextFile = (path: string) => Promise<string>;
+
+/** Options of {@linkcode KubeApi.watch}. */
+export interface WatchOptions {
+  /** The resourceVersion to watch from. */
+  readonly resourceVersion: string;
+  /** The server ends the watch after this many seconds. @default 300 */
+  readonly timeoutSeconds?: number;
+  /** No line for this long (ms) means a dead connection. @default timeoutSeconds + 30 s */
+  readonly idleMs?: number;
+  /** Ends the watch. */
+  readonly signal: AbortSignal;
+}
+
+/** The longest watch event line kept (a service is a few KiB). */
+const MAX_EVENT_BYTES = 4 * 1024 * 1024;
+/** The longest error body read. */
+const MAX_ERROR_BYTES = 64 * 1024;
+
+/** A connection to one API server. */
+export class KubeApi {
+  readonly #connection: KubeConnection;
+  readonly #http: Deno.HttpClient;
+  readonly #readTextFile: ReadTextFile;
+
+  private constructor(
+    connection: KubeConnection,
+    http: Deno.HttpClient,
+    readTextFile: ReadTextFile,
+  ) {
+    this.#connection = connection;
+    this.#http = http;
+    this.#readTextFile = readTextFile;
+  }
+
+  /**
+   * Reads the connection's certificate files and creates the HTTP client.
+   *
+   * @param connection The server and credentials.
+   * @param readTextFile Reads the referenced files. @default Deno.readTextFile
+   * @throws {Error} When a referenced file cannot be read (naming it).
+   */
+  static async open(
+    connection: KubeConnection,
+    readTextFile: ReadTextFile = Deno.readTextFile,
+  ): Promise<KubeApi> {
+    const read = async (source: PemSource | undefined, what: string) => {
+      if (source === undefined) return undefined;
+      if ("pem" in source) return source.pem;
+      try {
+        return await readTextFile(source.file);
+      } catch (error) {
+        throw new Error(
+          `cannot read the ${what} ${source.file}: ${(error as Error).message}`,
+        );
+      }
+    };
+    const ca = await read(connection.ca, "certificate authority");
+    const cert = await read(connection.clientCert, "client certificate");
+    const key = await read(connection.clientKey, "client key");
+    const http = Deno.createHttpClient({
+      ...(ca === undefined ? {} : { caCerts: [ca] }),
+      ...(cert === undefined || key === undefined ? {} : { cert, key }),
+    });
+    return new KubeApi(connection, http, readTextFile);
+  }
+
+  /** The server's URL. */
+  get server(): string {
+    return this.#connection.server;
+  }
+
+  /** Closes the HTTP client (and its pooled connections). */
+  close(): void {
+    this.#http.close();
+  }
+
+  /**
+   * `GET path?limit=…&continue=…`: one page of a list.
+   *
+   * @returns The parsed JSON body (a *List object, unchecked).
+   */
+  async list(
+    path: string,
+    page: { readonly limit: number; readonly continue?: string },
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const query = new URLSearchParams({ limit: String(page.limit) });
+    if (page.continue) query.set("continue", page.continue);
+    const response = await this.#get(`${path}?${query}`, signal);
+    return await response.json();
+  }
+
+  /**
+   * `GET path?watch=true&resourceVersion=…`: resolves once the server has
+   * answered, with the watch's event lines as they arrive. The lines end
+   * when the server closes the stream; reading them throws when the
+   * connection breaks or stays silent for `idleMs`. Read them to the end
+   * (or return early): that releases the connection.
+   */
+  async watch(
+    path: string,
+    options: WatchOptions,
+  ): Promise<AsyncGenerator<string>> {
+    const timeoutSeconds = options.timeoutSeconds ?? 300;
+    const idleMs = options.idleMs ?? (timeoutSeconds + 30) * 1000;
+    const query = new URLSearchParams({
+      watch: "true",
+      resourceVersion: options.resourceVersion,
+      allowWatchBookmarks: "true",
+      timeoutSeconds: String(timeoutSeconds),
+    });
+    const ending = new AbortController();
+    const abort = () => ending.abort(options.signal.reason);
+    options.signal.addEventListener("abort", abort, { once: true });
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() =>
+        ending.abort(
+          new Error(`the watch was silent for ${Math.round(idleMs / 1000)} s`),
+        ), idleMs);
+    };
+    const release = () => {
+      clearTimeout(idle);
+      options.signal.removeEventListener("abort", abort);
+      ending.abort();
+    };
+    const silentOrError = (error: unknown) =>
+      ending.signal.aborted && !options.signal.aborted
+        ? ending.signal.reason
+        : error;
+    let response: Response;
+    try {
+      arm();
+      response = await this.#get(`${path}?${query}`, ending.signal);
+    } catch (error) {
+      release();
+      throw silentOrError(error);
+    }
+    return (async function* () {
+      try {
+        if (response.body === null) return;
+        const lines = readLines(response.body, {
+          maxBytes: MAX_EVENT_BYTES,
+          onOversized: (head, bytes) => {
+            throw new Error(
+              `a watch event of ${bytes} bytes is over ${MAX_EVENT_BYTES}: ${head}`,
+            );
+          },
+        });
+        for await (const line of lines) {
+          arm();
+          if (line.trim() !== "") yield line;
+        }
+      } catch (error) {
+        throw silentOrError(error);
+      } finally {
+        release();
+      }
+    })();
+  }
+
+  async #get(pathAndQuery: string, signal: AbortSignal): Promise<Response> {
+    const what = `GET ${this.#connection.server}${pathAndQuery}`;
+    const response = await fetch(`${this.#connection.server}${pathAndQuery}`, {
+      client: this.#http,
+      headers: await this.#headers(),
+      signal,
+    });
+    if (response.ok) return response;
+    throw new KubeApiError(
+      what,
+      response.status,
+      statusMessage(await readBounded(response)),
+    );
+  }
+
+  async #headers(): Promise<Record<string, string>> {
+    const headers: Record<string, string> = {
+      accept: "application/json",
+      "user-agent": "guest-agent",
+    };
+    const { token, tokenFile, basicAuth } = this.#connection;
+    if (tokenFile !== undefined) {
+      let text: string;
+      try {
+        text = await this.#readTextFile(tokenFile);
+      } catch (error) {
+        throw new Error(
+          `cannot read the token file ${tokenFile}: ${
+            (error as Error).message
+          }`,
+        );
+      }
+      headers.authorization = `Bearer ${text.trim()}`;
+    } else if (token !== undefined) {
+      headers.authorization = `Bearer ${token}`;
+    } else if (basicAuth !== undefined) {
+      headers.authorization = `Basic ${
+        btoa(
+          String.fromCharCode(
+            ...new TextEncoder().encode(
+              `${basicAuth.username}:${basicAuth.password}`,
+            ),
+          ),
+        )
+      }`;
+    }
+    return headers;
+  }
+}
+
+async function readBounded(response: Response): Promise<string> {
+  if (response.body === null) return "";
+  const reader = response.body.getReader();
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  try {
+    while (length < MAX_ERROR_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      length += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const whole = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    whole.set(part, offset);
+    offset += part.length;
+  }
+  return new TextDecoder().decode(whole.subarray(0, MAX_ERROR_BYTES));
+}
+
+/** The message of a Status body, or the body's first 200 characters. */
+function statusMessage(body: string): string {
+  try {
+    const status = JSON.parse(body);
+    if (typeof status?.message === "string") return status.message;
+  } catch { /* not JSON */ }
+  return body.trim().slice(0, 200);
+}

@@ -1,0 +1,122 @@
+/**
+ * The Kubernetes watcher against the FAKE API server of tests/ (no real
+ * one runs here), without a worker: paging, expired continue tokens,
+ * refused credentials, a server that ends every watch at once.
+ */
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { FakeKubeApi, fakeService } from "../../tests/fake_kube_api.ts";
+import { waitFor } from "../../tests/wait.ts";
+import type { SourceMessageBody } from "../worker_runtime.ts";
+import { watchKubernetes } from "./watch_kubernetes.ts";
+
+async function watching(
+  api: FakeKubeApi,
+  test: (messages: SourceMessageBody[]) => Promise<void>,
+  options: { token?: string; pageSize?: number } = {},
+): Promise<void> {
+  const messages: SourceMessageBody[] = [];
+  const stop = new AbortController();
+  const done = watchKubernetes(
+    {
+      connection: {
+        server: `http://127.0.0.1:${api.port}`,
+        token: options.token ?? "fake-token",
+      },
+      listenAddress: "0.0.0.0",
+    },
+    (message) => messages.push(message),
+    stop.signal,
+    { pageSize: options.pageSize ?? 500 },
+  );
+  try {
+    await test(messages);
+  } finally {
+    stop.abort();
+    await done;
+    await api.stop();
+  }
+}
+
+const snapshots = (messages: SourceMessageBody[]) =>
+  messages.flatMap((m) => m.type === "snapshot" ? [m] : []);
+
+Deno.test("watchKubernetes() lists in pages and sends one snapshot of them all", async () => {
+  const api = new FakeKubeApi();
+  await api.start();
+  for (let i = 0; i < 7; i++) {
+    api.apply(
+      fakeService(`p${i}`, "NodePort", [{ port: 1, nodePort: 30100 + i }]),
+    );
+  }
+  await watching(api, async (messages) => {
+    await waitFor(() => snapshots(messages).length === 1);
+    assertEquals(snapshots(messages)[0]!.entries.length, 7);
+    const lists = api.requests.filter((r) => !r.includes("watch=true"));
+    assertEquals(lists.length, 3, lists.join(" "));
+    assert(lists.every((r) => r.includes("limit=3")), lists.join(" "));
+  }, { pageSize: 3 });
+});
+
+Deno.test("watchKubernetes() lists again when a continue token expires mid-list", async () => {
+  const api = new FakeKubeApi();
+  await api.start();
+  for (let i = 0; i < 5; i++) {
+    api.apply(
+      fakeService(`c${i}`, "NodePort", [{ port: 1, nodePort: 30200 + i }]),
+    );
+  }
+  let expired = false;
+  api.onRequest = (request) => {
+    if (request.includes("continue=") && !expired) {
+      expired = true;
+      api.apply(fakeService("c5", "NodePort", [{ port: 1, nodePort: 30205 }]));
+      api.compact();
+    }
+  };
+  await watching(api, async (messages) => {
+    await waitFor(() => snapshots(messages).length === 1);
+    assertEquals(
+      snapshots(messages)[0]!.entries.length,
+      6,
+      "the second list has c5",
+    );
+    assert(expired);
+  }, { pageSize: 2 });
+});
+
+Deno.test("watchKubernetes() reports refused credentials as waiting, with the status", async () => {
+  const api = new FakeKubeApi();
+  await api.start();
+  await watching(api, async (messages) => {
+    await waitFor(() => messages.some((m) => m.type === "status"));
+    const status = messages.find((m) => m.type === "status");
+    assertEquals(status?.type === "status" && status.state, "waiting");
+    const reason = status?.type === "status" ? status.reason ?? "" : "";
+    assert(reason.includes("401") && reason.includes("Unauthorized"), reason);
+    assertEquals(snapshots(messages).length, 0);
+  }, { token: "wrong" });
+});
+
+Deno.test("watchKubernetes() backs off when the server ends every watch at once", async () => {
+  const api = new FakeKubeApi();
+  await api.start();
+  api.endWatchesAtOnce = true;
+  await watching(api, async (messages) => {
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const watches = api.requests.filter((r) => r.includes("watch=true"));
+    assert(
+      watches.length >= 2 && watches.length <= 6,
+      `${watches.length} watches`,
+    );
+    assertEquals(
+      messages.flatMap((m) => m.type === "status" ? [m.state] : []),
+      ["connected"],
+      "the server answers: connected",
+    );
+    assertEquals(
+      snapshots(messages).length,
+      1,
+      "the version is kept: no relist",
+    );
+  });
+});
