@@ -9,6 +9,18 @@ import type { AgentOptions } from "../agent/options.ts";
 import { DOCKER_URL_HOST } from "./docker/docker_client.ts";
 import { PROC_NET_ROOT } from "./procnet/watch_proc_net.ts";
 
+/**
+ * Where a source's worker entry is: `<name>/worker.ts` beside this file in
+ * the source tree (and in a `deno compile` binary, which keeps the tree's
+ * paths); `sources/<name>/worker.js` under the bundle's main.js in a build
+ * of `deno task bundle` (one folder: main.js and sources/).
+ */
+export function workerEntry(name: string, here: string = import.meta.url): URL {
+  return here.endsWith("/sources/catalog.ts")
+    ? new URL(`./${name}/worker.ts`, here)
+    : new URL(`./sources/${name}/worker.js`, here);
+}
+
 /** Every source the agent knows of. */
 export type SourceName =
   | "docker"
@@ -84,7 +96,7 @@ export const SOURCE_WORKERS: Readonly<
   Partial<Record<SourceName, SourceWorkerSpec>>
 > = {
   docker: {
-    entry: new URL("./docker/worker.ts", import.meta.url),
+    entry: workerEntry("docker"),
     // A unix socket needs read, write and net "unix:<path>"; fetch also
     // checks the URL's host, a name that is never resolved.
     permissions: (options) => ({
@@ -96,7 +108,7 @@ export const SOURCE_WORKERS: Readonly<
     config: (options) => ({ socketPath: options.dockerSocket }),
   },
   containerd: {
-    entry: new URL("./containerd/worker.ts", import.meta.url),
+    entry: workerEntry("containerd"),
     // The socket (read, write, net unix:<path>), nerdctl's state dirs for
     // network-config.json, and the variables grpc-js reads at import.
     permissions: (options) => ({
@@ -112,7 +124,7 @@ export const SOURCE_WORKERS: Readonly<
     }),
   },
   iptables: {
-    entry: new URL("./iptables/worker.ts", import.meta.url),
+    entry: workerEntry("iptables"),
     // Running the two save binaries (the path and its symlink target), and
     // FFI on libc for the nf_tables notification socket.
     permissions: (_options, facts) => ({
@@ -131,7 +143,7 @@ export const SOURCE_WORKERS: Readonly<
     }),
   },
   kubernetes: {
-    entry: new URL("./kubernetes/worker.ts", import.meta.url),
+    entry: workerEntry("kubernetes"),
     // The API server's host:port and the certificate and token files the
     // kubeconfig references, nothing else: the main thread reads the
     // kubeconfig and sends the connection; it starts (and restarts when
@@ -149,7 +161,7 @@ export const SOURCE_WORKERS: Readonly<
     }),
   },
   procnet: {
-    entry: new URL("./procnet/worker.ts", import.meta.url),
+    entry: workerEntry("procnet"),
     // Deno refuses to read /proc/net (it is /proc/self/net) without
     // --allow-all, so the worker reads through libc: FFI for that one file.
     permissions: (_options, facts) => ({

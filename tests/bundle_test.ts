@@ -1,0 +1,113 @@
+/**
+ * The bundled build (`deno task bundle`: main.js and sources/<name>/worker.js
+ * in one folder) runs: it is the JavaScript a guest image can carry without
+ * the source tree, and the closest thing to the `deno compile` binary that
+ * can be built here (compile needs denort, which cannot be downloaded).
+ *
+ * @module
+ */
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { collectText } from "./agent_process.ts";
+import { waitFor } from "./wait.ts";
+import { SOURCE_WORKERS } from "../sources/catalog.ts";
+
+const ROOT = new URL("../", import.meta.url);
+/** How README says to run the bundle. */
+const BUNDLE_RUN = [
+  "run",
+  "--allow-all",
+  "--unstable-worker-options",
+  "--unstable-net",
+];
+
+Deno.test("the bundle task names every worker entry, and the bundled agent runs its workers", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", ROOT)),
+  );
+  const task = config.tasks.bundle as string;
+  const entries = Object.keys(SOURCE_WORKERS).map((name) =>
+    `sources/${name}/worker.ts`
+  ).sort();
+  const named = [...task.matchAll(/(sources\/\S+\/worker\.ts)/g)].map((m) =>
+    m[1]!
+  )
+    .sort();
+  assertEquals(named, entries);
+
+  const dir = await Deno.makeTempDir({ prefix: "gabundle" });
+  let agent: Deno.ChildProcess | undefined;
+  try {
+    const args = task.split(/\s+/).slice(1).map((arg) =>
+      arg === "dist/bundle" ? dir : arg
+    );
+    const bundled = await new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: ROOT,
+      stdin: "null",
+    }).output();
+    assertEquals(bundled.code, 0, new TextDecoder().decode(bundled.stderr));
+    for (const name of Object.keys(SOURCE_WORKERS)) {
+      await Deno.stat(`${dir}/sources/${name}/worker.js`);
+    }
+
+    // Run from a folder with neither deno.json nor the source tree: the
+    // unstable features deno.json turns on must be given as flags.
+    const socket = `${dir}/control/agent.sock`;
+    agent = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...BUNDLE_RUN,
+        `${dir}/main.js`,
+        "--dry-run",
+        "--no-iptables",
+        "--procnet",
+        "--procnet-interval=100",
+        `--control-socket=${socket}`,
+      ],
+      cwd: dir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const stderr = collectText(agent.stderr);
+    const stdout = collectText(agent.stdout);
+    await waitFor(
+      () => stderr.text().includes("procnet is connected"),
+      20_000,
+      () => ` for procnet in:\n${stderr.text()}`,
+    );
+    const status = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        `${dir}/main.js`,
+        "status",
+        "--json",
+        `--control-socket=${socket}`,
+      ],
+      cwd: dir,
+      stdin: "null",
+    }).output();
+    assertEquals(status.code, 0, new TextDecoder().decode(status.stderr));
+    const report = JSON.parse(new TextDecoder().decode(status.stdout));
+    assert(
+      report.sources.some((s: { name: string; state: string }) =>
+        s.name === "procnet" && s.state === "connected"
+      ),
+      JSON.stringify(report.sources),
+    );
+    agent.kill("SIGTERM");
+    assertEquals((await agent.status).code, 0, stderr.text());
+    agent = undefined;
+    await Promise.all([stderr.done, stdout.done]);
+    assertStringIncludes(stderr.text(), "received SIGTERM");
+  } finally {
+    if (agent) {
+      try {
+        agent.kill("SIGKILL");
+      } catch { /* it ended by itself */ }
+      await agent.status;
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
