@@ -28,6 +28,7 @@ import { watchContainerd } from "../sources/containerd/watch_containerd.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import {
   cleanUpOnce,
+  EVENT_SOURCE_TARGET,
   measureAgentStarts,
   measureStarts,
   print,
@@ -113,11 +114,16 @@ try {
     `containerd in a network namespace, ${COUNT} containers each, 1 binding per container, first add timed`,
   );
   reportRows([
-    ["agent-added, one at a time", sequential, "agentAdded"],
+    [
+      "agent-added, one at a time",
+      sequential,
+      "agentAdded",
+      EVENT_SOURCE_TARGET,
+    ],
     ["  of which worker (Get, message hop)", sequential, "worker"],
     ["  of which main thread (tracker, queue)", sequential, "main"],
     ["ctr run returned → add, one at a time", sequential, "runToAdd"],
-    ["agent-added, 10 at a time", burst, "agentAdded"],
+    ["agent-added, 10 at a time", burst, "agentAdded", EVENT_SOURCE_TARGET],
     ["ctr run returned → add, 10 at a time", burst, "runToAdd"],
   ]);
 

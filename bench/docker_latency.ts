@@ -26,11 +26,13 @@ import { startAgent } from "../agent/run_agent.ts";
 import { wallClockMs } from "../sources/messages.ts";
 import {
   cleanUpOnce,
+  EVENT_SOURCE_TARGET,
   measureAgentStarts,
   measureStarts,
   print,
   report,
   reportRows,
+  type Target,
   TimingForwarder,
   UpsertTimes,
 } from "./latency_support.ts";
@@ -85,12 +87,22 @@ try {
   print(
     `dockerd in a network namespace, ${COUNT} containers each, 2 bindings per container (0.0.0.0 and ::), first add timed`,
   );
-  const rows: [string, typeof sequential, keyof (typeof sequential)[0]][] = [
-    ["agent-added, one at a time", sequential, "agentAdded"],
+  const rows: [
+    string,
+    typeof sequential,
+    keyof (typeof sequential)[0],
+    Target?,
+  ][] = [
+    [
+      "agent-added, one at a time",
+      sequential,
+      "agentAdded",
+      EVENT_SOURCE_TARGET,
+    ],
     ["  of which worker (inspect, message hop)", sequential, "worker"],
     ["  of which main thread (tracker, queue)", sequential, "main"],
     ["docker run returned → add, one at a time", sequential, "runToAdd"],
-    ["agent-added, 10 at a time", burst, "agentAdded"],
+    ["agent-added, 10 at a time", burst, "agentAdded", EVENT_SOURCE_TARGET],
     ["docker run returned → add, 10 at a time", burst, "runToAdd"],
   ];
   reportRows(rows);

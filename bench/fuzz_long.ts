@@ -9,16 +9,19 @@
  */
 import fc from "fast-check";
 import { parserProperties } from "../tests/fuzz/parser_properties.ts";
-import { print } from "./latency_support.ts";
+import { print, reportValue } from "./latency_support.ts";
 
 const RUNS = Number(Deno.args[0] ?? 100_000);
 let failed = false;
-for (const [name, property] of parserProperties()) {
+let failures = 0;
+const properties = parserProperties();
+for (const [name, property] of properties) {
   const start = performance.now();
   const result = fc.check(property, { numRuns: RUNS });
   const seconds = ((performance.now() - start) / 1000).toFixed(1);
   if (result.failed) {
     failed = true;
+    failures++;
     print(
       `${name}: FAILED after ${result.numRuns} inputs (${seconds} s): ${
         fc.defaultReportMessage(result)
@@ -26,4 +29,9 @@ for (const [name, property] of parserProperties()) {
     );
   } else print(`${name}: ${RUNS} inputs, no failure (${seconds} s)`);
 }
+reportValue(
+  `fuzz: parsers failing of ${properties.length} (${RUNS} inputs each)`,
+  failures,
+  "parsers",
+);
 if (failed) Deno.exit(1);

@@ -19,23 +19,13 @@ import {
 import { startNetnsAgent } from "../tests/netns_agent.ts";
 import { onlySources } from "../tests/test_options.ts";
 import type { SourceName } from "../sources/catalog.ts";
-import { print } from "./latency_support.ts";
+import { print, processUsage, reportValue } from "./latency_support.ts";
 
-const IDLE_SECONDS = Number(Deno.args[0] ?? 30);
+const IDLE_SECONDS = Number(Deno.args[0] ?? 60);
 
 if (!await canCreateNamespaces()) {
   print("idle_figures: needs root and ip netns", Deno.stderr);
   Deno.exit(1);
-}
-
-function sample(pid: number): { cpu: number; rssMiB: number } {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const cpu = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) /
-    100;
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const rssMiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-  return { cpu, rssMiB };
 }
 
 const api = new FakeKubeApi();
@@ -72,14 +62,17 @@ try {
     });
     try {
       await new Promise((resolve) => setTimeout(resolve, 2_000)); // settle
-      const before = sample(agent.pid);
+      const before = processUsage(agent.pid);
       await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
-      const after = sample(agent.pid);
-      print(
-        `${sources.join(" + ").padEnd(32)} CPU ${
-          ((after.cpu - before.cpu) / IDLE_SECONDS * 100).toFixed(2).padStart(5)
-        }% of a core   RSS ${after.rssMiB.toFixed(1).padStart(6)} MiB`,
+      const after = processUsage(agent.pid);
+      const name = sources.join(" + ");
+      reportValue(
+        `idle CPU, ${name}`,
+        (after.cpuSeconds - before.cpuSeconds) / IDLE_SECONDS * 100,
+        "% of a core",
+        0.5,
       );
+      reportValue(`idle RSS, ${name}`, after.rssMiB, "MiB");
     } finally {
       await agent.stop();
       await own?.delete();

@@ -19,16 +19,16 @@ import { HOST_NAMESPACE } from "../tests/netns.ts";
 import { startNetnsAgent } from "../tests/netns_agent.ts";
 import { onlySources } from "../tests/test_options.ts";
 import { wallClockMs } from "../sources/messages.ts";
-import { print, report } from "./latency_support.ts";
+import {
+  EVENT_SOURCE_TARGET,
+  print,
+  processUsage,
+  report,
+  reportValue,
+} from "./latency_support.ts";
 
 const SERVICES = Number(Deno.args[0] ?? 5000);
 const EVENTS = 100;
-
-function rssMiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kib / 1024;
-}
 
 const api = new FakeKubeApi();
 await api.start();
@@ -59,16 +59,21 @@ try {
   print(
     `fake API server with ${SERVICES} LoadBalancer services, 50 namespaces`,
   );
-  print(
-    `agent process start → first snapshot received: ${
-      (snapshot.at - startedAt).toFixed(0)
-    } ms; → all ${SERVICES} bindings forwarded: ${
-      (allAdded.at - startedAt).toFixed(0)
-    } ms`,
+  reportValue(
+    `agent start → first snapshot (${SERVICES} services)`,
+    snapshot.at - startedAt,
+    "ms",
+  );
+  reportValue(
+    `agent start → all ${SERVICES} services forwarded`,
+    allAdded.at - startedAt,
+    "ms",
   );
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  print(
-    `agent RSS with the Kubernetes worker: ${rssMiB(agent.pid).toFixed(1)} MiB`,
+  reportValue(
+    `agent RSS, ${SERVICES} services listed`,
+    processUsage(agent.pid).rssMiB,
+    "MiB",
   );
 
   const agentAdded: number[] = [];
@@ -89,9 +94,17 @@ try {
     agentAdded.push(added.at - observedAt);
     changeToAdd.push(added.at - changedAt);
   }
-  report(`agent-added, watch event → add (${EVENTS} services)`, agentAdded);
+  report(
+    `agent-added, watch event → add (${EVENTS} services)`,
+    agentAdded,
+    EVENT_SOURCE_TARGET,
+  );
   report("API server change → add", changeToAdd);
-  print(`agent RSS after: ${rssMiB(agent.pid).toFixed(1)} MiB`);
+  reportValue(
+    `agent RSS after ${EVENTS} more services`,
+    processUsage(agent.pid).rssMiB,
+    "MiB",
+  );
 } finally {
   await agent.stop();
   await api.stop();

@@ -96,29 +96,122 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.max(0, index)]!;
 }
 
+/** CPU used so far and resident memory of a process, from /proc. */
+export interface ProcessUsage {
+  /** CPU seconds, user + system, its waited-for children included. */
+  readonly cpuSeconds: number;
+  /** Resident set size in MiB. */
+  readonly rssMiB: number;
+}
+
+/** Reads a process's CPU seconds and RSS (Linux /proc; 100 ticks/s). */
+export function processUsage(pid: number): ProcessUsage {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after "(comm) ": state is [0], utime [11] … cstime [14].
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { cpuSeconds: ticks / 100, rssMiB: kib / 1024 };
+}
+
 /** Writes one line. */
 export function print(line: string, stream = Deno.stdout): void {
   stream.writeSync(new TextEncoder().encode(`${line}\n`));
 }
 
-/** Prints `label`, n, median, p99 and max of `values` in ms. */
-export function report(label: string, values: readonly number[]): void {
-  const f = (n: number) => n.toFixed(2).padStart(8);
-  print(
-    `${label.padEnd(44)} n=${values.length}  median ${
-      f(percentile(values, 50))
-    } ms  p99 ${f(percentile(values, 99))} ms  max ${
-      f(Math.max(...values))
-    } ms`,
-  );
+/** Upper bounds a figure should stay under (issue 9's targets). */
+export interface Target {
+  /** For the median (or the single value). */
+  readonly median?: number;
+  /** For the 99th percentile. */
+  readonly p99?: number;
 }
 
-/** Prints a row per (label, samples, field). */
-export function reportRows<T>(
-  rows: readonly (readonly [string, readonly T[], keyof T])[],
+/** One figure for the summary table of bench/summary.ts. */
+export interface Figure {
+  /** What was measured. */
+  readonly label: string;
+  /** The median, or the one value measured. */
+  readonly median: number;
+  /** The 99th percentile, for series. */
+  readonly p99?: number;
+  /** Samples in the series (1 for a single value). */
+  readonly n: number;
+  /** "ms", "MiB", "% of a core", … */
+  readonly unit: string;
+  /** What it should stay under, when the issue sets a target. */
+  readonly target?: Target;
+}
+
+/**
+ * Appends a figure (as a JSON line naming this script) to the file
+ * `GA_BENCH_RESULTS` names, where bench/summary.ts collects them; without
+ * that variable (a script run on its own) it does nothing.
+ */
+export function recordFigure(figure: Figure): void {
+  const file = Deno.env.get("GA_BENCH_RESULTS");
+  if (!file) return;
+  const script = Deno.mainModule.slice(Deno.mainModule.lastIndexOf("/") + 1);
+  Deno.writeTextFileSync(file, `${JSON.stringify({ script, ...figure })}\n`, {
+    append: true,
+  });
+}
+
+/** Prints and records one measured value (an RSS, a CPU share, a time). */
+export function reportValue(
+  label: string,
+  value: number,
+  unit: string,
+  target?: number,
 ): void {
-  for (const [label, samples, field] of rows) {
-    report(label, samples.map((sample) => sample[field] as number));
+  print(
+    `${label.padEnd(44)} ${value.toFixed(2).padStart(8)} ${unit}${
+      target === undefined ? "" : `  (target < ${target} ${unit})`
+    }`,
+  );
+  recordFigure({
+    label,
+    median: value,
+    n: 1,
+    unit,
+    ...(target === undefined ? {} : { target: { median: target } }),
+  });
+}
+
+/** Prints (and records) `label`, n, median, p99 and max of `values` in ms. */
+export function report(
+  label: string,
+  values: readonly number[],
+  target?: Target,
+): void {
+  const f = (n: number) => n.toFixed(2).padStart(8);
+  const median = percentile(values, 50);
+  const p99 = percentile(values, 99);
+  print(
+    `${label.padEnd(44)} n=${values.length}  median ${f(median)} ms  p99 ${
+      f(p99)
+    } ms  max ${f(Math.max(...values))} ms`,
+  );
+  recordFigure({
+    label,
+    median,
+    p99,
+    n: values.length,
+    unit: "ms",
+    ...(target === undefined ? {} : { target }),
+  });
+}
+
+/** The issue's target for agent-added latency of event sources. */
+export const EVENT_SOURCE_TARGET: Target = { median: 2, p99: 10 };
+
+/** Prints a row per (label, samples, field, target?). */
+export function reportRows<T>(
+  rows: readonly (readonly [string, readonly T[], keyof T, Target?])[],
+): void {
+  for (const [label, samples, field, target] of rows) {
+    report(label, samples.map((sample) => sample[field] as number), target);
   }
 }
 

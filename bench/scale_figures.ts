@@ -18,7 +18,7 @@ import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts
 import { makeBinding, type PortEntry } from "../tracker/binding.ts";
 import { PortTracker, type TrackerDiff } from "../tracker/port_tracker.ts";
 import { canCreateNamespaces, createTestNamespace } from "../tests/netns.ts";
-import { print } from "./latency_support.ts";
+import { print, reportValue } from "./latency_support.ts";
 
 const OWNERS = Number(Deno.args[0] ?? 1000);
 const PER_OWNER = Number(Deno.args[1] ?? 10);
@@ -121,6 +121,18 @@ print(
   } ms`,
 );
 print(`all removed: ${removeMs.toFixed(0)} ms`);
+reportValue(
+  `${total} bindings: snapshot → all listening`,
+  convergeMs,
+  "ms",
+  1000,
+);
+reportValue(
+  `${total} bindings: tracker entries per second`,
+  Math.round(total / snapshotMs * 1000),
+  "entries/s",
+);
+reportValue(`${total} bindings: RSS growth`, rssForwarded - rssBefore, "MiB");
 print(
   `RSS: ${rssBefore.toFixed(1)} MiB before, ${
     rssForwarded.toFixed(1)
