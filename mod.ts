@@ -56,6 +56,11 @@ export {
   type SourceState,
   wallClockMs,
 } from "./sources/messages.ts";
+export type {
+  LogProperties,
+  LogValue,
+  SourceLogLevel,
+} from "./sources/source_log.ts";
 export {
   type AgentMode,
   type AgentOptions,

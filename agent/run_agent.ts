@@ -375,7 +375,6 @@ export async function startAgent(
 
   const supervisor = new SourceSupervisor(sources, {
     debug: options.debug,
-    jsonLogs: options.logFormat === "json",
     ...(dependencies.clock ? { clock: dependencies.clock } : {}),
     onPortMessage: (source, message) => {
       dependencies.onSourceMessage?.(source, message);

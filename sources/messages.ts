@@ -5,6 +5,13 @@
  * @module
  */
 import { isPort, makeBinding, type PortEntry } from "../tracker/binding.ts";
+import {
+  type LogProperties,
+  type LogValue,
+  MAX_LOG_PROPERTIES,
+  MAX_LOG_VALUE_LENGTH,
+  type SourceLogLevel,
+} from "./source_log.ts";
 
 /** Version of the message format; a worker of another version is refused. */
 export const MESSAGE_VERSION = 1;
@@ -67,6 +74,18 @@ export type SourceMessage =
     readonly type: "error";
     /** What went wrong. */
     readonly message: string;
+  }
+  | {
+    /** Format version. */
+    readonly v: typeof MESSAGE_VERSION;
+    /** A log record; the main thread logs it under the source's name. */
+    readonly type: "log";
+    /** How serious. */
+    readonly level: SourceLogLevel;
+    /** The message template, with `{name}` placeholders. */
+    readonly message: string;
+    /** The placeholders' values. */
+    readonly properties: LogProperties;
   };
 
 /** The source messages that change ports: snapshot, upsert, remove. */
@@ -84,10 +103,8 @@ export type ControlMessage =
     readonly type: "start";
     /** The source's own configuration (plain data). */
     readonly config: Readonly<Record<string, unknown>>;
-    /** Log at debug level. */
+    /** Post debug log records too. */
     readonly debug: boolean;
-    /** Log as JSON lines instead of text. */
-    readonly jsonLogs: boolean;
   }
   | {
     /** Format version. */
@@ -268,13 +285,61 @@ export function parseSourceMessage(data: unknown): SourceMessage {
           ? raw.message.slice(0, MAX_TEXT_LENGTH)
           : fail("message.message", raw.message, "a string"),
       };
+    case "log":
+      return {
+        v,
+        type: "log",
+        level: logLevel(raw.level),
+        message: text(raw.message, "message.message", MAX_TEXT_LENGTH),
+        properties: logProperties(raw.properties),
+      };
     default:
       return fail(
         "message.type",
         raw.type,
-        "snapshot, upsert, remove, status, stopped or error",
+        "snapshot, upsert, remove, status, stopped, error or log",
       );
   }
+}
+
+function logLevel(value: unknown): SourceLogLevel {
+  if (
+    value !== "debug" && value !== "info" && value !== "warning" &&
+    value !== "error"
+  ) {
+    fail("message.level", value, "debug, info, warning or error");
+  }
+  return value;
+}
+
+function logProperties(value: unknown): LogProperties {
+  const raw = record(value, "message.properties");
+  const keys = Object.keys(raw);
+  if (keys.length > MAX_LOG_PROPERTIES) {
+    fail(
+      "message.properties",
+      value,
+      `at most ${MAX_LOG_PROPERTIES} properties`,
+    );
+  }
+  const properties: [string, LogValue][] = [];
+  for (const key of keys) {
+    const item = raw[key];
+    if (
+      item !== null && typeof item !== "boolean" &&
+      !(typeof item === "number" && Number.isFinite(item)) &&
+      !(typeof item === "string" && item.length <= MAX_LOG_VALUE_LENGTH + 1)
+    ) {
+      fail(
+        `message.properties.${key.slice(0, 40)}`,
+        item,
+        `a string of at most ${MAX_LOG_VALUE_LENGTH} characters, a finite number, a boolean or null`,
+      );
+    }
+    properties.push([text(key, "a property name", MAX_ID_LENGTH), item]);
+  }
+  // fromEntries defines own properties: a "__proto__" key stays a key.
+  return Object.fromEntries(properties);
 }
 
 /**
@@ -318,6 +383,5 @@ export function parseControlMessage(data: unknown): ControlMessage {
     type: "start",
     config: record(raw.config, "control message.config"),
     debug: raw.debug === true,
-    jsonLogs: raw.jsonLogs === true,
   };
 }

@@ -4,6 +4,7 @@ import {
   parseControlMessage,
   parseSourceMessage,
 } from "./messages.ts";
+import { MAX_LOG_PROPERTIES, MAX_LOG_VALUE_LENGTH } from "./source_log.ts";
 
 const good = {
   ownerId: "c1",
@@ -56,6 +57,30 @@ Deno.test("parseSourceMessage() accepts each message type", () => {
     parseSourceMessage({ v: 1, type: "remove", ownerId: "x", observedAt: 1.5 }),
     { v: 1, type: "remove", ownerId: "x", observedAt: 1.5 },
   );
+});
+
+Deno.test("parseSourceMessage() accepts a log record, a __proto__ key kept as a key", () => {
+  const properties = JSON.parse(
+    '{"id":"c1","count":3,"ok":true,"none":null,"__proto__":"p"}',
+  );
+  const message = parseSourceMessage({
+    v: 1,
+    type: "log",
+    level: "warning",
+    message: "docker: {id} skipped",
+    properties,
+    unknownField: "ignored",
+  });
+  assertEquals(message, {
+    v: 1,
+    type: "log",
+    level: "warning",
+    message: "docker: {id} skipped",
+    properties,
+  });
+  if (message.type !== "log") throw new Error("not a log record");
+  assertEquals(Object.keys(message.properties).includes("__proto__"), true);
+  assertEquals(Object.getPrototypeOf(message.properties), Object.prototype);
 });
 
 Deno.test("parseSourceMessage() rejects hostile messages with a reason", async (t) => {
@@ -151,6 +176,70 @@ Deno.test("parseSourceMessage() rejects hostile messages with a reason", async (
       { v: 1, type: "snapshot", entries: [{ ...good, containerPort: 1.5 }] },
       "containerPort",
     ],
+    [
+      "log level unknown",
+      { v: 1, type: "log", level: "panic", message: "m", properties: {} },
+      "message.level",
+    ],
+    [
+      "log without message",
+      { v: 1, type: "log", level: "info", properties: {} },
+      "message.message",
+    ],
+    [
+      "log properties not an object",
+      { v: 1, type: "log", level: "info", message: "m", properties: [1] },
+      "message.properties",
+    ],
+    [
+      "log property an object",
+      {
+        v: 1,
+        type: "log",
+        level: "info",
+        message: "m",
+        properties: { error: { nested: true } },
+      },
+      "message.properties.error",
+    ],
+    [
+      "log property not finite",
+      {
+        v: 1,
+        type: "log",
+        level: "info",
+        message: "m",
+        properties: { n: NaN },
+      },
+      "message.properties.n",
+    ],
+    [
+      "log property oversized",
+      {
+        v: 1,
+        type: "log",
+        level: "error",
+        message: "m",
+        properties: { stack: "x".repeat(MAX_LOG_VALUE_LENGTH + 2) },
+      },
+      "at most 16384 characters",
+    ],
+    [
+      "too many log properties",
+      {
+        v: 1,
+        type: "log",
+        level: "info",
+        message: "m",
+        properties: Object.fromEntries(
+          Array.from(
+            { length: MAX_LOG_PROPERTIES + 1 },
+            (_, i) => [`p${i}`, i],
+          ),
+        ),
+      },
+      `at most ${MAX_LOG_PROPERTIES} properties`,
+    ],
   ];
   for (const [name, input, expected] of cases) {
     await t.step(name, () => {
@@ -166,7 +255,7 @@ Deno.test("parseControlMessage() reads start and stop", () => {
   });
   assertEquals(
     parseControlMessage({ v: 1, type: "start", config: { a: 1 }, debug: true }),
-    { v: 1, type: "start", config: { a: 1 }, debug: true, jsonLogs: false },
+    { v: 1, type: "start", config: { a: 1 }, debug: true },
   );
   assertThrows(
     () => parseControlMessage({ v: 1, type: "start", config: null }),

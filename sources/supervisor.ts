@@ -50,10 +50,8 @@ export interface SourceStatus {
 export interface SupervisorOptions {
   /** Receives every checked port message (snapshot, upsert, remove). */
   readonly onPortMessage: (source: string, message: PortMessage) => void;
-  /** Log at debug level in workers. @default false */
+  /** Workers post their debug records too. @default false */
   readonly debug?: boolean;
-  /** JSON log lines in workers. @default false */
-  readonly jsonLogs?: boolean;
   /** Restart delays. @default 500 ms doubling to 30 s */
   readonly backoff?: BackoffOptions;
   /** A worker that ran this long before failing restarts from the first delay. @default 60000 */
@@ -253,7 +251,6 @@ export class SourceSupervisor {
       type: "start",
       config: source.config,
       debug: this.#options.debug ?? false,
-      jsonLogs: this.#options.jsonLogs ?? false,
     };
     worker.postMessage(start);
   }
@@ -288,6 +285,9 @@ export class SourceSupervisor {
       case "error":
         this.#failed(slot, message.message, worker);
         break;
+      case "log":
+        this.#sourceLog(name, message);
+        break;
       case "stopped":
         slot.worker = undefined;
         worker.terminate();
@@ -298,6 +298,22 @@ export class SourceSupervisor {
       default:
         slot.status.lastEventAt = this.#clock.now();
         this.#options.onPortMessage(name, message);
+    }
+  }
+
+  /** Logs a worker's record under guest-agent·source·<name>. */
+  #sourceLog(name: string, record: Extract<SourceMessage, { type: "log" }>) {
+    const logger = getLogger(["guest-agent", "source", name]);
+    const { message, properties } = record;
+    switch (record.level) {
+      case "debug":
+        return logger.debug(message, properties);
+      case "info":
+        return logger.info(message, properties);
+      case "warning":
+        return logger.warn(message, properties);
+      case "error":
+        return logger.error(message, properties);
     }
   }
 

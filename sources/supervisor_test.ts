@@ -54,6 +54,30 @@ Deno.test("SourceSupervisor restarts a worker that reports a fatal error", async
   await supervisor.stop(500);
 });
 
+Deno.test("SourceSupervisor logs a worker's records under its source's category", async () => {
+  const lines: string[] = [];
+  setupLogging({ write: (line) => lines.push(line) });
+  const { supervisor } = superviseCrashing("logs");
+  try {
+    supervisor.start();
+    await waitFor(() => supervisor.status()[0]?.state === "connected");
+  } finally {
+    await supervisor.stop(2_000);
+    resetSync();
+  }
+  const warned = lines.filter((line) =>
+    line.includes("guest-agent·source·crashing: crashing: port 1234 from")
+  );
+  assertEquals(warned.length, 1, lines.join(""));
+  assert(warned[0]!.includes("[WRN]"), warned[0]);
+  assert(warned[0]!.includes("Error: the injected cause"), warned[0]);
+  // The agent does not log debug here, so the worker did not post it.
+  assert(
+    !lines.some((line) => line.includes("a debug detail")),
+    lines.join(""),
+  );
+});
+
 Deno.test("SourceSupervisor drops malformed messages and keeps the worker", async () => {
   const lines: string[] = [];
   setupLogging({ write: (line) => lines.push(line) });

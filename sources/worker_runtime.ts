@@ -5,13 +5,12 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
-import { setupLogging } from "../support/logging.ts";
 import {
   MESSAGE_VERSION,
   parseControlMessage,
   type SourceMessage,
 } from "./messages.ts";
+import { setSourceLogSink, sourceLogger } from "./source_log.ts";
 
 /** A source message without its version field (the runtime adds it). */
 export type SourceMessageBody = SourceMessage extends infer M
@@ -63,8 +62,14 @@ export function runSourceWorker(source: string, runner: SourceRunner): void {
     }
     if (started) return;
     started = true;
-    setupLogging({ debug: message.debug, json: message.jsonLogs });
-    const logger = getLogger(["guest-agent", "source", source]);
+    // Records go to the main thread, which logs them with its own setup;
+    // debug records are not even posted unless the agent logs debug.
+    const debug = message.debug;
+    setSourceLogSink((level, _source, text, properties) => {
+      if (level === "debug" && !debug) return;
+      post({ type: "log", level, message: text, properties });
+    });
+    const logger = sourceLogger(source);
     runner(message.config, post, controller.signal).then(
       () => {
         if (controller.signal.aborted) {
@@ -77,12 +82,7 @@ export function runSourceWorker(source: string, runner: SourceRunner): void {
           post({ type: "stopped" });
           return scope.close();
         }
-        logger.error("{source} failed: {error}", {
-          source,
-          error: error instanceof Error
-            ? error.stack ?? error.message
-            : String(error),
-        });
+        logger.error("{source} failed: {error}", { source, error });
         post({
           type: "error",
           message: error instanceof Error ? error.message : String(error),

@@ -11,6 +11,7 @@ import {
   resetSync,
   type Sink,
 } from "@logtape/logtape";
+import { writeStderrSync } from "./stderr.ts";
 
 /** Options of {@linkcode setupLogging}. */
 export interface LoggingOptions {
@@ -22,16 +23,6 @@ export interface LoggingOptions {
   readonly write?: (line: string) => void;
 }
 
-const encoder = new TextEncoder();
-
-function writeStderr(line: string): void {
-  const bytes = encoder.encode(line);
-  let written = 0;
-  while (written < bytes.length) {
-    written += Deno.stderr.writeSync(bytes.subarray(written));
-  }
-}
-
 /**
  * Configures logtape for this thread: every category under "guest-agent"
  * at info (or debug), as text or JSON lines. Writes are synchronous, so the
@@ -40,7 +31,7 @@ function writeStderr(line: string): void {
  * @param options Level, format and destination.
  */
 export function setupLogging(options: LoggingOptions = {}): void {
-  const write = options.write ?? writeStderr;
+  const write = options.write ?? writeStderrSync;
   const formatter = options.json ? jsonLinesFormatter : getTextFormatter({
     timestamp: "date-time-timezone",
     level: "ABBR",

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
 import type { Clock } from "../../support/clock.ts";
 import type { PortEntry } from "../../tracker/binding.ts";
 import { keepConnected } from "../keep_connected.ts";
@@ -31,6 +30,7 @@ import {
   portsLocation,
   STATE_DIR_LABEL,
 } from "./parse_containerd.ts";
+import { sourceLogger } from "../source_log.ts";
 
 /** Configuration of the containerd source. */
 export interface ContainerdConfig {
@@ -79,7 +79,7 @@ const PUBLISHING_FILTERS = [
   `labels.${JSON.stringify(STATE_DIR_LABEL)}`,
 ];
 
-const logger = getLogger(["guest-agent", "source", "containerd"]);
+const logger = sourceLogger("containerd");
 
 function isInside(path: string, root: string): boolean {
   return !path.split("/").includes("..") &&

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
 import type { Clock } from "../../support/clock.ts";
 import type { PortEntry } from "../../tracker/binding.ts";
 import { keepConnected } from "../keep_connected.ts";
@@ -20,6 +19,7 @@ import {
   parseDockerEvent,
   parseDockerInspect,
 } from "./parse_docker.ts";
+import { sourceLogger } from "../source_log.ts";
 
 /** Configuration of the Docker source. */
 export interface DockerConfig {
@@ -50,7 +50,7 @@ export interface WatchDockerOptions {
   readonly clock?: Clock;
 }
 
-const logger = getLogger(["guest-agent", "source", "docker"]);
+const logger = sourceLogger("docker");
 
 async function inspectEntries(
   client: DockerClient,

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
 import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import { bindingKey, type PortEntry } from "../../tracker/binding.ts";
@@ -14,6 +13,7 @@ import { type CommandResult, runCommand } from "../../support/run_command.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { type ChangeSubscription, subscribeNftChanges } from "./nft_changes.ts";
 import { type IpFamily, parseNatTable } from "./parse_iptables.ts";
+import { sourceLogger } from "../source_log.ts";
 
 /** Configuration of the iptables source. */
 export interface IptablesConfig {
@@ -98,7 +98,7 @@ export const XTABLES_LOCK_HELD = 4;
 const LOCK_RETRIES = 20;
 const LOCK_RETRY_MS = 50;
 
-const logger = getLogger(["guest-agent", "source", "iptables"]);
+const logger = sourceLogger("iptables");
 
 function signature(entries: readonly PortEntry[]): string {
   return entries.map((entry) =>

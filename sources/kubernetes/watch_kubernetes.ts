@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
 import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import type { PortEntry } from "../../tracker/binding.ts";
@@ -24,6 +23,7 @@ import {
   serviceName,
 } from "./parse_service.ts";
 import { parseListPage, parseWatchEvent } from "./parse_watch.ts";
+import { sourceLogger } from "../source_log.ts";
 
 /** Configuration of the Kubernetes source. */
 export interface KubernetesConfig {
@@ -63,7 +63,7 @@ export interface WatchKubernetesOptions {
 }
 
 const SERVICES = "/api/v1/services";
-const logger = getLogger(["guest-agent", "source", "kubernetes"]);
+const logger = sourceLogger("kubernetes");
 
 /** The watch's version is gone from the server's history: relist. */
 class Expired extends Error {}

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import { Libc } from "../../support/libc.ts";
 import {
@@ -20,6 +19,7 @@ import {
   type ProcNetSocket,
 } from "./parse_proc_net.ts";
 import { DIAG_QUERIES, SockDiag } from "./sock_diag.ts";
+import { sourceLogger } from "../source_log.ts";
 
 /** The real /proc/net: the only root netlink diagnostics stand in for. */
 export const PROC_NET_ROOT = "/proc/net";
@@ -193,7 +193,7 @@ export async function watchProcNet(
   signal: AbortSignal,
   options: WatchProcNetOptions = {},
 ): Promise<void> {
-  const logger = getLogger(["guest-agent", "source", "procnet"]);
+  const logger = sourceLogger("procnet");
   const libc = config.libcPath ? new Libc(config.libcPath) : undefined;
   const decoder = new TextDecoder();
   const readFile = options.readFile ??
@@ -236,7 +236,7 @@ async function scanUntilAborted(
   scanOnce: () => Promise<ProcNetScan>,
   clock: Clock,
 ): Promise<void> {
-  const logger = getLogger(["guest-agent", "source", "procnet"]);
+  const logger = sourceLogger("procnet");
   let seen = new Set<string>();
   let published: Set<string> | undefined;
   let state: "connected" | "waiting" | undefined;

@@ -314,6 +314,40 @@ export function parserProperties(): [
         }
       }),
     ],
+    [
+      "worker log records",
+      fc.property(
+        fc.record({
+          v: fc.constant(MESSAGE_VERSION),
+          type: fc.constant("log"),
+          level: fc.oneof(
+            fc.constantFrom("debug", "info", "warning", "error"),
+            jsonValue,
+          ),
+          message: fc.oneof(fc.string(), jsonValue),
+          properties: fc.oneof(
+            fc.dictionary(fc.string(), jsonValue),
+            fc.dictionary(fc.string(), fc.anything()),
+            jsonValue,
+          ),
+        }, { requiredKeys: [] }),
+        (value) => {
+          try {
+            const message = parseSourceMessage(value);
+            if (message.type !== "log") {
+              throw new Error("guard changed the type");
+            }
+            for (const item of Object.values(message.properties)) {
+              if (item !== null && typeof item === "object") {
+                throw new Error("an object passed as a log value");
+              }
+            }
+          } catch (error) {
+            if (!(error instanceof TypeError)) throw error;
+          }
+        },
+      ),
+    ],
   ];
 }
 

@@ -1,0 +1,46 @@
+/**
+ * What each source worker loads: every package a worker imports costs RSS
+ * in every worker that loads it (an isolate each), so the graphs are kept
+ * narrow on purpose (measured: the logging library cost about 1 MiB per
+ * worker). Only containerd needs npm packages (grpc-js and the proto
+ * loader).
+ *
+ * @module
+ */
+import { assertEquals } from "./assert.ts";
+import { SOURCE_WORKERS, type SourceName } from "../sources/catalog.ts";
+
+/** npm packages a worker may load, by source. */
+const ALLOWED_NPM: Readonly<Record<SourceName, readonly string[]>> = {
+  docker: [],
+  containerd: ["@grpc/grpc-js", "@grpc/proto-loader", "protobufjs"],
+  iptables: [],
+  kubernetes: [],
+  procnet: [],
+};
+
+async function npmImports(entry: URL): Promise<string[]> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry.pathname],
+    stdin: "null",
+  }).output();
+  if (code !== 0) throw new Error(new TextDecoder().decode(stderr));
+  const graph = JSON.parse(new TextDecoder().decode(stdout)) as {
+    modules: { specifier: string }[];
+  };
+  return graph.modules.map((module) => module.specifier)
+    .filter((specifier) => specifier.startsWith("npm:"))
+    .map((specifier) =>
+      specifier.replace(/^npm:\/?/, "").replace(/@[^@]*$/, "")
+    )
+    .sort();
+}
+
+for (const [name, spec] of Object.entries(SOURCE_WORKERS)) {
+  Deno.test(`the ${name} worker loads only the npm packages it needs (no logging library)`, async () => {
+    assertEquals(
+      await npmImports(spec!.entry),
+      [...ALLOWED_NPM[name as SourceName]].sort(),
+    );
+  });
+}
