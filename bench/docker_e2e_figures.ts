@@ -68,14 +68,16 @@ function hostHas(hostPort: number): number | undefined {
 
 const cleanUp = cleanUpOnce("docker_e2e_figures", async () => {
   events.abort();
-  await watching;
-  client.close();
   try {
     agent.kill("SIGTERM");
   } catch { /* gone */ }
   await agent.status;
   await receiver.close();
   await d.stop();
+  // Here (with the SIGINT listener of cleanUpOnce) the abort has been seen
+  // not to end the events stream; dockerd's end closes it for sure.
+  await watching;
+  client.close();
 });
 
 try {

@@ -31,13 +31,12 @@ import {
 } from "../tests/netns.ts";
 import { type NetnsAgent, startNetnsAgent } from "../tests/netns_agent.ts";
 import { onlySources } from "../tests/test_options.ts";
-import { percentile, print, report } from "./latency_support.ts";
+import { percentile, print, processUsage, report } from "./latency_support.ts";
 
 const COUNT = Number(Deno.args[0] ?? 100);
 /** Polled detection takes about two intervals a rule: fewer rules. */
 const POLLED_COUNT = Math.min(COUNT, 30);
 const IDLE_SECONDS = Number(Deno.args[1] ?? 60);
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 if (!await canCreateNamespaces()) {
   print("iptables_figures: needs root and ip netns", Deno.stderr);
@@ -45,17 +44,6 @@ if (!await canCreateNamespaces()) {
 }
 
 const QUIET = onlySources("iptables");
-
-/** utime+stime of `pid` (all threads) and of its waited-for children, in s. */
-function cpuSeconds(pid: number | "self"): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // fields[0] is field 3 (state): utime=14, stime=15, cutime=16, cstime=17.
-  const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) =>
-    Number(fields[i])
-  );
-  return (utime! + stime! + cutime! + cstime!) / TICKS_PER_SECOND;
-}
 
 async function detection(
   ns: TestNamespace,
@@ -139,7 +127,7 @@ async function scanCost(ns: TestNamespace, rules: number) {
   const walls: number[] = [];
   const parses: number[] = [];
   const runs = 20;
-  const cpuBefore = cpuSeconds("self");
+  const cpuBefore = processUsage("self").cpuSeconds;
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
     const saved = await runCommand(ns.enter[0]!, [
@@ -158,7 +146,7 @@ async function scanCost(ns: TestNamespace, rules: number) {
     walls.push(end - start);
     parses.push(end - parseStart);
   }
-  const cpuMs = (cpuSeconds("self") - cpuBefore) * 1000 / runs;
+  const cpuMs = (processUsage("self").cpuSeconds - cpuBefore) * 1000 / runs;
   return { walls, parses, cpuMs };
 }
 
@@ -224,9 +212,9 @@ await withAgent(
   {},
   async (_ns, agent) => {
     await new Promise((resolve) => setTimeout(resolve, 2_000)); // settle
-    const before = cpuSeconds(agent.pid);
+    const before = processUsage(agent.pid).cpuSeconds;
     await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
-    const used = cpuSeconds(agent.pid) - before;
+    const used = processUsage(agent.pid).cpuSeconds - before;
     print(
       `idle ${IDLE_SECONDS} s, iptables (notifications) + procnet (1 s): ${
         used.toFixed(2)

@@ -105,7 +105,7 @@ export interface ProcessUsage {
 }
 
 /** Reads a process's CPU seconds and RSS (Linux /proc; 100 ticks/s). */
-export function processUsage(pid: number): ProcessUsage {
+export function processUsage(pid: number | "self"): ProcessUsage {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   // Fields after "(comm) ": state is [0], utime [11] … cstime [14].
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -19,6 +19,7 @@ export const FIGURE_SCRIPTS: readonly string[] = [
   "docker_e2e_figures",
   "containerd_latency",
   "iptables_figures",
+  "procnet_latency",
   "kubernetes_figures",
   "scale_figures",
   "idle_figures",

@@ -7,46 +7,11 @@
  * @module
  */
 import { assertEquals } from "./assert.ts";
-import {
-  canCreateNamespaces,
-  createTestNamespace,
-  type TestNamespace,
-} from "./netns.ts";
+import { canCreateNamespaces, createTestNamespace } from "./netns.ts";
+import { startSocketHolder } from "./netns_sockets.ts";
 import { startNetnsAgent } from "./netns_agent.ts";
 import { onlySources } from "./test_options.ts";
 import { requires } from "./requirements.ts";
-
-const HOLDER = new URL("./fixtures/socket_holder.ts", import.meta.url);
-
-/** A process in `ns` that opens and closes sockets on command. */
-function startSocketHolder(ns: TestNamespace) {
-  const child = ns.spawn(
-    [Deno.execPath(), "run", "--allow-all", HOLDER.pathname],
-    { stdin: "piped", stdout: "piped", stderr: "inherit" },
-  );
-  const writer = child.stdin.getWriter();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let pending = "";
-  const command = async (line: string) => {
-    await writer.write(new TextEncoder().encode(`${line}\n`));
-    while (!pending.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("the socket holder exited");
-      pending += value;
-    }
-    const [reply, ...rest] = pending.split("\n");
-    pending = rest.join("\n");
-    if (reply !== "ok") throw new Error(`${line}: ${reply}`);
-  };
-  return {
-    command,
-    async stop() {
-      await writer.close().catch(() => {});
-      await reader.cancel().catch(() => {});
-      await child.status;
-    },
-  };
-}
 
 Deno.test("procnet source against real sockets in a network namespace", async (t) => {
   if (!requires("root and ip netns", await canCreateNamespaces())) return;
