@@ -86,6 +86,8 @@ export interface StopReport {
   readonly clean: boolean;
   /** What could not be removed, per forwarder. */
   readonly leftBehind: readonly DeliveryStatus[];
+  /** Sources whose workers did not stop within the grace time (terminated). */
+  readonly terminatedSources: readonly string[];
 }
 
 /** A running agent. */
@@ -434,7 +436,7 @@ export async function startAgent(
     following.abort();
     await followed;
     await control?.close();
-    await supervisor.stop(1_000);
+    const terminatedSources = await supervisor.stop(1_000);
     queue.clearDesired();
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), options.shutdownTimeoutMs);
@@ -456,7 +458,7 @@ export async function startAgent(
         },
       );
     } else logger.info("stopped; every forwarded binding was removed");
-    return { clean: leftBehind.length === 0, leftBehind };
+    return { clean: leftBehind.length === 0, leftBehind, terminatedSources };
   };
   return {
     plans,

@@ -51,7 +51,7 @@ const startSeen = new Map<string, number>();
 const client = new DockerClient(d.socket);
 const watching = (async () => {
   const stream = await client.events(events.signal);
-  for await (const line of readLines(stream)) {
+  for await (const line of readLines(stream, { signal: events.signal })) {
     const at = wallClockMs();
     const event = parseDockerEvent(line);
     if (event?.action === "start") startSeen.set(event.id, at);
@@ -68,16 +68,14 @@ function hostHas(hostPort: number): number | undefined {
 
 const cleanUp = cleanUpOnce("docker_e2e_figures", async () => {
   events.abort();
+  await watching;
+  client.close();
   try {
     agent.kill("SIGTERM");
   } catch { /* gone */ }
   await agent.status;
   await receiver.close();
   await d.stop();
-  // Here (with the SIGINT listener of cleanUpOnce) the abort has been seen
-  // not to end the events stream; dockerd's end closes it for sure.
-  await watching;
-  client.close();
 });
 
 try {

@@ -10,12 +10,20 @@ export interface ReadLinesOptions {
   readonly maxBytes?: number;
   /** Called for each line over `maxBytes` (it is skipped), with its first bytes. */
   readonly onOversized?: (head: string, bytes: number) => void;
+  /**
+   * Ends the reading: the stream is cancelled and the generator throws the
+   * signal's reason. (A fetch body does not always end when its request's
+   * signal aborts: measured with Deno 2.9 on a unix-socket client after
+   * concurrent requests, the read stayed pending until the peer closed.)
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
  * Yields the lines of a stream (without "\n"; a final line without one is
  * yielded too). A line over `maxBytes` is skipped and reported, never
- * buffered whole.
+ * buffered whole. Stopping early (a `break`, or `signal`) cancels the
+ * stream.
  *
  * @param stream The bytes.
  * @param options The bound and the report.
@@ -67,7 +75,31 @@ export async function* readLines(
     }
     parts.push(chunk);
   };
-  for await (const chunk of stream) {
+  const signal = options.signal;
+  signal?.throwIfAborted();
+  const reader = stream.getReader();
+  const cancel = () => reader.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener("abort", cancel, { once: true });
+  let ended = false;
+  try {
+    for (;;) {
+      const { value: chunk, done } = await reader.read();
+      if (done) break;
+      yield* linesOf(chunk);
+    }
+    ended = true;
+  } finally {
+    signal?.removeEventListener("abort", cancel);
+    if (!ended) await cancel();
+    reader.releaseLock();
+  }
+  signal?.throwIfAborted();
+  if (length > 0) {
+    const line = finish();
+    if (line !== undefined) yield line;
+  }
+
+  function* linesOf(chunk: Uint8Array): Generator<string> {
     let start = 0;
     for (;;) {
       const newline = chunk.indexOf(10, start);
@@ -79,9 +111,5 @@ export async function* readLines(
       start = newline + 1;
     }
     if (start < chunk.length) append(chunk.slice(start));
-  }
-  if (length > 0) {
-    const line = finish();
-    if (line !== undefined) yield line;
   }
 }

@@ -178,8 +178,10 @@ export class SourceSupervisor {
 
   /**
    * Asks every worker to stop, waits up to `graceMs`, then terminates them.
+   *
+   * @returns The sources whose workers did not stop in time (terminated).
    */
-  async stop(graceMs = 2_000): Promise<void> {
+  async stop(graceMs = 2_000): Promise<string[]> {
     this.#stopping = true;
     const stop: ControlMessage = { v: MESSAGE_VERSION, type: "stop" };
     const stopped: Promise<void>[] = [];
@@ -198,8 +200,10 @@ export class SourceSupervisor {
     });
     await Promise.race([Promise.all(stopped), grace]);
     clearTimeout(timer);
+    const terminated: string[] = [];
     for (const slot of this.#slots.values()) {
       if (slot.worker && slot.stopped) {
+        terminated.push(slot.source.name);
         this.#logger.warn(
           "{source} did not stop within {graceMs} ms; terminated",
           {
@@ -212,6 +216,7 @@ export class SourceSupervisor {
       slot.worker = undefined;
       slot.status.worker = "stopped";
     }
+    return terminated;
   }
 
   #spawn(slot: Slot): void {

@@ -92,9 +92,27 @@ Deno.test("SourceSupervisor drops malformed messages and keeps the worker", asyn
   assertEquals(dropped.length, 3, lines.join(""));
   assert(dropped[0]!.includes('"ownerId":5'), dropped[0]);
   assertEquals(supervisor.status()[0]?.restarts, 0);
-  const started = performance.now();
-  await supervisor.stop(2_000);
-  assert(performance.now() - started < 1_500, "the worker answered stop");
+  assertEquals(await supervisor.stop(2_000), [], "the worker answered stop");
+});
+
+Deno.test("SourceSupervisor terminates a worker that does not stop and says so", async () => {
+  const lines: string[] = [];
+  setupLogging({ write: (line) => lines.push(line) });
+  const { supervisor } = superviseCrashing("deaf");
+  try {
+    supervisor.start();
+    await waitFor(() => supervisor.status()[0]?.state === "connected");
+    assertEquals(await supervisor.stop(200), ["crashing"]);
+  } finally {
+    resetSync();
+  }
+  assertEquals(supervisor.status()[0]?.worker, "stopped");
+  assert(
+    lines.some((line) =>
+      line.includes("crashing did not stop within 200 ms; terminated")
+    ),
+    lines.join(""),
+  );
 });
 
 Deno.test("each source's permissions deny commands, foreign paths, hosts and env", async (t) => {

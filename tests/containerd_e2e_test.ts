@@ -294,5 +294,6 @@ Deno.test("containerd source against a real containerd", async (t) => {
     const report = await agent?.stop();
     await c.stop();
     assert(report === undefined || report.clean, "the agent stopped cleanly");
+    assertEquals(report?.terminatedSources ?? [], [], "the worker stopped");
   }
 });

@@ -185,6 +185,39 @@ Deno.test("Docker source against a real dockerd", async (t) => {
         assertEquals([docker?.state, docker?.restarts], ["connected", 0]);
       },
     );
+    await t.step(
+      "an agent started with containers running stops when asked",
+      async () => {
+        // Reading the events stream used to outlive the abort after the
+        // start-up inspects: the worker was terminated at the grace time.
+        const second = new RecordingForwarder();
+        const fresh = await startAgent({
+          ...TEST_OPTIONS,
+          ...onlySources("docker"),
+          dockerSocket: d.socket,
+        }, { forwarders: [second] });
+        try {
+          await second.until(
+            () => second.keysWith(18141).length === 2,
+            "the running containers",
+          );
+          await Promise.all(
+            Array.from(
+              { length: 3 },
+              (_, i) => run(d, `burst${i}`, `${18150 + i}:8080`),
+            ),
+          );
+          await second.until(
+            () => second.keysWith(18152).length === 2,
+            "the containers started at once",
+          );
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        } finally {
+          const report = await fresh.stop();
+          assertEquals(report.terminatedSources, []);
+        }
+      },
+    );
   } finally {
     await agent?.stop();
     await d.stop();

@@ -251,6 +251,12 @@ Deno.test("Kubernetes source against a fake API server speaking list + watch", a
             "the other server's services only",
           );
           assert(other.requests.length > 0);
+          // Idle a moment first: that is when the Docker worker's events
+          // read once outlived its abort (see readLines); a stop must end
+          // the watch, not wait for the grace time.
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          const report = await agent!.stop();
+          assertEquals(report.terminatedSources, [], "the worker stopped");
         } finally {
           await agent?.stop();
           agent = undefined;

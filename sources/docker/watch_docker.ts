@@ -162,6 +162,7 @@ export async function watchDocker(
       });
     }
     const lines = readLines(stream, {
+      signal,
       onOversized: (head, bytes) =>
         logger.error("docker: skipped an event line of {bytes} bytes: {head}", {
           bytes,

@@ -168,6 +168,7 @@ export class KubeApi {
       try {
         if (response.body === null) return;
         const lines = readLines(response.body, {
+          signal: ending.signal,
           maxBytes: MAX_EVENT_BYTES,
           onOversized: (head, bytes) => {
             throw new Error(
