@@ -34,6 +34,7 @@ Deno.test("a stop under load removes every mapping, DNAT rule and listener the a
     );
     assertEquals(result.after, { exposed: 0, dnatRules: 0, listening: 0 });
     assert(result.clean, "the stop report is clean");
+    assertEquals(result.terminatedSources, [], "every worker stopped");
   } finally {
     await ns.delete();
   }
