@@ -1,9 +1,12 @@
 /**
  * The agent's RSS as users run it (a process started from the command
- * line, `--dry-run` so nothing is forwarded on this machine), per source
- * combination, from the source tree (`deno run main.ts`) and from the
- * bundled build (`deno task bundle`, the JavaScript a compiled binary
- * carries; `deno compile` itself cannot run here). The sources have real
+ * line with the start task's Deno flags, `--dry-run` so nothing is
+ * forwarded on this machine), per source combination, from the source tree
+ * (`deno run main.ts`) and from the bundled build (`deno task bundle`, the
+ * JavaScript a compiled binary carries; `deno compile` itself cannot run
+ * here). Each RSS is the median of a few runs. Next to them: the same agent
+ * with V8's JIT (no `--v8-flags`), and the floor any agent of this shape
+ * pays: Deno running an empty script, and that plus 2 or 4 idle workers. The sources have real
  * work: a real dockerd in a network namespace with 10 running containers
  * (reached through its unix socket; its managed containerd serves the
  * containerd source), the fake Kubernetes API server with 10 services.
@@ -14,7 +17,7 @@
  * a while and its CPU use over that time is reported, per combination.
  *
  * Run: `deno run --allow-all bench/memory_figures.ts [settle seconds]
- * [idle seconds]` (root)
+ * [idle seconds] [runs per figure]` (root)
  *
  * @module
  */
@@ -26,19 +29,50 @@ import {
 import { FakeKubeApi, fakeService } from "../tests/fake_kube_api.ts";
 import {
   cleanUpOnce,
+  percentile,
   print,
   processUsage,
   reportValue,
 } from "./latency_support.ts";
+import { AGENT_RUN_FLAGS, AGENT_V8_FLAGS } from "../tests/agent_runtime.ts";
 
 const SETTLE_SECONDS = Number(Deno.args[0] ?? 5);
 /** How long the source tree's agent is watched idle for its CPU use. */
 const IDLE_SECONDS = Number(Deno.args[1] ?? 60);
+/** Runs per RSS figure (the median is reported). */
+const SAMPLES = Number(Deno.args[2] ?? 3);
 const ROOT = new URL("../", import.meta.url);
 const SOURCE_BUILD = "deno run main.ts";
+const JIT_BUILD = "deno run main.ts with the JIT";
+/** Deno with `workers` idle workers and nothing else: what any agent of this shape pays. */
+const FLOOR_SCRIPT = (workers: number) =>
+  `for (let i = 0; i < ${workers}; i++) new Worker("data:text/javascript,self.onmessage=()=>{}", { type: "module" }); Deno.addSignalListener("SIGTERM", () => Deno.exit(0)); setInterval(() => {}, 1000);`;
 
 function sleep(seconds: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+}
+
+/** Starts `args`, waits the settle time, returns its RSS and the process. */
+async function rssAfterSettle(args: string[], extra: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...args, ...extra],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  await sleep(SETTLE_SECONDS);
+  return { child, rss: processUsage(child.pid).rssMiB };
+}
+
+/** Sends SIGTERM and expects a clean exit. */
+async function stopChecked(child: Deno.ChildProcess, name: string) {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* it ended: its status says how */ }
+  const { code } = await child.status;
+  if (code !== 0) throw new Error(`${name} exited ${code}`);
 }
 
 if (!await canRunDockerd()) {
@@ -133,56 +167,75 @@ try {
       96,
     ],
   ];
-  const builds: [string, string[]][] = [
-    [SOURCE_BUILD, ["run", "--allow-all", "main.ts"]],
-    ["bundle", [
-      "run",
-      "--allow-all",
-      "--unstable-worker-options",
-      "--unstable-net",
-      `${dir}/bundle/main.js`,
-    ]],
+  const bundleRun = [
+    "run",
+    "--allow-all",
+    "--unstable-worker-options",
+    "--unstable-net",
+    ...AGENT_V8_FLAGS,
+    `${dir}/bundle/main.js`,
   ];
+  const builds: [string, string[], (target?: number) => boolean][] = [
+    [SOURCE_BUILD, ["run", ...AGENT_RUN_FLAGS, "main.ts"], () => true],
+    ["bundle", bundleRun, () => true],
+    // The comparison: what the V8 flags save, where the issue sets a target.
+    [JIT_BUILD, ["run", "--allow-all", "main.ts"], (t) => t !== undefined],
+  ];
+
   print(
-    `agent RSS ${SETTLE_SECONDS} s after start (then ${IDLE_SECONDS} s idle for CPU, source tree only), --dry-run, dockerd with 10 containers, fake API with 10 services`,
+    `RSS ${SETTLE_SECONDS} s after start, median of ${SAMPLES} runs (then ${IDLE_SECONDS} s idle for CPU, source tree only), --dry-run, dockerd with 10 containers, fake API with 10 services; V8 flags as the start task: ${
+      AGENT_V8_FLAGS.join(" ") || "none"
+    }`,
   );
-  for (const [build, command] of builds) {
+  for (const workers of [0, 2, 4]) {
+    const samples: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const { child, rss } = await rssAfterSettle(
+        ["eval", ...AGENT_V8_FLAGS],
+        [FLOOR_SCRIPT(workers)],
+      );
+      samples.push(rss);
+      await stopChecked(child, "the floor script");
+    }
+    reportValue(
+      `RSS floor: Deno, empty script + ${workers} idle workers`,
+      percentile(samples, 50),
+      "MiB",
+    );
+  }
+  for (const [build, command, wanted] of builds) {
     for (const [name, flags, target] of combos) {
-      const agent = new Deno.Command(Deno.execPath(), {
-        args: [
-          ...command,
-          "--dry-run",
-          "--control-socket=",
-          `--docker-socket=${dockerd.socket}`,
-          `--containerd-sock=${containerdSocket}`,
-          ...everythingOff,
-          ...flags,
-        ],
-        cwd: ROOT,
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-        env: { NO_COLOR: "1" },
-      }).spawn();
-      let rss: number;
+      if (!wanted(target)) continue;
+      const agentFlags = [
+        "--dry-run",
+        "--control-socket=",
+        `--docker-socket=${dockerd.socket}`,
+        `--containerd-sock=${containerdSocket}`,
+        ...everythingOff,
+        ...flags,
+      ];
+      const samples: number[] = [];
       let idleCpu: number | undefined;
-      try {
-        await sleep(SETTLE_SECONDS);
-        rss = processUsage(agent.pid).rssMiB;
-        if (build === SOURCE_BUILD && IDLE_SECONDS > 0) {
-          const before = processUsage(agent.pid).cpuSeconds;
-          await sleep(IDLE_SECONDS);
-          idleCpu = (processUsage(agent.pid).cpuSeconds - before) /
-            IDLE_SECONDS * 100;
-        }
-      } finally {
+      for (let i = 0; i < SAMPLES; i++) {
+        const { child, rss } = await rssAfterSettle(command, agentFlags);
+        samples.push(rss);
         try {
-          agent.kill("SIGTERM");
-        } catch { /* it ended: its status says how */ }
+          if (build === SOURCE_BUILD && IDLE_SECONDS > 0 && i === 0) {
+            const before = processUsage(child.pid).cpuSeconds;
+            await sleep(IDLE_SECONDS);
+            idleCpu = (processUsage(child.pid).cpuSeconds - before) /
+              IDLE_SECONDS * 100;
+          }
+        } finally {
+          await stopChecked(child, `the agent (${name})`);
+        }
       }
-      const { code } = await agent.status;
-      if (code !== 0) throw new Error(`the agent (${name}) exited ${code}`);
-      reportValue(`RSS, ${build}, ${name}`, rss, "MiB", target);
+      reportValue(
+        `RSS, ${build}, ${name}`,
+        percentile(samples, 50),
+        "MiB",
+        target,
+      );
       if (idleCpu !== undefined) {
         reportValue(`idle CPU, ${name}`, idleCpu, "% of a core", 0.5);
       }

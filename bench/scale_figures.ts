@@ -2,7 +2,7 @@
  * Scale: 1,000 owners × 10 ports from a synthetic source into the real
  * tracker, delivery queue and listener forwarder (10,000 real listening
  * sockets), inside a network namespace of its own (root needed; the bench
- * re-runs itself there):
+ * re-runs itself there, with the start task's V8 flags):
  *
  * - time until all 10,000 bindings are forwarded (converged), and until all
  *   are removed again;
@@ -19,6 +19,7 @@ import { makeBinding, type PortEntry } from "../tracker/binding.ts";
 import { PortTracker, type TrackerDiff } from "../tracker/port_tracker.ts";
 import { canCreateNamespaces, createTestNamespace } from "../tests/netns.ts";
 import { print, reportValue } from "./latency_support.ts";
+import { AGENT_V8_FLAGS } from "../tests/agent_runtime.ts";
 
 const OWNERS = Number(Deno.args[0] ?? 1000);
 const PER_OWNER = Number(Deno.args[1] ?? 10);
@@ -37,6 +38,7 @@ if (!INSIDE) {
         Deno.execPath(),
         "run",
         "--allow-all",
+        ...AGENT_V8_FLAGS,
         new URL(import.meta.url).pathname,
         String(OWNERS),
         String(PER_OWNER),

@@ -12,6 +12,7 @@
  * @module
  */
 import { type Figure, print } from "./latency_support.ts";
+import { AGENT_V8_FLAGS } from "../tests/agent_runtime.ts";
 
 /** Every figure script, in the order they run. */
 export const FIGURE_SCRIPTS: readonly string[] = [
@@ -97,9 +98,12 @@ if (import.meta.main) {
     for (const name of chosen) {
       print(`\n== ${name}`);
       const { code } = await new Deno.Command(Deno.execPath(), {
+        // Scripts that run the agent in their own process then run it as
+        // the start task does.
         args: [
           "run",
           "--allow-all",
+          ...AGENT_V8_FLAGS,
           new URL(`./${name}.ts`, import.meta.url).pathname,
         ],
         env: { GA_BENCH_RESULTS: results },

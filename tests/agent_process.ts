@@ -5,6 +5,8 @@
  * @module
  */
 
+import { AGENT_RUN_FLAGS } from "./agent_runtime.ts";
+
 const ROOT = new URL("../", import.meta.url);
 
 /** Text read from a stream so far, and when the stream has ended. */
@@ -36,14 +38,14 @@ export interface AgentProcess {
 }
 
 /**
- * Starts `main.ts` from the repository root with `args`, stdin and stdout
- * closed, colours off.
+ * Starts `main.ts` from the repository root with `args` and the start task's
+ * Deno flags, stdin and stdout closed, colours off.
  */
 export function spawnAgentProcess(args: readonly string[]): AgentProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-all",
+      ...AGENT_RUN_FLAGS,
       "main.ts",
       ...args,
       // Not the machine's /run/guest-agent, unless the test asks for one.

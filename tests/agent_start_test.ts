@@ -7,6 +7,7 @@ import { assertEquals, assertStringIncludes } from "./assert.ts";
 import { waitFor } from "./wait.ts";
 import { startLineReceiver } from "./line_receiver.ts";
 import { collectText, spawnAgentProcess } from "./agent_process.ts";
+import { AGENT_RUN_FLAGS } from "./agent_runtime.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -61,7 +62,7 @@ Deno.test("deno task start in auto mode logs its sources, forwards a listener, e
 Deno.test("the agent exits 2 with one line for a bad flag, and prints its version", async () => {
   const run = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "main.ts", ...args],
+      args: ["run", ...AGENT_RUN_FLAGS, "main.ts", ...args],
       cwd: ROOT,
       stdin: "null",
       env: { NO_COLOR: "1" },

@@ -10,14 +10,16 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { collectText } from "./agent_process.ts";
 import { waitFor } from "./wait.ts";
 import { SOURCE_WORKERS } from "../sources/catalog.ts";
+import { AGENT_V8_FLAGS } from "./agent_runtime.ts";
 
 const ROOT = new URL("../", import.meta.url);
-/** How README says to run the bundle. */
+/** How README says to run the bundle (with the start task's V8 flags). */
 const BUNDLE_RUN = [
   "run",
   "--allow-all",
   "--unstable-worker-options",
   "--unstable-net",
+  ...AGENT_V8_FLAGS,
 ];
 
 Deno.test("the bundle task names every worker entry, and the bundled agent runs its workers", async () => {
@@ -33,6 +35,11 @@ Deno.test("the bundle task names every worker entry, and the bundled agent runs 
   )
     .sort();
   assertEquals(named, entries);
+  // README gives the command this test runs.
+  assertStringIncludes(
+    await Deno.readTextFile(new URL("README.md", ROOT)),
+    `deno ${BUNDLE_RUN.join(" ")} dist/bundle/main.js`,
+  );
 
   const dir = await Deno.makeTempDir({ prefix: "gabundle" });
   let agent: Deno.ChildProcess | undefined;

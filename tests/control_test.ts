@@ -10,6 +10,7 @@ import { RecordingForwarder } from "./recording_forwarder.ts";
 import { TEST_OPTIONS } from "./test_options.ts";
 import { runControlCommand } from "../agent/control_commands.ts";
 import { runCommand } from "../support/run_command.ts";
+import { AGENT_RUN_FLAGS } from "./agent_runtime.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { NO_PERMISSIONS } from "../sources/catalog.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
@@ -34,7 +35,12 @@ const MAIN = new URL("main.ts", ROOT).pathname;
 
 /** Runs the real CLI process. */
 function cli(args: string[]) {
-  return runCommand(Deno.execPath(), ["run", "--allow-all", MAIN, ...args]);
+  return runCommand(Deno.execPath(), [
+    "run",
+    ...AGENT_RUN_FLAGS,
+    MAIN,
+    ...args,
+  ]);
 }
 
 /** The steady fixture source holding one binding on `port`. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { AGENT_V8_FLAGS } from "./agent_runtime.ts";
 import type { TestNamespace } from "./netns.ts";
 
 const FIXTURE = new URL("./fixtures/agent_in_netns.ts", import.meta.url);
@@ -55,6 +56,7 @@ export async function startNetnsAgent(
       Deno.execPath(),
       "run",
       "--allow-all",
+      ...AGENT_V8_FLAGS,
       FIXTURE.pathname,
       JSON.stringify(overrides),
     ],
