@@ -34,7 +34,11 @@ import {
   processUsage,
   reportValue,
 } from "./latency_support.ts";
-import { AGENT_RUN_FLAGS, AGENT_V8_FLAGS } from "../tests/agent_runtime.ts";
+import {
+  AGENT_RUN_FLAGS,
+  AGENT_V8_FLAGS,
+  BUNDLE_RUN_FLAGS,
+} from "../tests/agent_runtime.ts";
 
 const SETTLE_SECONDS = Number(Deno.args[0] ?? 5);
 /** How long the source tree's agent is watched idle for its CPU use. */
@@ -167,14 +171,7 @@ try {
       96,
     ],
   ];
-  const bundleRun = [
-    "run",
-    "--allow-all",
-    "--unstable-worker-options",
-    "--unstable-net",
-    ...AGENT_V8_FLAGS,
-    `${dir}/bundle/main.js`,
-  ];
+  const bundleRun = ["run", ...BUNDLE_RUN_FLAGS, `${dir}/bundle/main.js`];
   const builds: [string, string[], (target?: number) => boolean][] = [
     [SOURCE_BUILD, ["run", ...AGENT_RUN_FLAGS, "main.ts"], () => true],
     ["bundle", bundleRun, () => true],

@@ -24,3 +24,14 @@ export const AGENT_RUN_FLAGS: readonly string[] = startTaskFlags();
 export const AGENT_V8_FLAGS: readonly string[] = AGENT_RUN_FLAGS.filter((
   flag,
 ) => flag.startsWith("--v8-flags="));
+
+/**
+ * How README says to run the bundle (`deno run <these> dist/bundle/main.js`):
+ * outside the source tree no deno.json turns the unstable features on.
+ */
+export const BUNDLE_RUN_FLAGS: readonly string[] = [
+  "--allow-all",
+  "--unstable-worker-options",
+  "--unstable-net",
+  ...AGENT_V8_FLAGS,
+];

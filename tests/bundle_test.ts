@@ -10,17 +10,10 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { collectText } from "./agent_process.ts";
 import { waitFor } from "./wait.ts";
 import { SOURCE_WORKERS } from "../sources/catalog.ts";
-import { AGENT_V8_FLAGS } from "./agent_runtime.ts";
+import { BUNDLE_RUN_FLAGS } from "./agent_runtime.ts";
 
 const ROOT = new URL("../", import.meta.url);
-/** How README says to run the bundle (with the start task's V8 flags). */
-const BUNDLE_RUN = [
-  "run",
-  "--allow-all",
-  "--unstable-worker-options",
-  "--unstable-net",
-  ...AGENT_V8_FLAGS,
-];
+const BUNDLE_RUN = ["run", ...BUNDLE_RUN_FLAGS];
 
 Deno.test("the bundle task names every worker entry, and the bundled agent runs its workers", async () => {
   const config = JSON.parse(

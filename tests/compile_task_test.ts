@@ -47,3 +47,74 @@ Deno.test("every compile task passes --include for every worker entry and the st
     "deno task compile:x86_64 && deno task compile:aarch64",
   );
 });
+
+/**
+ * The paths in `deno compile`'s "Embedded Files" tree (`├─┬ sources (…)`,
+ * `│ ├── worker.ts (…)`, `├── listeners/listener_forwarder.ts (…)`).
+ */
+function embeddedPaths(output: string): string[] {
+  const paths: string[] = [];
+  const folders: string[] = [];
+  for (const line of output.split("\n")) {
+    const match = /^((?:[│ ] )*)[├└]─([┬─]) (.+?) \([^)]*\)$/.exec(line);
+    if (!match) continue;
+    const depth = match[1]!.length / 2;
+    folders.length = depth;
+    const path = [...folders, match[3]!].join("/");
+    if (match[2] === "┬") folders.push(match[3]!);
+    else paths.push(path);
+  }
+  return paths;
+}
+
+Deno.test("the x86_64 compile task builds with deno standing in for denort: every worker embedded, the V8 flags built in", async () => {
+  // The binary cannot run the agent (deno is not denort), but compiling
+  // checks the task's flags, the module graph with every --include, and
+  // what the binary's metadata carries.
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", ROOT)),
+  );
+  const dir = await Deno.makeTempDir({ prefix: "gacompile" });
+  try {
+    const output = `${dir}/rancher-desktop-guestagent`;
+    const args = (config.tasks["compile:x86_64"] as string).split(/\s+/)
+      .slice(1)
+      .map((arg) => arg.startsWith("dist/") ? output : arg);
+    const compiled = await new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: ROOT,
+      stdin: "null",
+      env: { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" },
+    }).output();
+    const log = new TextDecoder().decode(compiled.stdout) +
+      new TextDecoder().decode(compiled.stderr);
+    assertEquals(compiled.code, 0, log);
+    const embedded = embeddedPaths(log);
+    for (const spec of Object.values(SOURCE_WORKERS)) {
+      const entry = spec.entry.href.slice(ROOT.href.length);
+      assertEquals(embedded.includes(entry), true, `${entry} in:\n${log}`);
+    }
+    // The metadata (JSON) sits in the payload after the runtime.
+    const file = await Deno.open(output);
+    const { size } = await file.stat();
+    const tail = new Uint8Array(Math.min(size, 32 << 20));
+    await file.seek(size - tail.length, Deno.SeekMode.Start);
+    let read = 0;
+    while (read < tail.length) {
+      const n = await file.read(tail.subarray(read));
+      if (n === null) break;
+      read += n;
+    }
+    file.close();
+    const flags = /"v8_flags":(\[[^\]]*\])/.exec(
+      new TextDecoder("latin1").decode(tail),
+    )?.[1];
+    const built: string[] = JSON.parse(flags ?? "[]");
+    for (const flag of AGENT_V8_FLAGS) {
+      const value = flag.slice("--v8-flags=".length);
+      assertEquals(built.includes(value), true, `${value} in ${flags}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

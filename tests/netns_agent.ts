@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { AGENT_V8_FLAGS } from "./agent_runtime.ts";
+import { AGENT_RUN_FLAGS } from "./agent_runtime.ts";
 import type { TestNamespace } from "./netns.ts";
 
 const FIXTURE = new URL("./fixtures/agent_in_netns.ts", import.meta.url);
@@ -55,8 +55,7 @@ export async function startNetnsAgent(
     [
       Deno.execPath(),
       "run",
-      "--allow-all",
-      ...AGENT_V8_FLAGS,
+      ...AGENT_RUN_FLAGS,
       FIXTURE.pathname,
       JSON.stringify(overrides),
     ],
