@@ -56,7 +56,7 @@ const FALSE_WORDS = new Set(["0", "f", "F", "false", "FALSE", "False"]);
  * Rewrites Go-style flags into long options: `-docker` and `--docker` →
  * `--docker`; `-docker=false` → `--no-docker`; `-vtunnelAddr=X` and
  * `-vtunnelAddr X` → `--vtunnel-addr=X` / `--vtunnel-addr X`. Anything else
- * passes through unchanged (commander reports unknown options). Parsing
+ * passes through unchanged (the parser in cli.ts reports unknown flags). Parsing
  * stops at `--`.
  *
  * @param argv The arguments after the program name.
