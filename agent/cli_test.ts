@@ -128,6 +128,27 @@ Deno.test("parseCommandLine() reads our own options", () => {
   assertEquals(options.shutdownTimeoutMs, 1000);
 });
 
+Deno.test("parseCommandLine(): the last of a flag given twice wins, --no-… after it too", () => {
+  const options = run([
+    "--procnet-interval=100",
+    "--procnet-interval",
+    "300",
+    "-docker",
+    "-docker=false",
+    "-iptables",
+    "--control-socket",
+    "-a-value-as-in-go",
+  ]);
+  assertEquals(options.procnetIntervalMs, 300);
+  assertEquals(options.docker, false);
+  assertEquals(options.mode, "listeners");
+  assertEquals(
+    options.controlSocket,
+    "-a-value-as-in-go",
+    "Go's flag takes the next argument",
+  );
+});
+
 Deno.test("parseCommandLine() honours DOCKER_HOST unless --docker-socket is given", () => {
   assertEquals(
     run(["-docker"], { DOCKER_HOST: "unix:///run/user/docker.sock" })
@@ -181,6 +202,10 @@ Deno.test("parseCommandLine() rejects bad input with one line and exit 2", async
       "--no-procnet",
     ], "nothing to watch"],
     [["-vtunnelAddr"], "--vtunnel-addr needs a value"],
+    [["--dry-run=yes"], "--dry-run takes no value"],
+    [["--no-dry-run"], "unknown flag --no-dry-run"],
+    [["--", "-docker"], 'unexpected argument "-docker"'],
+    [["-"], 'unexpected argument "-"'],
   ];
   for (const [argv, expected] of cases) {
     await t.step(argv.join(" "), () => {
