@@ -9,6 +9,7 @@
 import { load } from "js-yaml";
 import {
   connectionFiles,
+  isKubeServerUrl,
   type KubeConnection,
   type PemSource,
 } from "../sources/kubernetes/kube_connection.ts";
@@ -103,6 +104,14 @@ export function kubeconfigAccess(text: string, path: string): KubeconfigAccess {
       `Cannot read kubeconfig ${path}: server ${server} has a query, fragment or user`,
     );
   }
+  const trimmed = server.replace(/\/+$/, "");
+  if (!isKubeServerUrl(trimmed)) {
+    throw new TypeError(
+      `Cannot read kubeconfig ${path}: server ${
+        JSON.stringify(server)
+      } is not http(s)://host[:port][/path]`,
+    );
+  }
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
   const user = named(config.users, context.user, "user") ?? {};
   const folder = path.slice(0, path.lastIndexOf("/")) || "/";
@@ -153,7 +162,7 @@ export function kubeconfigAccess(text: string, path: string): KubeconfigAccess {
     : undefined;
   const token = userText("token");
   const connection: KubeConnection = {
-    server: server.replace(/\/+$/, ""),
+    server: trimmed,
     ...(ca ? { ca } : {}),
     ...(clientCert && clientKey ? { clientCert, clientKey } : {}),
     ...(token ? { token } : {}),

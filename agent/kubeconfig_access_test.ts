@@ -142,6 +142,18 @@ Deno.test("kubeconfigAccess() refuses invalid kubeconfigs, naming the file", asy
       "is not http(s)",
     ],
     [
+      // Found by bench/fuzz_long.ts: the URL parser reads host "&" here,
+      // which the worker's guard then refused.
+      "server the URL parser reads leniently",
+      K3S.replace("https://127.0.0.1:6443", "https:&//127.0.0.1:6443"),
+      "is not http(s)://host[:port][/path]",
+    ],
+    [
+      "server without slashes",
+      K3S.replace("https://127.0.0.1:6443", "https:127.0.0.1:6443"),
+      "is not http(s)://host[:port][/path]",
+    ],
+    [
       "server with a query",
       K3S.replace("https://127.0.0.1:6443", "https://127.0.0.1:6443/?a=b"),
       "has a query",

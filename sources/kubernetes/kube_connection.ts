@@ -50,6 +50,15 @@ function pemSource(value: unknown, field: string): PemSource | undefined {
 }
 
 /**
+ * Whether `server` has the form the worker accepts,
+ * `http(s)://host[:port][/path]` without a trailing slash, query or fragment
+ * (the WHATWG URL parser is more lenient: it reads `https:&//h` as host "&").
+ */
+export function isKubeServerUrl(server: string): boolean {
+  return /^https?:\/\/[^/?#]+(\/[^?#]*[^/?#])?$/.test(server);
+}
+
+/**
  * Checks a connection from the worker's start message.
  *
  * @param raw The `connection` field of the start message.
@@ -63,10 +72,7 @@ export function parseKubeConnection(raw: unknown): KubeConnection {
     );
   }
   const { server, token, tokenFile, basicAuth } = object;
-  if (
-    typeof server !== "string" ||
-    !/^https?:\/\/[^/?#]+(\/[^?#]*[^/?#])?$/.test(server)
-  ) {
+  if (typeof server !== "string" || !isKubeServerUrl(server)) {
     throw new TypeError(
       `Cannot configure kubernetes: connection.server ${
         JSON.stringify(server)
