@@ -158,12 +158,16 @@ export function recordFigure(figure: Figure): void {
   });
 }
 
-/** Prints and records one measured value (an RSS, a CPU share, a time). */
+/**
+ * Prints and records one measured value (an RSS, a CPU share, a time), or
+ * the median of `n` runs of it.
+ */
 export function reportValue(
   label: string,
   value: number,
   unit: string,
   target?: number,
+  n = 1,
 ): void {
   print(
     `${label.padEnd(44)} ${value.toFixed(2).padStart(8)} ${unit}${
@@ -173,7 +177,7 @@ export function reportValue(
   recordFigure({
     label,
     median: value,
-    n: 1,
+    n,
     unit,
     ...(target === undefined ? {} : { target: { median: target } }),
   });

@@ -198,6 +198,8 @@ try {
       `RSS floor: Deno, empty script + ${workers} idle workers`,
       percentile(samples, 50),
       "MiB",
+      undefined,
+      samples.length,
     );
   }
   for (const [build, command, wanted] of builds) {
@@ -232,6 +234,7 @@ try {
         percentile(samples, 50),
         "MiB",
         target,
+        samples.length,
       );
       if (idleCpu !== undefined) {
         reportValue(`idle CPU, ${name}`, idleCpu, "% of a core", 0.5);
