@@ -15,6 +15,7 @@ import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { requires } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
+import { bindingKey, makeBinding } from "../tracker/binding.ts";
 
 const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
 
@@ -32,16 +33,20 @@ function run(d: Dockerd, name: string, ...publish: string[]): Promise<string> {
 
 /**
  * What dockerd publishes now, as binding keys: the truth the agent must
- * equal (`docker ps` prints `0.0.0.0:18140->8080/tcp, [::]:18140->8080/tcp`).
+ * equal. `docker ps` prints `0.0.0.0:18140->8080/tcp, [::]:18140->8080/tcp`
+ * (CLI 23 and later) or `…, :::18140->8080/tcp` (Debian's 20.10, the one
+ * first on the PATH under npx).
  */
 async function publishedKeys(d: Dockerd): Promise<string[]> {
   const keys = new Set<string>();
+  const ports = await d.docker(["ps", "--format", "{{.Ports}}"]);
   for (
-    const line of (await d.docker(["ps", "--format", "{{.Ports}}"])).split("\n")
+    const [, ip, port, protocol] of ports.matchAll(
+      /(\[[^\]]*\]|[^\s,]*?):(\d+)->\d+\/(tcp|udp)/g,
+    )
   ) {
-    for (const match of line.matchAll(/(\S+):(\d+)->\d+\/(tcp|udp)/g)) {
-      keys.add(`${match[3]}/${match[1]}:${match[2]}`);
-    }
+    const hostIp = ip!.replace(/^\[(.*)\]$/, "$1");
+    keys.add(bindingKey(makeBinding(protocol!, hostIp, Number(port))));
   }
   return [...keys].sort();
 }
