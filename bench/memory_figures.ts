@@ -6,10 +6,11 @@
  * JavaScript a compiled binary carries; `deno compile` itself cannot run
  * here). Each RSS is the median of a few runs. Next to them: the same agent
  * with V8's JIT (no `--v8-flags`), and the floor any agent of this shape
- * pays: Deno running an empty script, and that plus 2 or 4 idle workers. The sources have real
- * work: a real dockerd in a network namespace with 10 running containers
- * (reached through its unix socket; its managed containerd serves the
- * containerd source), the fake Kubernetes API server with 10 services.
+ * pays: Deno running an empty script, and that plus 2 or 4 idle workers.
+ * The sources have real work: a real dockerd in a network namespace with
+ * 10 running containers (reached through its unix socket; its managed
+ * containerd serves the containerd source), the fake Kubernetes API server
+ * with 10 services.
  * "All sources" is one engine (the CLI refuses -docker with -containerd,
  * as the Go agent does) with iptables, procnet and Kubernetes.
  *
@@ -56,10 +57,10 @@ function sleep(seconds: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 }
 
-/** Starts `args`, waits the settle time, returns its RSS and the process. */
-async function rssAfterSettle(args: string[], extra: string[]) {
+/** Starts deno with `args`, waits the settle time, returns its RSS and the process. */
+async function rssAfterSettle(args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...args, ...extra],
+    args,
     cwd: ROOT,
     stdin: "null",
     stdout: "null",
@@ -187,10 +188,11 @@ try {
   for (const workers of [0, 2, 4]) {
     const samples: number[] = [];
     for (let i = 0; i < SAMPLES; i++) {
-      const { child, rss } = await rssAfterSettle(
-        ["eval", ...AGENT_V8_FLAGS],
-        [FLOOR_SCRIPT(workers)],
-      );
+      const { child, rss } = await rssAfterSettle([
+        "eval",
+        ...AGENT_V8_FLAGS,
+        FLOOR_SCRIPT(workers),
+      ]);
       samples.push(rss);
       await stopChecked(child, "the floor script");
     }
@@ -216,7 +218,10 @@ try {
       const samples: number[] = [];
       let idleCpu: number | undefined;
       for (let i = 0; i < SAMPLES; i++) {
-        const { child, rss } = await rssAfterSettle(command, agentFlags);
+        const { child, rss } = await rssAfterSettle([
+          ...command,
+          ...agentFlags,
+        ]);
         samples.push(rss);
         try {
           if (build === SOURCE_BUILD && IDLE_SECONDS > 0 && i === 0) {
