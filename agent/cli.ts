@@ -7,7 +7,7 @@
  */
 import { isIpv4, isPort } from "../tracker/binding.ts";
 import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
-import { normaliseGoFlags, UsageError } from "./go_flags.ts";
+import { normaliseGoFlags, parseGoBoolean, UsageError } from "./go_flags.ts";
 import {
   type AgentMode,
   type AgentOptions,
@@ -41,6 +41,8 @@ Modes (decided by the flags, as in the Go agent):
                relays them to the host.
 Go forms are accepted for every Go flag: -docker, --docker, -docker=true,
 -docker=false, -vtunnelAddr=127.0.0.1:3040, -vtunnelAddr 127.0.0.1:3040.
+Every boolean flag, ours too, takes -name, --name, --name=true, -name=1,
+--name=false, -name=0 and --no-name.
 `;
 
 function portArgument(flag: string) {
@@ -84,7 +86,10 @@ function pathArgument(flag: string) {
 
 /** How an option takes its value. */
 type OptionKind =
-  /** `--name` sets true; `--no-name` (listed as `negation`) sets false. */
+  /**
+   * `--name`, `-name`, `--name=true|1|t` set true; `--name=false|0|f` and
+   * `--no-name` set false (the help lists `--no-name` where `negation` is).
+   */
   | "boolean"
   /** `--name value` or `--name=value`; the last one given wins. */
   | "value"
@@ -379,6 +384,11 @@ const OPTIONS: readonly OptionSpec[] = [
 
 const BY_NAME = new Map(OPTIONS.map((spec) => [spec.name, spec]));
 
+/** The long names of every boolean option (each takes every boolean form). */
+export const BOOLEAN_OPTIONS: readonly string[] = OPTIONS
+  .filter((spec) => spec.kind === "boolean")
+  .map((spec) => spec.name);
+
 function helpText(): string {
   const rows: [string, string][] = [[
     "-V, --version",
@@ -427,13 +437,19 @@ function readArguments(
         }: flags take the form -name, -name=value or -name value`,
       );
     }
-    const match = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
+    // Go's flag package takes -name and --name alike; so do we.
+    const match = /^--?([a-z0-9][a-z0-9-]*)(?:=(.*))?$/s.exec(arg);
     const flag = match?.[1] ?? "";
     const inline = match?.[2];
     const negated = flag.startsWith("no-")
       ? BY_NAME.get(flag.slice(3))
       : undefined;
-    if (negated?.negation !== undefined && inline === undefined) {
+    if (negated?.kind === "boolean" && !BY_NAME.has(flag)) {
+      if (inline !== undefined) {
+        throw new UsageError(
+          `--${flag} takes no value: use --${negated.name}=true or false`,
+        );
+      }
       given.set(negated.name, false);
       continue;
     }
@@ -444,10 +460,15 @@ function readArguments(
       );
     }
     if (spec.kind === "boolean") {
-      if (inline !== undefined) {
-        throw new UsageError(`--${spec.name} takes no value: see --help`);
+      const value = inline === undefined ? true : parseGoBoolean(inline);
+      if (value === undefined) {
+        throw new UsageError(
+          `invalid value ${
+            JSON.stringify(inline)
+          } for --${spec.name}: accepted values are true and false`,
+        );
       }
-      given.set(spec.name, true);
+      given.set(spec.name, value);
       continue;
     }
     let value = inline;

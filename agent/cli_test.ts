@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "../tests/assert.ts";
-import { parseCommandLine } from "./cli.ts";
+import { BOOLEAN_OPTIONS, parseCommandLine } from "./cli.ts";
 import { GO_FLAGS, normaliseGoFlags } from "./go_flags.ts";
 import type { AgentOptions } from "./options.ts";
 import { VERSION } from "./version.ts";
@@ -202,14 +202,57 @@ Deno.test("parseCommandLine() rejects bad input with one line and exit 2", async
       "--no-procnet",
     ], "nothing to watch"],
     [["-vtunnelAddr"], "--vtunnel-addr needs a value"],
-    [["--dry-run=yes"], "--dry-run takes no value"],
-    [["--no-dry-run"], "unknown flag --no-dry-run"],
+    [
+      ["--dry-run=yes"],
+      'invalid value "yes" for --dry-run: accepted values are true and false',
+    ],
+    [["--no-dry-run=1"], "--no-dry-run takes no value"],
+    [["--no-vtunnel-addr"], "unknown flag --no-vtunnel-addr"],
     [["--", "-docker"], 'unexpected argument "-docker"'],
     [["-"], 'unexpected argument "-"'],
   ];
   for (const [argv, expected] of cases) {
     await t.step(argv.join(" "), () => {
       assertStringIncludes(usageError(argv), expected);
+    });
+  }
+});
+
+Deno.test("parseCommandLine(): every boolean option takes every form, ours like Go's", async (t) => {
+  assert(BOOLEAN_OPTIONS.includes("procnet"));
+  assert(BOOLEAN_OPTIONS.includes("dry-run"));
+  for (const name of BOOLEAN_OPTIONS) {
+    await t.step(name, () => {
+      const parsed = (argv: string[]) =>
+        JSON.stringify(parseCommandLine(["--procnet", ...argv]));
+      const on = parsed([`--${name}`]);
+      const off = parsed([`--no-${name}`]);
+      assert(on !== off, `--${name} and --no-${name} mean the same`);
+      for (
+        const form of [
+          `-${name}`,
+          `--${name}=true`,
+          `-${name}=1`,
+          `--${name}=t`,
+          `--${name}=TRUE`,
+        ]
+      ) {
+        assertEquals(parsed([form]), on, form);
+      }
+      for (
+        const form of [
+          `--${name}=false`,
+          `-${name}=0`,
+          `-no-${name}`,
+          `--${name}=F`,
+          `--${name}=False`,
+        ]
+      ) {
+        assertEquals(parsed([form]), off, form);
+      }
+      // The last one given wins, whatever its form.
+      assertEquals(parsed([`--no-${name}`, `-${name}=1`]), on);
+      assertEquals(parsed([`--${name}`, `--${name}=0`]), off);
     });
   }
 });

@@ -53,6 +53,18 @@ const TRUE_WORDS = new Set(["1", "t", "T", "true", "TRUE", "True"]);
 const FALSE_WORDS = new Set(["0", "f", "F", "false", "FALSE", "False"]);
 
 /**
+ * Reads a boolean value the way Go's `strconv.ParseBool` does (1, t, true,
+ * 0, f, false in their usual cases).
+ *
+ * @returns The value, or undefined when `text` is not a Go boolean.
+ */
+export function parseGoBoolean(text: string): boolean | undefined {
+  if (TRUE_WORDS.has(text)) return true;
+  if (FALSE_WORDS.has(text)) return false;
+  return undefined;
+}
+
+/**
  * Rewrites Go-style flags into long options: `-docker` and `--docker` →
  * `--docker`; `-docker=false` → `--no-docker`; `-vtunnelAddr=X` and
  * `-vtunnelAddr X` → `--vtunnel-addr=X` / `--vtunnel-addr X`. Anything else
