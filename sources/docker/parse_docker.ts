@@ -12,15 +12,28 @@ import {
   type PortEntry,
 } from "../../tracker/binding.ts";
 
-/** The container events the source acts on. */
-export type ContainerAction = "start" | "die" | "stop" | "destroy";
+/**
+ * The container events the source acts on, in both vocabularies: dockerd's
+ * (`die`, `destroy`) and Podman's (`died`, `remove`). Podman 4.3 matches an
+ * `/events` filter against its own names only and reports removal as
+ * `remove` in every version, so the filter lists both.
+ */
+export type ContainerAction =
+  | "start"
+  | "die"
+  | "died"
+  | "stop"
+  | "destroy"
+  | "remove";
 
-/** The events subscribed to. */
+/** The events subscribed to: every action but `start` removes the ports. */
 export const CONTAINER_ACTIONS: readonly ContainerAction[] = [
   "start",
   "die",
+  "died",
   "stop",
   "destroy",
+  "remove",
 ];
 
 /** One container event. */
@@ -45,6 +58,11 @@ export interface InspectedContainer {
   readonly entries: PortEntry[];
   /** Port specs skipped, each with the reason (unknown protocol, bad port). */
   readonly skipped: string[];
+  /**
+   * The container whose network it joined (`--network container:X`, a pod's
+   * member): its ports are that container's, so it has no entries.
+   */
+  readonly sharesNetworkOf?: string;
 }
 
 const ID = /^[0-9a-f]{12,64}$/;
@@ -113,7 +131,10 @@ function networkIps(networks: unknown): string[] {
  * Reads a container's published ports from its inspect object:
  * `NetworkSettings.Ports` (`{"80/tcp":[{"HostIp","HostPort"}],"443/tcp":null}`),
  * its network addresses and name. Entries with null or empty bindings are
- * skipped; a bad port spec is skipped and reported in `skipped`.
+ * skipped; a bad port spec is skipped and reported in `skipped`. A container
+ * that joined another's network (`HostConfig.NetworkMode` "container:<id>",
+ * as a Podman pod's members do) has no entries: Podman lists the infra
+ * container's ports on every member, and the infra container owns them.
  *
  * @param raw The parsed JSON of `GET /containers/{id}/json`.
  * @throws {TypeError} When the object is not a container inspect reply.
@@ -148,6 +169,15 @@ export function parseDockerInspect(raw: unknown): InspectedContainer {
     throw new TypeError(
       `Cannot use Docker inspect reply for ${name}: NetworkSettings.Ports is not an object`,
     );
+  }
+  const hostConfig = container.HostConfig as
+    | Record<string, unknown>
+    | undefined;
+  const networkMode = hostConfig?.NetworkMode;
+  const running = state?.Running === true;
+  if (typeof networkMode === "string" && networkMode.startsWith("container:")) {
+    const sharesNetworkOf = networkMode.slice("container:".length, 140);
+    return { id, name, running, entries: [], skipped: [], sharesNetworkOf };
   }
   const containerIps = networkIps(networks);
   const entries: PortEntry[] = [];
@@ -194,7 +224,7 @@ export function parseDockerInspect(raw: unknown): InspectedContainer {
       }
     }
   }
-  return { id, name, running: state?.Running === true, entries, skipped };
+  return { id, name, running, entries, skipped };
 }
 
 /**

@@ -27,6 +27,59 @@ Deno.test("parseDockerEvent() reads recorded dockerd event lines", () => {
   ]);
 });
 
+// podman_*.json*: Debian's Podman 4.3.1 serving the Docker API (ENGINES.md),
+// the events an `/events` filter with both vocabularies let through for `run
+// -p`, `kill`, `rm -f`, a container exiting by itself, `pod create -p`,
+// `run --pod`, `pod rm -f`, `rm -f` of an IPv6-only binding; and the inspect
+// replies of a pod's infra container and of its member.
+Deno.test("parseDockerEvent() reads recorded Podman event lines", () => {
+  const lines = Deno.readTextFileSync(new URL("podman_events.jsonl", testdata))
+    .trim().split("\n");
+  const actions = lines.map((line) => {
+    const event = parseDockerEvent(line);
+    return event && `${event.action} ${event.name}`;
+  });
+  assertEquals(actions, [
+    "start c1",
+    "die c1",
+    "remove c1",
+    "start c2",
+    "die c2",
+    "remove c2",
+    "start 87ad52ac842b-infra",
+    "start p1c",
+    "start c6",
+    "stop p1c",
+    "die p1c",
+    "remove p1c",
+    "stop 87ad52ac842b-infra",
+    "die 87ad52ac842b-infra",
+    "remove 87ad52ac842b-infra",
+    "die c6",
+    "remove c6",
+    "start c7",
+    "start c98518f3f732-infra",
+    "start p2c",
+  ]);
+  const died = lines[1]!.replace('"Action":"die"', '"Action":"died"');
+  assertEquals(parseDockerEvent(died)?.action, "died");
+});
+
+Deno.test("parseDockerInspect(): a Podman pod's ports belong to its infra container only", () => {
+  const read = (name: string) =>
+    parseDockerInspect(
+      JSON.parse(Deno.readTextFileSync(new URL(name, testdata))),
+    );
+  const infra = read("podman_pod_infra_inspect.json");
+  assertEquals(infra.entries.map((e) => bindingKey(e.binding)), [
+    "tcp/0.0.0.0:18095", // HostIp "": every address
+  ]);
+  const member = read("podman_pod_member_inspect.json");
+  assertEquals(member.entries, []);
+  assertEquals(member.sharesNetworkOf, infra.id);
+  assertEquals(member.running, true);
+});
+
 Deno.test("parseDockerInspect() reads a recorded inspect reply", () => {
   const inspected = parseDockerInspect(
     JSON.parse(Deno.readTextFileSync(new URL("inspect.json", testdata))),

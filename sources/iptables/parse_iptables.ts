@@ -1,7 +1,8 @@
 /**
  * Parsing of `iptables-save -t nat` / `ip6tables-save -t nat` output
- * (PROTOCOLS.md §6): the DNAT rules of Docker's `DOCKER` chain and of CNI
- * portmap's `CNI-DN-…` chains become port entries. Pure functions; other
+ * (PROTOCOLS.md §6): the DNAT rules of Docker's `DOCKER` chain, of CNI
+ * portmap's `CNI-DN-…` chains and of netavark's (Podman's) `NETAVARK-DN-…`
+ * chains become port entries. Pure functions; other
  * rules are ignored, a malformed DNAT rule is skipped with a reason.
  *
  * @module
@@ -71,9 +72,10 @@ export function splitRuleWords(line: string): string[] {
   return words;
 }
 
-/** Whether rules of `chain` publish ports: Docker's and CNI portmap's. */
+/** Whether rules of `chain` publish ports: Docker's, CNI portmap's and netavark's. */
 export function isPublishingChain(chain: string): boolean {
-  return chain === "DOCKER" || chain.startsWith("CNI-DN-");
+  return chain === "DOCKER" || chain.startsWith("CNI-DN-") ||
+    chain.startsWith("NETAVARK-DN-");
 }
 
 const PROTOCOL_NUMBERS: Readonly<Record<string, string>> = {
@@ -163,11 +165,14 @@ function destination(rule: RuleOptions, family: IpFamily): string {
   return host;
 }
 
-/** `172.17.0.2:8080`, `[fd00::2]:8080`, `10.0.0.2`, with an optional port range. */
+/**
+ * `172.17.0.2:8080`, `[fd00::2]:8080`, `10.0.0.2`, with an optional port
+ * range and base (`10.88.0.6:82-83/18072`, as netavark writes ranges).
+ */
 function dnatTarget(text: string): { ip: string; port?: number } {
-  const match = /^\[?([0-9A-Fa-f.:]+?)\]?(?::(\d{1,5})(?:-\d{1,5})?)?$/.exec(
-    text,
-  );
+  const match =
+    /^\[?([0-9A-Fa-f.:]+?)\]?(?::(\d{1,5})(?:-\d{1,5}(?:\/\d{1,5})?)?)?$/
+      .exec(text);
   const ip = match?.[1];
   if (!match || ip === undefined) {
     throw new TypeError(
@@ -197,19 +202,24 @@ function ruleOwnerId(family: IpFamily, rule: string): string {
   }`;
 }
 
-/** Names of CNI-DN chains from the comments of CNI-HOSTPORT-DNAT jumps. */
-function cniChainNames(lines: readonly string[]): Map<string, string> {
+/**
+ * Names of CNI-DN and NETAVARK-DN chains from the comments of the jumps to
+ * them: CNI's `name: "net" id: "ctr"`, netavark's `dnat name: net id: ctr`.
+ */
+function dnatChainNames(lines: readonly string[]): Map<string, string> {
   const names = new Map<string, string>();
   for (const line of lines) {
     if (
-      !line.startsWith("-A CNI-HOSTPORT-DNAT ") || line.length > MAX_RULE_LENGTH
+      !(line.startsWith("-A CNI-HOSTPORT-DNAT ") ||
+        line.startsWith("-A NETAVARK-HOSTPORT-DNAT ")) ||
+      line.length > MAX_RULE_LENGTH
     ) continue;
     try {
       const rule = readRule(splitRuleWords(line));
       const target = rule.values.get("-j") ?? "";
       const comment = rule.values.get("--comment") ?? "";
-      const found = /name: "([^"]*)" id: "([^"]*)"/.exec(comment);
-      if (target.startsWith("CNI-DN-") && found) {
+      const found = /name: "?([^" ]*)"? id: "?([^" ]*)"?/.exec(comment);
+      if (isPublishingChain(target) && target !== "DOCKER" && found) {
         names.set(target, `${found[1]}/${found[2]!.slice(0, 64)}`);
       }
     } catch { /* a name is a nicety */ }
@@ -259,7 +269,7 @@ function ruleEntries(
  */
 export function parseNatTable(text: string, family: IpFamily): NatScan {
   const lines = text.split("\n");
-  const names = cniChainNames(lines);
+  const names = dnatChainNames(lines);
   const entries: PortEntry[] = [];
   const skipped: string[] = [];
   for (const raw of lines) {

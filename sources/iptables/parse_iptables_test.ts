@@ -59,6 +59,24 @@ Deno.test("parseNatTable() reads real CNI portmap chains and names them", () => 
   );
 });
 
+// testdata/netavark.nat: Debian's Podman 4.3 with netavark after `podman run
+// -p 18070:80 -p 127.0.0.1:18071:81/udp -p 18072-18073:82-83`.
+Deno.test("parseNatTable() reads real netavark chains and names them", () => {
+  assertEquals(summary(read("netavark.nat")), {
+    keys: [
+      "tcp/0.0.0.0:18070>10.88.0.6:80",
+      "tcp/0.0.0.0:18072>10.88.0.6:undefined",
+      "tcp/0.0.0.0:18073>10.88.0.6:undefined",
+      "udp/127.0.0.1:18071>10.88.0.6:81",
+    ],
+    skipped: [],
+  });
+  assertEquals(
+    parseNatTable(read("netavark.nat"), "ipv4").entries[0]?.name,
+    "podman/21a385222e69bfef585083226ca4ff3e3a20c702ebf0180fa261e74870ed4803",
+  );
+});
+
 Deno.test("parseNatTable() reads ip6tables rules, multiport and ranges", () => {
   const text = [
     "*nat",

@@ -1,0 +1,209 @@
+/**
+ * The Docker source end to end against Debian's real Podman 4.3 serving the
+ * Docker API (a program nobody here wrote): its own event vocabulary
+ * (`died`/`remove` in filters), pods, HostIp "" and a service restart. The
+ * agent's tracker is observed through a recording forwarder.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { canRunPodman, PODMAN_IMAGE, startPodman } from "./engines/podman.ts";
+import { onlySources, TEST_OPTIONS } from "./test_options.ts";
+import { requires } from "./requirements.ts";
+import { startAgent } from "../agent/run_agent.ts";
+import { RecordingForwarder } from "./recording_forwarder.ts";
+
+const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
+
+/** Removal must reach the forwarder this soon after the command returned. */
+const REMOVAL_WITHIN_MS = 1_000;
+
+Deno.test("Docker source against Podman's Docker API", async (t) => {
+  if (!requires("root, podman, netavark and ip netns", await canRunPodman())) {
+    return;
+  }
+  const pm = await startPodman();
+  const forwarder = new RecordingForwarder();
+  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  const run = (name: string, publish: string[], command = HTTPD) =>
+    pm.podman([
+      "run",
+      "-d",
+      "--name",
+      name,
+      ...publish.flatMap((p) => ["-p", p]),
+      PODMAN_IMAGE,
+      ...command,
+    ]);
+  /** Runs `action`, then waits until no key has `port`; returns the ms after it returned. */
+  const removal = async (port: number, action: () => Promise<unknown>) => {
+    await action();
+    const returned = performance.now();
+    await forwarder.until(
+      () => forwarder.keysWith(port).length === 0,
+      `port ${port} removed`,
+    );
+    const ms = performance.now() - returned;
+    assert(
+      ms < REMOVAL_WITHIN_MS,
+      `port ${port} was removed ${ms.toFixed(0)} ms after the command returned`,
+    );
+    return ms;
+  };
+  try {
+    await run("early", ["18300:8080"]);
+    agent = await startAgent({
+      ...TEST_OPTIONS,
+      ...onlySources("docker"),
+      dockerSocket: pm.socket,
+    }, { forwarders: [forwarder] });
+
+    await t.step(
+      "a container running before the agent is tracked",
+      async () => {
+        await forwarder.until(
+          () => forwarder.keysWith(18300).length === 1,
+          "early",
+        );
+        // Podman reports HostIp "" for every address.
+        assertEquals(forwarder.keysWith(18300), ["tcp/0.0.0.0:18300"]);
+      },
+    );
+
+    await t.step("tcp, udp, 127.0.0.1 and a range", async () => {
+      await run("web", [
+        "18301:8080",
+        "18302:53/udp",
+        "127.0.0.1:18303:8080",
+        "18310-18312:9000-9002",
+      ]);
+      await forwarder.until(
+        () => forwarder.keys.size === 1 + 1 + 1 + 1 + 3,
+        "web's ports",
+      );
+      assertEquals(forwarder.keysWith(18302), ["udp/0.0.0.0:18302"]);
+      assertEquals(forwarder.keysWith(18303), ["tcp/127.0.0.1:18303"]);
+      assertEquals(forwarder.keysWith(18311), ["tcp/0.0.0.0:18311"]);
+      const entry = forwarder.details.get("tcp/127.0.0.1:18303")!.holders[0]!
+        .entry;
+      assertEquals([entry.name, entry.containerPort], ["web", 8080]);
+      assertEquals(entry.containerIps?.length, 1);
+    });
+
+    await t.step("an IPv6-only binding", async () => {
+      await run("v6", ["[::]:18320:8080"]);
+      await forwarder.until(() => forwarder.keysWith(18320).length > 0, "v6");
+      assertEquals(forwarder.keysWith(18320), ["tcp/[::]:18320"]);
+    });
+
+    await t.step(
+      "kill, rm -f and a container exiting by itself remove the ports within a second",
+      async () => {
+        await removal(18320, () => pm.podman(["kill", "v6"]));
+        await removal(18300, () => pm.podman(["rm", "-f", "-t", "0", "early"]));
+        await run("brief", ["18330:8080"], ["sleep", "1"]);
+        await forwarder.until(
+          () => forwarder.keysWith(18330).length === 1,
+          "brief",
+        );
+        await forwarder.until(
+          () => forwarder.keysWith(18330).length === 0,
+          "brief exited by itself",
+        );
+        await removal(18301, () => pm.podman(["stop", "-t", "0", "web"]));
+        assertEquals([...forwarder.keys], []);
+      },
+    );
+
+    await t.step(
+      "a pod's ports: one binding, owned once, gone with the pod",
+      async () => {
+        await pm.podman([
+          "pod",
+          "create",
+          "--name",
+          "pod1",
+          "-p",
+          "18340:8080",
+        ]);
+        await pm.podman([
+          "run",
+          "-d",
+          "--pod",
+          "pod1",
+          "--name",
+          "pod1-web",
+          PODMAN_IMAGE,
+          ...HTTPD,
+        ]);
+        await pm.podman([
+          "run",
+          "-d",
+          "--pod",
+          "pod1",
+          "--name",
+          "pod1-side",
+          PODMAN_IMAGE,
+          "sleep",
+          "1000",
+        ]);
+        await forwarder.until(
+          () => forwarder.keysWith(18340).length === 1,
+          "the pod's port",
+        );
+        // Give the members' start events time to be (wrongly) counted.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const holders = agent!.tracker.bindings()
+          .find((b) => b.key === "tcp/0.0.0.0:18340")?.holders ?? [];
+        assertEquals(holders.length, 1, "owned once, by the infra container");
+        assert(
+          holders[0]!.entry.name?.endsWith("-infra"),
+          holders[0]!.entry.name,
+        );
+        await removal(
+          18340,
+          () => pm.podman(["pod", "rm", "-f", "-t", "0", "pod1"]),
+        );
+      },
+    );
+
+    await t.step(
+      "a restart of the Podman service: changes while it was down are caught up",
+      async () => {
+        await run("steady", ["18350:8080"]);
+        await run("doomed", ["18351:8080"]);
+        await forwarder.until(
+          () => forwarder.keys.size === 2,
+          "steady, doomed",
+        );
+        await pm.stopService();
+        // Podman needs no daemon: the CLI still works while the API is down.
+        await pm.podman(["rm", "-f", "-t", "0", "doomed"]);
+        await run("newcomer", ["18352:8080"]);
+        await pm.startService();
+        await forwarder.until(
+          () =>
+            forwarder.keysWith(18351).length === 0 &&
+            forwarder.keysWith(18352).length === 1,
+          "the state after the restart",
+        );
+        assertEquals([...forwarder.keys].sort(), [
+          "tcp/0.0.0.0:18350",
+          "tcp/0.0.0.0:18352",
+        ]);
+        const docker = agent!.supervisor.status().find((s) =>
+          s.name === "docker"
+        );
+        assertEquals([docker?.state, docker?.restarts], ["connected", 0]);
+        // And events flow again.
+        await removal(
+          18350,
+          () => pm.podman(["rm", "-f", "-t", "0", "steady"]),
+        );
+      },
+    );
+  } finally {
+    await agent?.stop();
+    await pm.stop();
+  }
+});
