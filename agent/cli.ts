@@ -380,6 +380,15 @@ const OPTIONS: readonly OptionSpec[] = [
     parse: msArgument("--shutdown-timeout", 100),
     shownDefault: shown(DEFAULT_OPTIONS.shutdownTimeoutMs),
   },
+  {
+    name: "listener-settle",
+    kind: "value",
+    valueName: "<ms>",
+    help:
+      "a port gets a listener only after nothing in the VM listened on it this long",
+    parse: msArgument("--listener-settle", 0),
+    shownDefault: shown(DEFAULT_OPTIONS.listenerSettleMs),
+  },
 ];
 
 const BY_NAME = new Map(OPTIONS.map((spec) => [spec.name, spec]));
@@ -623,6 +632,10 @@ export function parseCommandLine(
       shutdownTimeoutMs: value(
         "shutdown-timeout",
         DEFAULT_OPTIONS.shutdownTimeoutMs,
+      ),
+      listenerSettleMs: value(
+        "listener-settle",
+        DEFAULT_OPTIONS.listenerSettleMs,
       ),
     },
   };

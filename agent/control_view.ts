@@ -4,7 +4,10 @@
  *
  * @module
  */
-import type { DeliveryStatus } from "../forwarding/delivery_queue.ts";
+import type {
+  DeliveryStatus,
+  LaneStatus,
+} from "../forwarding/delivery_queue.ts";
 import type { SourceStatus } from "../sources/supervisor.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 
@@ -22,12 +25,14 @@ export interface PortOwner {
 export interface PortDelivery {
   /** The forwarder. */
   readonly forwarder: string;
-  /** forwarded, pending, retrying or removing. */
+  /** forwarded, logged, pending, retrying, removing or skipped. */
   readonly state: DeliveryStatus["state"];
   /** Failed attempts in a row. */
   readonly attempts: number;
   /** The last failure, while retrying. */
   readonly lastError?: string;
+  /** Why the forwarder does not take it, when skipped. */
+  readonly reason?: string;
   /** Since when (wall-clock ms). */
   readonly since: number;
 }
@@ -78,8 +83,21 @@ export interface ForwarderRow {
   readonly backlog: number;
   /** Bindings whose last call failed. */
   readonly retrying: number;
+  /** Bindings it only logged (auto mode, `--dry-run`). */
+  readonly logged: number;
+  /** Bindings routed to it that it does not take (see `ports`). */
+  readonly skipped: number;
   /** healthy: nothing retrying. */
   readonly healthy: boolean;
+  /** Last read of its host side (wall-clock ms), for forwarders that read it. */
+  readonly lastReadAt?: number;
+  /** The last time its host side had lost bindings and they were restored. */
+  readonly lastRestore?: {
+    /** When it was noticed (wall-clock ms). */
+    readonly at: number;
+    /** How many bindings were lost. */
+    readonly count: number;
+  };
 }
 
 /** The answer of `status`. */
@@ -125,6 +143,7 @@ export function portRows(
       state: row.state,
       attempts: row.attempts,
       ...(row.lastError === undefined ? {} : { lastError: row.lastError }),
+      ...(row.reason === undefined ? {} : { reason: row.reason }),
       since: toWall(row.since),
     });
     byKey.set(row.key, list);
@@ -162,6 +181,7 @@ function portOf(address: string): number {
  * @param deliveries The delivery queue's status.
  * @param bindings The tracker's bindings.
  * @param toWall Converts the supervisor's clock times.
+ * @param lanes What the queue knows of each forwarder's host side.
  */
 export function statusRows(
   sources: readonly SourceStatus[],
@@ -169,6 +189,7 @@ export function statusRows(
   deliveries: readonly DeliveryStatus[],
   bindings: readonly TrackedBinding[],
   toWall: ToWallClock,
+  lanes: readonly LaneStatus[] = [],
 ): { sources: SourceRow[]; forwarders: ForwarderRow[] } {
   const held = new Map<string, number>();
   for (const tracked of bindings) {
@@ -196,12 +217,24 @@ export function statusRows(
       const count = (state: DeliveryStatus["state"]) =>
         rows.filter((row) => row.state === state).length;
       const retrying = count("retrying");
+      const lane = lanes.find((l) => l.forwarder === name);
       return {
         name,
         forwarded: count("forwarded"),
         backlog: count("pending") + count("removing") + retrying,
         retrying,
+        logged: count("logged"),
+        skipped: count("skipped"),
         healthy: retrying === 0,
+        ...(lane?.lastReadAt === undefined
+          ? {}
+          : { lastReadAt: toWall(lane.lastReadAt) }),
+        ...(lane?.lastRestore === undefined ? {} : {
+          lastRestore: {
+            at: toWall(lane.lastRestore.at),
+            count: lane.lastRestore.count,
+          },
+        }),
       };
     }),
   };
@@ -230,6 +263,10 @@ function deliveryText(delivery: PortDelivery, now: number): string {
   switch (delivery.state) {
     case "forwarded":
       return `${delivery.forwarder}: forwarded`;
+    case "logged":
+      return `${delivery.forwarder}: logged only`;
+    case "skipped":
+      return `${delivery.forwarder}: skipped (${delivery.reason ?? "?"})`;
     case "retrying":
       return `${delivery.forwarder}: retrying (${delivery.attempts} failed, for ${
         age(delivery.since, now)
@@ -237,6 +274,15 @@ function deliveryText(delivery: PortDelivery, now: number): string {
     default:
       return `${delivery.forwarder}: ${delivery.state}`;
   }
+}
+
+function hostSideText(row: ForwarderRow, now: number): string {
+  if (row.lastReadAt === undefined) return "-";
+  const read = `read ${age(row.lastReadAt, now)} ago`;
+  if (row.lastRestore === undefined) return read;
+  return `${read}; lost and restored ${row.lastRestore.count} ${
+    age(row.lastRestore.at, now)
+  } ago`;
 }
 
 /**
@@ -286,13 +332,25 @@ export function formatStatus(status: AgentStatus, now: number): string {
     ]),
   );
   const forwarders = table(
-    ["FORWARDER", "HEALTH", "FORWARDED", "BACKLOG", "RETRYING"],
+    [
+      "FORWARDER",
+      "HEALTH",
+      "FORWARDED",
+      "BACKLOG",
+      "RETRYING",
+      "SKIPPED",
+      "HOST SIDE",
+    ],
     status.forwarders.map((f) => [
       f.name,
       f.healthy ? "healthy" : "retrying",
-      String(f.forwarded),
+      f.logged > 0
+        ? `${f.forwarded} (${f.logged} logged only)`
+        : String(f.forwarded),
       String(f.backlog),
       String(f.retrying),
+      String(f.skipped),
+      hostSideText(f, now),
     ]),
   );
   return `${head}\n${sources}\n${forwarders}`;

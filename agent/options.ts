@@ -77,6 +77,11 @@ export interface AgentOptions {
   readonly controlSocket: string;
   /** How long shutdown may take to remove forwarded bindings, in ms. */
   readonly shutdownTimeoutMs: number;
+  /**
+   * How long a port routed to the listeners must stay unserved (nothing in
+   * the VM listening on it) before the agent opens a listener, in ms.
+   */
+  readonly listenerSettleMs: number;
 }
 
 /**
@@ -112,4 +117,5 @@ export const DEFAULT_OPTIONS: AgentOptions = {
   hostSwitchUrl: "http://192.168.127.1:80",
   stateDir: "/var/lib/guest-agent",
   shutdownTimeoutMs: 5000,
+  listenerSettleMs: 2000,
 };

@@ -13,6 +13,8 @@ import {
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import { LogForwarder } from "../forwarding/log_forwarder.ts";
 import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
+import { UnservedGate } from "../forwarding/listeners/unserved_gate.ts";
+import { listeningSockets } from "./listening_sockets.ts";
 import { HostSwitchForwarder } from "../forwarding/host_switch/host_switch_forwarder.ts";
 import { DnatForwarder } from "../forwarding/dnat/dnat_forwarder.ts";
 import { VtunnelForwarder } from "../forwarding/vtunnel/vtunnel_forwarder.ts";
@@ -42,6 +44,7 @@ import type { Clock } from "../support/clock.ts";
 import { bindingKey, makeBinding, type PortEntry } from "../tracker/binding.ts";
 import {
   PortTracker,
+  type TrackedBinding,
   type TrackerDiff,
   type TrackerUpdate,
 } from "../tracker/port_tracker.ts";
@@ -323,6 +326,24 @@ export async function startAgent(
     return entries.filter((entry) => !own.has(bindingKey(entry.binding)));
   };
 
+  // A port gets a listener only once nothing in the VM serves it.
+  const listenerLane = listeners[0]?.name;
+  const gate = listenerLane === undefined ? undefined : new UnservedGate({
+    forwarder: listenerLane,
+    settleMs: options.listenerSettleMs,
+    ...(dependencies.clock ? { clock: dependencies.clock } : {}),
+    pass: (binding) => queue.setDesired(listenerLane, binding),
+    withdraw: (key) => queue.unsetDesired(listenerLane, key),
+    listening: () => listeningSockets(),
+  });
+  const want = (lane: string, binding: TrackedBinding) =>
+    lane === listenerLane
+      ? gate!.want(binding)
+      : queue.setDesired(lane, binding);
+  const unwant = (lane: string, key: string) =>
+    lane === listenerLane ? gate!.unwant(key) : queue.unsetDesired(lane, key);
+  const deliveries = () => [...queue.status(), ...gate?.status() ?? []];
+
   // When each binding appeared (wall-clock ms), for `ports`.
   const appearedAt = new Map<string, number>();
   const applyDiff = (diff: TrackerDiff) => {
@@ -333,7 +354,7 @@ export async function startAgent(
         key: gone.key,
         owners: describeOwners(gone),
       });
-      for (const lane of lanes) queue.unsetDesired(lane, gone.key);
+      for (const lane of lanes) unwant(lane, gone.key);
     }
     for (const binding of diff.added) {
       logger.info("{key} appeared (held by {owners})", {
@@ -346,8 +367,8 @@ export async function startAgent(
         dependencies.forwarders ? lanes : routeBinding(options.mode, binding),
       );
       for (const lane of lanes) {
-        if (routes.has(lane)) queue.setDesired(lane, binding);
-        else queue.unsetDesired(lane, binding.key);
+        if (routes.has(lane)) want(lane, binding);
+        else unwant(lane, binding.key);
       }
     }
   };
@@ -411,7 +432,7 @@ export async function startAgent(
 
   const control = await startControl(options, {
     ports: () =>
-      portRows(tracker.bindings(), queue.status(), appearedAt, toWallClock),
+      portRows(tracker.bindings(), deliveries(), appearedAt, toWallClock),
     status: () => ({
       version: VERSION,
       mode: options.mode,
@@ -421,9 +442,10 @@ export async function startAgent(
       ...statusRows(
         supervisor.status(),
         queue.forwarders,
-        queue.status(),
+        deliveries(),
         tracker.bindings(),
         toWallClock,
+        queue.laneStatus(),
       ),
     }),
   });
@@ -437,14 +459,29 @@ export async function startAgent(
     await followed;
     await control?.close();
     const terminatedSources = await supervisor.stop(1_000);
+    gate?.close();
     queue.clearDesired();
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), options.shutdownTimeoutMs);
     await queue.settled(deadline.signal);
+    // A host side that can be read says itself that nothing of ours is left.
+    const confirmed = await queue.confirm(deadline.signal);
     clearTimeout(timer);
     const leftBehind = queue.status();
+    const unread = queue.laneStatus().filter((lane) =>
+      lane.readError !== undefined
+    );
     await queue.close();
-    if (leftBehind.length > 0) {
+    if (!confirmed && leftBehind.length === 0) {
+      logger.error(
+        "could not confirm within {ms} ms that the host side holds none of our bindings: {reasons}",
+        {
+          ms: options.shutdownTimeoutMs,
+          reasons: unread.map((lane) => `${lane.forwarder}: ${lane.readError}`)
+            .join("; ") || "no answer",
+        },
+      );
+    } else if (leftBehind.length > 0) {
       logger.error(
         "could not remove {count} bindings within {ms} ms: {bindings}",
         {
@@ -458,7 +495,11 @@ export async function startAgent(
         },
       );
     } else logger.info("stopped; every forwarded binding was removed");
-    return { clean: leftBehind.length === 0, leftBehind, terminatedSources };
+    return {
+      clean: confirmed && leftBehind.length === 0,
+      leftBehind,
+      terminatedSources,
+    };
   };
   return {
     plans,

@@ -15,14 +15,44 @@ export interface DeliveryStatus {
   readonly forwarder: string;
   /** The binding's key. */
   readonly key: string;
-  /** forwarded: applied and wanted; pending: a call is due or running; retrying: the last call failed; removing: applied but no longer wanted. */
-  readonly state: "forwarded" | "pending" | "retrying" | "removing";
+  /**
+   * forwarded: applied and wanted; logged: applied by a forwarder that only
+   * logs; pending: a call is due or running; retrying: the last call failed;
+   * removing: applied but no longer wanted; skipped: wanted, but the
+   * forwarder does not take it (see `reason`).
+   */
+  readonly state:
+    | "forwarded"
+    | "logged"
+    | "pending"
+    | "retrying"
+    | "removing"
+    | "skipped";
   /** Failed attempts in a row. */
   readonly attempts: number;
   /** Message of the last failure, while retrying. */
   readonly lastError?: string;
+  /** Why the forwarder does not take it, when skipped. */
+  readonly reason?: string;
   /** Clock time of the last state change. */
   readonly since: number;
+}
+
+/** What the queue knows of one forwarder's host side as a whole. */
+export interface LaneStatus {
+  /** The forwarder. */
+  readonly forwarder: string;
+  /** Clock time of the last successful read of the host side, if it has one. */
+  readonly lastReadAt?: number;
+  /** Why the last read of the host side failed, while it does. */
+  readonly readError?: string;
+  /** The last time the host side had lost bindings it had been given. */
+  readonly lastRestore?: {
+    /** Clock time it was noticed (and the restore began). */
+    readonly at: number;
+    /** How many bindings it had lost. */
+    readonly count: number;
+  };
 }
 
 /** Options of {@linkcode DeliveryQueue}. */
@@ -48,12 +78,19 @@ interface Lane {
   readonly inFlight: Set<string>;
   readonly failures: Map<string, Failure>;
   readonly since: Map<string, number>;
+  /** Wanted bindings the forwarder does not take, with the reason. */
+  readonly skipped: Map<string, { binding: TrackedBinding; reason: string }>;
   timer: TimerId | undefined;
   timerAt: number | undefined;
   /** The applied set must be read from the host side before the next call. */
   needsRefresh: boolean;
   refreshing: boolean;
   refreshFailure: Failure | undefined;
+  auditTimer: TimerId | undefined;
+  lastReadAt: number | undefined;
+  /** The last successful read found exactly what was wanted. */
+  lastReadMatched: boolean;
+  lastRestore: { at: number; count: number } | undefined;
 }
 
 /**
@@ -116,11 +153,16 @@ export class DeliveryQueue {
         inFlight: new Set(),
         failures: new Map(),
         since: new Map(),
+        skipped: new Map(),
         timer: undefined,
         timerAt: undefined,
         needsRefresh: forwarder.readApplied !== undefined,
         refreshing: false,
         refreshFailure: undefined,
+        auditTimer: undefined,
+        lastReadAt: undefined,
+        lastReadMatched: false,
+        lastRestore: undefined,
       });
     }
     // Forwarders with a readable host side converge at start even when
@@ -135,9 +177,20 @@ export class DeliveryQueue {
     return [...this.#lanes.keys()];
   }
 
-  /** Makes `binding` wanted on `forwarder` (replacing what was wanted under its key). */
+  /**
+   * Makes `binding` wanted on `forwarder` (replacing what was wanted under
+   * its key). A binding the forwarder does not take (its `skipReason`) is
+   * recorded as skipped instead.
+   */
   setDesired(forwarder: string, binding: TrackedBinding): void {
     const lane = this.#lane(forwarder);
+    const reason = lane.forwarder.skipReason?.(binding);
+    if (reason !== undefined) {
+      lane.skipped.set(binding.key, { binding, reason });
+      if (lane.desired.delete(binding.key)) this.#markDirty(lane, binding.key);
+      return;
+    }
+    lane.skipped.delete(binding.key);
     lane.desired.set(binding.key, binding);
     this.#markDirty(lane, binding.key);
   }
@@ -145,6 +198,7 @@ export class DeliveryQueue {
   /** Makes the binding with `key` unwanted on `forwarder`. */
   unsetDesired(forwarder: string, key: string): void {
     const lane = this.#lane(forwarder);
+    lane.skipped.delete(key);
     if (!lane.desired.delete(key)) return;
     this.#markDirty(lane, key);
   }
@@ -152,7 +206,33 @@ export class DeliveryQueue {
   /** Makes nothing wanted on any forwarder (shutdown). */
   clearDesired(): void {
     for (const [name, lane] of this.#lanes) {
+      lane.skipped.clear();
       for (const key of [...lane.desired.keys()]) this.unsetDesired(name, key);
+    }
+  }
+
+  /**
+   * Reads the host side of every forwarder that can be read, reconciles,
+   * and reads again until a read finds exactly what is wanted. At shutdown,
+   * with nothing wanted, that is the host side showing none of this agent's
+   * bindings.
+   *
+   * @returns true when confirmed; false when `signal` aborted or the queue
+   *   closed first.
+   */
+  async confirm(signal?: AbortSignal): Promise<boolean> {
+    const readable = [...this.#lanes.values()].filter((lane) =>
+      lane.forwarder.readApplied !== undefined
+    );
+    for (;;) {
+      for (const lane of readable) {
+        lane.needsRefresh = true;
+        this.#pump(lane);
+      }
+      await this.settled(signal);
+      if (signal?.aborted || this.#closed) return false;
+      // Settled right after a read that found nothing to change: confirmed.
+      if (readable.every((lane) => lane.lastReadMatched)) return true;
     }
   }
 
@@ -166,10 +246,11 @@ export class DeliveryQueue {
     return [...this.#lane(forwarder).applied.keys()].sort();
   }
 
-  /** Where every wanted or applied binding stands, per forwarder. */
+  /** Where every wanted, applied or skipped binding stands, per forwarder. */
   status(): DeliveryStatus[] {
     const rows: DeliveryStatus[] = [];
     for (const [name, lane] of this.#lanes) {
+      const applied = lane.forwarder.onlyLogs ? "logged" : "forwarded";
       const keys = new Set([...lane.desired.keys(), ...lane.applied.keys()]);
       for (const key of [...keys].sort()) {
         const failure = lane.failures.get(key);
@@ -180,7 +261,7 @@ export class DeliveryQueue {
           ? "removing"
           : lane.dirty.has(key)
           ? "pending"
-          : "forwarded";
+          : applied;
         rows.push({
           forwarder: name,
           key,
@@ -190,8 +271,31 @@ export class DeliveryQueue {
           since: lane.since.get(key) ?? this.#clock.now(),
         });
       }
+      for (const [key, { reason }] of lane.skipped) {
+        if (keys.has(key)) continue;
+        rows.push({
+          forwarder: name,
+          key,
+          state: "skipped",
+          attempts: 0,
+          reason,
+          since: lane.since.get(key) ?? this.#clock.now(),
+        });
+      }
     }
     return rows;
+  }
+
+  /** What the queue knows of each forwarder's host side as a whole. */
+  laneStatus(): LaneStatus[] {
+    return [...this.#lanes.values()].map((lane) => ({
+      forwarder: lane.forwarder.name,
+      ...(lane.refreshFailure
+        ? { readError: lane.refreshFailure.lastError }
+        : {}),
+      ...(lane.lastReadAt === undefined ? {} : { lastReadAt: lane.lastReadAt }),
+      ...(lane.lastRestore ? { lastRestore: { ...lane.lastRestore } } : {}),
+    }));
   }
 
   /** True when every forwarder's applied set equals its desired set. */
@@ -226,6 +330,9 @@ export class DeliveryQueue {
     this.#abort.abort(new Error("delivery queue closed"));
     for (const lane of this.#lanes.values()) {
       if (lane.timer !== undefined) this.#clock.clearTimeout(lane.timer);
+      if (lane.auditTimer !== undefined) {
+        this.#clock.clearTimeout(lane.auditTimer);
+      }
     }
     for (const waiter of this.#waiters.splice(0)) waiter();
     for (const lane of this.#lanes.values()) {
@@ -402,7 +509,9 @@ export class DeliveryQueue {
     lane.refreshing = true;
     let read: Promise<TrackedBinding[]>;
     try {
-      read = forwarder.readApplied!(this.#abort.signal);
+      read = forwarder.readApplied!(this.#abort.signal, [
+        ...lane.desired.values(),
+      ]);
     } catch (error) {
       read = Promise.reject(error);
     }
@@ -416,6 +525,29 @@ export class DeliveryQueue {
           });
         }
         lane.refreshFailure = undefined;
+        const now = this.#clock.now();
+        const found = new Set(bindings.map((binding) => binding.key));
+        // Given, still wanted, and gone without our asking: the host side
+        // lost them (a restart). They are added again below.
+        const lost = [...lane.applied.keys()].filter((key) =>
+          lane.desired.has(key) && !found.has(key) && !lane.failures.has(key)
+        );
+        if (lost.length > 0) {
+          lane.lastRestore = { at: now, count: lost.length };
+          this.#logger.warn(
+            "{forwarder}: the host side lost {count} of our bindings (restarted?): restoring {keys}",
+            {
+              forwarder: forwarder.name,
+              count: lost.length,
+              keys: lost.slice(0, 20).join(", ") +
+                (lost.length > 20 ? ", …" : ""),
+            },
+          );
+        }
+        lane.lastReadAt = now;
+        lane.lastReadMatched = found.size === lane.desired.size &&
+          [...lane.desired.keys()].every((key) => found.has(key));
+        this.#scheduleAudit(lane);
         lane.applied.clear();
         for (const binding of bindings) lane.applied.set(binding.key, binding);
         for (const key of [...lane.desired.keys(), ...lane.applied.keys()]) {
@@ -436,7 +568,11 @@ export class DeliveryQueue {
         const message = error instanceof Error ? error.message : String(error);
         const failure = lane.refreshFailure ??
           { attempts: 0, notBefore: 0, lastError: "" };
-        const delay = backoffDelay(failure.attempts, this.#backoff);
+        // An audited host side is retried at least as often as it is audited.
+        const delay = Math.min(
+          backoffDelay(failure.attempts, this.#backoff),
+          forwarder.auditEveryMs ?? Infinity,
+        );
         if (failure.attempts === 0 || failure.lastError !== message) {
           this.#logger.warn(
             "{forwarder}: cannot read the host side: {error}; retrying in {delay} ms",
@@ -450,6 +586,20 @@ export class DeliveryQueue {
         this.#pump(lane);
       },
     );
+  }
+
+  /** Reads the host side again `auditEveryMs` after the last read. */
+  #scheduleAudit(lane: Lane): void {
+    const every = lane.forwarder.auditEveryMs;
+    if (every === undefined || this.#closed) return;
+    if (lane.auditTimer !== undefined) {
+      this.#clock.clearTimeout(lane.auditTimer);
+    }
+    lane.auditTimer = this.#clock.setTimeout(() => {
+      lane.auditTimer = undefined;
+      lane.needsRefresh = true;
+      this.#pump(lane);
+    }, every);
   }
 
   #notifyIfSettled(): void {

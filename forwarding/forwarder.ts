@@ -30,10 +30,35 @@ export interface Forwarder {
   /**
    * Reads which of this agent's bindings the host side has now (e.g. the
    * host-switch API's list). When present, the queue replaces its applied
-   * set with the answer at start and after any failed call, then
-   * reconciles: stale entries are removed, missing ones added.
+   * set with the answer at start, after any failed call and every
+   * {@linkcode auditEveryMs}, then reconciles: stale entries are removed,
+   * missing ones added.
+   *
+   * @param signal Aborts the read.
+   * @param wanted The bindings wanted now: a host-side entry that serves
+   *   one of them is returned as that binding (adopted, not made again);
+   *   one of ours that serves none is returned under a key of its own, so
+   *   the queue removes it.
    */
-  readApplied?(signal: AbortSignal): Promise<TrackedBinding[]>;
+  readApplied?(
+    signal: AbortSignal,
+    wanted: readonly TrackedBinding[],
+  ): Promise<TrackedBinding[]>;
+  /**
+   * Read the host side this often even when nothing failed, to notice a
+   * host side that lost its state (restarted) without a failed call; the
+   * retry delay of a failed read is capped at it too. Only with
+   * {@linkcode readApplied}.
+   */
+  readonly auditEveryMs?: number;
+  /**
+   * Why this forwarder will not take `binding` (e.g. an IPv6 binding for an
+   * IPv4-only API), or undefined when it takes it. A skipped binding gets
+   * no call and shows as `skipped` with the reason.
+   */
+  skipReason?(binding: TrackedBinding): string | undefined;
+  /** True for a forwarder that only logs (auto mode, `--dry-run`). */
+  readonly onlyLogs?: boolean;
   /** Releases what the forwarder holds (connections, files); called once. */
   close?(): Promise<void>;
 }

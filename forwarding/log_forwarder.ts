@@ -25,6 +25,8 @@ export interface LogForwarderOptions {
 export class LogForwarder implements Forwarder {
   /** The forwarder's name (the real forwarder's name in a dry run). */
   readonly name: string;
+  /** It only logs: `ports` shows its bindings as logged, not forwarded. */
+  readonly onlyLogs = true;
   #table = new Map<string, TrackedBinding>();
   #logger: Logger;
   #clock: Clock;

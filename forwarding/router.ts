@@ -36,9 +36,9 @@ function routeOneSource(
       // WSL relays real listening sockets by itself: nothing to add.
       return source === "procnet" ? [] : ["listeners"];
     case "privileged":
-      if (source === "iptables") return ["listeners"];
-      // The Go agent also opened listeners for containerd ports.
-      return source === "containerd" ? ["vtunnel", "listeners"] : ["vtunnel"];
+      // The Go agent also opened listeners for containerd ports; we do not
+      // give an engine's port to the listeners as well (see routeBinding).
+      return source === "iptables" ? ["listeners"] : ["vtunnel"];
     case "host-switch":
       if (source === "iptables") return ["listeners"];
       if (
@@ -51,10 +51,15 @@ function routeOneSource(
   }
 }
 
+/** Sources that are container engines: their ports have their own way to the host. */
+const ENGINE_SOURCES: ReadonlySet<string> = new Set(["docker", "containerd"]);
+
 /**
  * The forwarders that should have `binding` in `mode`: the union over its
  * holders' sources, so a binding seen by two sources is routed once per
- * forwarder.
+ * forwarder. A binding an engine source holds is never also given to the
+ * listeners when the mode forwards it another way (the engine, or its
+ * proxy, serves the port; a listener would race it for the port).
  *
  * @param mode The agent's mode.
  * @param binding A tracked binding.
@@ -65,12 +70,15 @@ export function routeBinding(
   binding: TrackedBinding,
 ): ForwarderName[] {
   const wanted = new Set<ForwarderName>();
+  let engine = false;
   for (const holder of binding.holders) {
+    engine ||= ENGINE_SOURCES.has(holder.source);
     for (
       const name of routeOneSource(mode, holder.source, binding.binding.hostIp)
     ) {
       wanted.add(name);
     }
   }
+  if (engine && wanted.size > 1) wanted.delete("listeners");
   return MODE_FORWARDERS[mode].filter((name) => wanted.has(name));
 }

@@ -23,13 +23,17 @@ Deno.test("routeBinding() follows the Go agent's mode table", async (t) => {
   ][] = [
     ["auto", held("0.0.0.0", "docker", "iptables"), ["log"]],
     ["privileged", held("0.0.0.0", "docker"), ["vtunnel"]],
-    ["privileged", held("0.0.0.0", "containerd"), ["vtunnel", "listeners"]],
+    // An engine's binding never goes to the listeners as well.
+    ["privileged", held("0.0.0.0", "containerd"), ["vtunnel"]],
     ["privileged", held("0.0.0.0", "kubernetes"), ["vtunnel"]],
     ["privileged", held("0.0.0.0", "iptables"), ["listeners"]],
-    ["privileged", held("0.0.0.0", "docker", "iptables"), [
+    ["privileged", held("0.0.0.0", "docker", "iptables"), ["vtunnel"]],
+    ["privileged", held("0.0.0.0", "kubernetes", "iptables"), [
       "vtunnel",
       "listeners",
     ]],
+    ["host-switch", held("0.0.0.0", "docker", "iptables"), ["host-switch"]],
+    ["listeners", held("0.0.0.0", "docker", "iptables"), ["listeners"]],
     ["host-switch", held("0.0.0.0", "docker"), ["host-switch"]],
     ["host-switch", held("127.0.0.1", "docker"), ["host-switch", "dnat"]],
     ["host-switch", held("127.0.0.1", "kubernetes"), ["host-switch"]],

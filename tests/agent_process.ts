@@ -39,11 +39,19 @@ export interface AgentProcess {
 
 /**
  * Starts `main.ts` from the repository root with `args` and the start task's
- * Deno flags, stdin and stdout closed, colours off.
+ * Deno flags, stdin and stdout closed, colours off; inside a network
+ * namespace when `enter` (its nsenter prefix) is given.
  */
-export function spawnAgentProcess(args: readonly string[]): AgentProcess {
-  const child = new Deno.Command(Deno.execPath(), {
+export function spawnAgentProcess(
+  args: readonly string[],
+  enter: readonly string[] = [],
+): AgentProcess {
+  const [program, ...prefix] = enter.length > 0
+    ? [...enter, "--", Deno.execPath()]
+    : [Deno.execPath()];
+  const child = new Deno.Command(program!, {
     args: [
+      ...prefix,
       "run",
       ...AGENT_RUN_FLAGS,
       "main.ts",

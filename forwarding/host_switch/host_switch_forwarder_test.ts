@@ -208,7 +208,7 @@ Deno.test("HostSwitchForwarder ignores a damaged state file", async () => {
   const api = startFakeHostSwitch();
   const forwarder = new HostSwitchForwarder({ baseUrl: api.url, statePath });
   try {
-    assertEquals(await forwarder.readApplied(signal), []);
+    assertEquals(await forwarder.readApplied(signal, []), []);
     await forwarder.add(tracked("0.0.0.0", 1), signal);
     assertEquals(
       JSON.parse(await Deno.readTextFile(statePath)).exposed.length,
