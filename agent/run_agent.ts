@@ -14,7 +14,7 @@ import type { Forwarder } from "../forwarding/forwarder.ts";
 import { LogForwarder } from "../forwarding/log_forwarder.ts";
 import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
 import { UnservedGate } from "../forwarding/listeners/unserved_gate.ts";
-import { listeningSockets } from "./listening_sockets.ts";
+import { listeningSocketsReader } from "./listening_sockets.ts";
 import { HostSwitchForwarder } from "../forwarding/host_switch/host_switch_forwarder.ts";
 import { DnatForwarder } from "../forwarding/dnat/dnat_forwarder.ts";
 import { VtunnelForwarder } from "../forwarding/vtunnel/vtunnel_forwarder.ts";
@@ -334,7 +334,7 @@ export async function startAgent(
     ...(dependencies.clock ? { clock: dependencies.clock } : {}),
     pass: (binding) => queue.setDesired(listenerLane, binding),
     withdraw: (key) => queue.unsetDesired(listenerLane, key),
-    listening: () => listeningSockets(),
+    listening: listeningSocketsReader(facts.libcPath),
   });
   const want = (lane: string, binding: TrackedBinding) =>
     lane === listenerLane

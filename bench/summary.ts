@@ -22,6 +22,7 @@ export const FIGURE_SCRIPTS: readonly string[] = [
   "iptables_figures",
   "procnet_latency",
   "kubernetes_figures",
+  "host_switch_figures",
   "scale_figures",
   "idle_figures",
   "memory_figures",

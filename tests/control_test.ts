@@ -53,6 +53,45 @@ function steady(port: number) {
   }];
 }
 
+Deno.test("ports says 'logged only' for a dry run, never 'forwarded'", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gactl" });
+  const socket = `${dir}/control.sock`;
+  const agent = await startAgent({
+    ...TEST_OPTIONS,
+    mode: "privileged",
+    privilegedService: true,
+    dryRun: true,
+    controlSocket: socket,
+  }, { sources: steady(4322) });
+  try {
+    let row = "";
+    for (let i = 0; i < 100 && !row.includes("logged only"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const output = await runControlCommand([
+        "ports",
+        "--control-socket",
+        socket,
+      ]);
+      row = output.stdout.trim().split("\n")[1] ?? "";
+    }
+    assertStringIncludes(row, "tcp    0.0.0.0:4322");
+    assertStringIncludes(row, "vtunnel: logged only");
+    assert(!row.includes("forwarded"), row);
+    const status = await runControlCommand([
+      "status",
+      "--control-socket",
+      socket,
+    ]);
+    assert(
+      /vtunnel +healthy +0 \(\d+ logged only\)/.test(status.stdout),
+      status.stdout,
+    );
+  } finally {
+    await agent.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("ports and status against a running agent, through its control socket", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "gactl" });
   const socket = `${dir}/run/control.sock`;

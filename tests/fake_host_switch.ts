@@ -1,7 +1,9 @@
 /**
- * A FAKE host-switch forwarder API for tests: no real gvproxy/host-switch
- * runs on our machines, so this server implements the documented API
- * (PROTOCOLS.md §3) with its status codes and error texts.
+ * A FAKE host-switch forwarder API for unit tests and for what no real peer
+ * can be made to do (answer HTML, garbage or nothing): the real gvproxy
+ * builds in ../shared/peers serve tests/host_switch_gvproxy_test.ts. This
+ * server implements the API as v0.8.2+ does (PROTOCOLS.md §3), with its
+ * status codes and error texts.
  *
  * @module
  */
@@ -24,6 +26,11 @@ export interface FakeHostSwitch {
   readonly mappings: Map<string, FakeMapping>;
   /** Every request body received, with its path. */
   readonly requests: { path: string; body: unknown }[];
+  /**
+   * Answer every request badly while set: an HTML page, JSON that is not
+   * JSON, or headers and then a body that never ends.
+   */
+  misbehave: "html" | "garbage" | "hang" | undefined;
   /** Stops the server. */
   close(): Promise<void>;
 }
@@ -43,10 +50,29 @@ export function startFakeHostSwitch(
 ): FakeHostSwitch {
   const mappings = new Map(initial.map((m) => [`${m.protocol}/${m.local}`, m]));
   const requests: { path: string; body: unknown }[] = [];
+  const hanging = new Set<ReadableStreamDefaultController>();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port, onListen: () => {} },
     async (req) => {
       const path = new URL(req.url).pathname;
+      switch (fake.misbehave) {
+        case "html":
+          return new Response("<html><body>502 Bad Gateway</body></html>", {
+            status: 200,
+            headers: { "content-type": "text/html" },
+          });
+        case "garbage":
+          return new Response('[{"local": tru', { status: 200 });
+        case "hang":
+          return new Response(
+            new ReadableStream({
+              start: (controller) => {
+                controller.enqueue(new TextEncoder().encode("["));
+                hanging.add(controller);
+              },
+            }),
+          );
+      }
       if (path === "/services/forwarder/all") {
         if (req.method !== "GET") return text(400, "method not allowed");
         return Response.json([...mappings.values()]);
@@ -82,10 +108,19 @@ export function startFakeHostSwitch(
       return text(404, "not found");
     },
   );
-  return {
+  const fake: FakeHostSwitch = {
     url: `http://127.0.0.1:${server.addr.port}`,
     mappings,
     requests,
-    close: () => server.shutdown(),
+    misbehave: undefined,
+    close: () => {
+      for (const controller of hanging) {
+        try {
+          controller.close();
+        } catch { /* closed */ }
+      }
+      return server.shutdown();
+    },
   };
+  return fake;
 }

@@ -12,6 +12,7 @@ import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { requires } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
+import { startNetnsAgent } from "./netns_agent.ts";
 
 const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
 
@@ -164,6 +165,32 @@ Deno.test("Docker source against Podman's Docker API", async (t) => {
           18340,
           () => pm.podman(["pod", "rm", "-f", "-t", "0", "pod1"]),
         );
+      },
+    );
+
+    await t.step(
+      "the iptables source reads the NETAVARK-DN rules Podman writes",
+      async () => {
+        const rules = await startNetnsAgent(pm.ns, {
+          ...onlySources("iptables"),
+          iptablesResyncMs: 600_000, // seen through notifications only
+        });
+        try {
+          await run("natted", ["18360:8080", "127.0.0.1:18361:53/udp"]);
+          await rules.until(
+            () =>
+              rules.keys.has("tcp/0.0.0.0:18360") &&
+              rules.keys.has("udp/127.0.0.1:18361"),
+            "netavark's rules",
+          );
+          await pm.podman(["rm", "-f", "-t", "0", "natted"]);
+          await rules.until(
+            () => ![...rules.keys].some((key) => /:1836[01]$/.test(key)),
+            "the rules gone",
+          );
+        } finally {
+          assertEquals(await rules.stop(), 0);
+        }
       },
     );
 

@@ -29,10 +29,12 @@ export class HostSwitchError extends Error {
   /** The plain-text body. */
   readonly body: string;
 
-  /** Creates the error for one request. */
-  constructor(what: string, status: number, body: string) {
+  /** Creates the error for one request to `url`. */
+  constructor(url: string, status: number, body: string) {
     super(
-      `host-switch ${what} answered ${status}: ${body.trim().slice(0, 200)}`,
+      `host-switch ${url} answered ${status}: ${
+        JSON.stringify(body.trim().slice(0, 200))
+      }`,
     );
     this.name = "HostSwitchError";
     this.status = status;
@@ -95,22 +97,30 @@ export class HostSwitchClient {
     }, signal);
   }
 
-  /** Lists every mapping the host side has. */
+  /**
+   * Lists every mapping the host side has.
+   *
+   * @throws {SyntaxError} When the answer is not JSON (naming the peer and its first bytes).
+   * @throws {TypeError} When it is JSON but not a list.
+   */
   async all(signal?: AbortSignal): Promise<HostSwitchMapping[]> {
     const body = await this.#request("all", "GET", undefined, signal);
+    const where = `${this.#baseUrl}/services/forwarder/all`;
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
     } catch {
       throw new SyntaxError(
-        `Cannot read host-switch /all: not JSON: ${
+        `Cannot read host-switch ${where}: not JSON: ${
           JSON.stringify(body.slice(0, 80))
         }`,
       );
     }
     if (!Array.isArray(parsed)) {
       throw new TypeError(
-        "Cannot read host-switch /all: expected a JSON array",
+        `Cannot read host-switch ${where}: expected a JSON array, got ${
+          JSON.stringify(body.slice(0, 80))
+        }`,
       );
     }
     return parsed.flatMap((item): HostSwitchMapping[] =>
@@ -151,8 +161,16 @@ export class HostSwitchClient {
         : (error as Error).message;
       throw new Error(`Cannot reach host-switch at ${url}: ${reason}`);
     }
-    const text = await response.text();
-    if (!response.ok) throw new HostSwitchError(what, response.status, text);
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      const reason = timeout.aborted
+        ? `the answer did not end within ${this.#timeoutMs} ms`
+        : (error as Error).message;
+      throw new Error(`Cannot read host-switch ${url}'s answer: ${reason}`);
+    }
+    if (!response.ok) throw new HostSwitchError(url, response.status, text);
     return text;
   }
 }

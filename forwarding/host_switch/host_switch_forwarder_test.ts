@@ -1,4 +1,5 @@
 import {
+  assert,
   assertEquals,
   assertRejects,
   assertStringIncludes,
@@ -215,6 +216,47 @@ Deno.test("HostSwitchForwarder ignores a damaged state file", async () => {
       1,
     );
   } finally {
+    await api.close();
+  }
+});
+
+Deno.test("HostSwitchForwarder through the queue: HTML, garbage JSON and a hang are retried, named, then it converges", async () => {
+  // The FAKE peer: no real gvproxy answers like this.
+  const api = startFakeHostSwitch();
+  api.misbehave = "html";
+  const queue = new DeliveryQueue(
+    [
+      new HostSwitchForwarder({
+        baseUrl: api.url,
+        statePath: await tempStatePath(),
+        timeoutMs: 200,
+      }),
+    ],
+    { backoff: { initialMs: 20, maxMs: 50, jitter: 0 } },
+  );
+  const readError = () => queue.laneStatus()[0]?.readError ?? "";
+  const until = async (check: () => boolean, what: string) => {
+    for (let i = 0; i < 200 && !check(); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert(check(), `${what}: ${readError()}`);
+  };
+  try {
+    queue.setDesired("host-switch", tracked("0.0.0.0", 6101));
+    await until(() => readError().includes("<html>"), "the HTML answer");
+    assertStringIncludes(readError(), `${api.url}/services/forwarder/all`);
+    assertStringIncludes(readError(), "not JSON");
+    api.misbehave = "garbage";
+    await until(() => readError().includes('[{\\"local\\": tru'), "garbage");
+    api.misbehave = "hang";
+    await until(() => readError().includes("within 200 ms"), "the hang");
+    assertEquals(api.mappings.size, 0);
+    api.misbehave = undefined;
+    await queue.settled();
+    assertEquals([...api.mappings.keys()], ["tcp/127.0.0.1:6101"]);
+    assertEquals(readError(), "");
+  } finally {
+    await queue.close();
     await api.close();
   }
 });

@@ -5,11 +5,13 @@
  * An engine adds its DNAT rule first and binds the port just after
  * (dockerd's docker-proxy, Podman's conmon, nerdctl's port reserver); a
  * listener opened in between takes the port and breaks `docker run`. So a
- * binding routed to the listeners waits `settleMs`, then one look at the
- * sockets that listen now decides: served (something listens on that port)
- * → no listener, looked at again every `recheckMs`; unserved → the listener
- * forwarder gets it. A DNAT-only port (CNI portmap, kube-proxy) is served
- * by nothing and gets its listener after the settle time.
+ * binding routed to the listeners gets a listener only once it was seen
+ * unserved (nothing listening on its port) at every look for `settleMs`,
+ * looking every `settleMs / 10`: a port served now and then (a container
+ * restarting) never qualifies. A served binding is looked at again every
+ * `recheckMs`. A DNAT-only port (CNI portmap, kube-proxy) is served by
+ * nothing and gets its listener after the settle time. One look serves
+ * every binding that is due.
  *
  * @module
  */
@@ -52,6 +54,8 @@ interface Waiting {
   since: number;
   /** It was found served at its last look. */
   served: boolean;
+  /** The first of the looks in a row that found it unserved. */
+  unservedSince: number | undefined;
 }
 
 /** Whether `socket` serves `binding`: same protocol and port, overlapping address. */
@@ -68,6 +72,7 @@ export class UnservedGate {
   readonly #forwarder: string;
   readonly #settleMs: number;
   readonly #recheckMs: number;
+  readonly #lookEveryMs: number;
   readonly #clock: Clock;
   readonly #options: UnservedGateOptions;
   readonly #waiting = new Map<string, Waiting>();
@@ -85,6 +90,7 @@ export class UnservedGate {
     this.#forwarder = options.forwarder ?? "listeners";
     this.#settleMs = options.settleMs ?? 2000;
     this.#recheckMs = options.recheckMs ?? 30_000;
+    this.#lookEveryMs = Math.max(20, Math.round(this.#settleMs / 10));
     this.#clock = options.clock ?? systemClock;
   }
 
@@ -101,13 +107,15 @@ export class UnservedGate {
       return;
     }
     const now = this.#clock.now();
+    const due = now + this.#lookEveryMs;
     this.#waiting.set(binding.key, {
       binding,
-      due: now + this.#settleMs,
+      due,
       since: now,
       served: false,
+      unservedSince: undefined,
     });
-    this.#schedule(now + this.#settleMs);
+    this.#schedule(due);
   }
 
   /** Routes the binding with `key` away from the listeners. */
@@ -123,7 +131,7 @@ export class UnservedGate {
       key,
       state: waiting.served ? "skipped" : "pending",
       attempts: 0,
-      ...(waiting.served ? { reason: SERVED_REASON } : {}),
+      reason: waiting.served ? SERVED_REASON : this.#settlingReason,
       since: waiting.since,
     }));
   }
@@ -134,6 +142,10 @@ export class UnservedGate {
     this.#waiting.clear();
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+  }
+
+  get #settlingReason(): string {
+    return `waiting until nothing in the VM has listened on it for ${this.#settleMs} ms`;
   }
 
   #schedule(at: number): void {
@@ -164,15 +176,27 @@ export class UnservedGate {
     const now = this.#clock.now();
     for (const [key, waiting] of this.#waiting) {
       if (waiting.due > now) continue;
-      const servedBy = sockets?.find((socket) =>
+      if (sockets === undefined) {
+        waiting.unservedSince = undefined;
+        waiting.due = now + Math.min(this.#recheckMs, 5_000);
+        continue;
+      }
+      const servedBy = sockets.find((socket) =>
         serves(socket, waiting.binding.binding)
       );
-      if (sockets === undefined || servedBy) {
-        if (servedBy && !waiting.served) {
+      if (servedBy) {
+        if (!waiting.served) {
           this.#logger.debug("{key}: served in the VM; no listener", { key });
         }
-        waiting.served = servedBy !== undefined;
+        waiting.served = true;
+        waiting.unservedSince = undefined;
         waiting.due = now + this.#recheckMs;
+        continue;
+      }
+      waiting.served = false;
+      waiting.unservedSince ??= now;
+      if (now - waiting.unservedSince < this.#settleMs) {
+        waiting.due = now + this.#lookEveryMs;
         continue;
       }
       this.#waiting.delete(key);

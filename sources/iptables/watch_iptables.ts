@@ -238,6 +238,11 @@ export async function watchIptables(
 
   let lastSignature: string | undefined;
   let lastScanAt = -Infinity;
+  // How long the last scan took: under steady churn (a 1,000-port `docker
+  // run` changes rules for half a minute) scans would run back to back; a
+  // scan never starts sooner than twice its predecessor's time after it
+  // began, so the source uses at most half a core however large the table.
+  let lastScanMs = 0;
   let failures = 0;
   let state: "connected" | "waiting" | "reconnecting" | undefined;
   let timer: ReturnType<Clock["setTimeout"]> | undefined;
@@ -255,10 +260,16 @@ export async function watchIptables(
         if (timer !== undefined) clock.clearTimeout(timer);
         if (signal.aborted) break;
       }
+      const spacing = lastScanAt + 2 * lastScanMs - clock.now();
+      if (spacing > 0) {
+        await sleep(clock, spacing, signal).catch(() => {});
+        if (signal.aborted) break;
+      }
       dirty = false;
       lastScanAt = clock.now();
       try {
         const entries = await scan();
+        lastScanMs = clock.now() - lastScanAt;
         const current = signature(entries);
         if (current !== lastSignature) {
           emit({ type: "snapshot", entries });

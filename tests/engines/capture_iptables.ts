@@ -12,6 +12,7 @@
  */
 import { createTestNamespace, exec } from "../netns.ts";
 import { startDockerd, TEST_IMAGE } from "./dockerd.ts";
+import { addCniNetwork } from "./cni.ts";
 
 const out = Deno.args[0] ?? "sources/iptables/testdata";
 
@@ -62,82 +63,24 @@ async function captureDocker() {
 
 async function captureCni() {
   const host = await createTestNamespace("ga-cnihost");
-  const container = await createTestNamespace("ga-cnictr");
-  const dir = await Deno.makeTempDir({ prefix: "gacni" });
   try {
-    const bridge = {
-      cniVersion: "1.0.0",
-      name: "ga-net",
-      type: "bridge",
-      bridge: "ga-cni0",
-      isGateway: true,
-      ipMasq: true,
-      ipam: {
-        type: "host-local",
-        ranges: [[{ subnet: "10.88.0.0/16" }]],
-        dataDir: `${dir}/ipam`,
+    const network = await addCniNetwork(host, "capture1", [
+      { hostPort: 18181, containerPort: 8080, protocol: "tcp" },
+      { hostPort: 18182, containerPort: 53, protocol: "udp" },
+      {
+        hostPort: 18183,
+        containerPort: 8080,
+        protocol: "tcp",
+        hostIP: "127.0.0.1",
       },
-    };
-    const portmap = {
-      cniVersion: "1.0.0",
-      name: "ga-net",
-      type: "portmap",
-      capabilities: { portMappings: true },
-      runtimeConfig: {
-        portMappings: [
-          { hostPort: 18181, containerPort: 8080, protocol: "tcp" },
-          { hostPort: 18182, containerPort: 53, protocol: "udp" },
-          {
-            hostPort: 18183,
-            containerPort: 8080,
-            protocol: "tcp",
-            hostIP: "127.0.0.1",
-          },
-        ],
-      },
-    };
-    // The plugins act on the namespace they run in: run them inside `host`.
-    const netns = `/run/netns/${container.name}`;
-    const inHost = async (name: string, command: string, config: unknown) => {
-      const nsenter = new Deno.Command("nsenter", {
-        args: [`--net=/run/netns/${host.name}`, "--", `/usr/lib/cni/${name}`],
-        env: {
-          CNI_COMMAND: command,
-          CNI_CONTAINERID: "capture1",
-          CNI_NETNS: netns,
-          CNI_IFNAME: "eth0",
-          CNI_PATH: "/usr/lib/cni",
-        },
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const writer = nsenter.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(JSON.stringify(config)));
-      await writer.close();
-      const output = await nsenter.output();
-      const text = new TextDecoder().decode(output.stdout);
-      if (!output.success) {
-        throw new Error(
-          `${name} ${command}: ${text} ${
-            new TextDecoder().decode(output.stderr)
-          }`,
-        );
-      }
-      return text ? JSON.parse(text) : undefined;
-    };
-    const result = await inHost("bridge", "ADD", bridge);
-    await inHost("portmap", "ADD", { ...portmap, prevResult: result });
+    ]);
     await Deno.writeTextFile(
       `${out}/cni.nat`,
       await save(host.enter, "iptables-save"),
     );
-    await inHost("portmap", "DEL", { ...portmap, prevResult: result });
-    await inHost("bridge", "DEL", bridge);
+    await network.remove();
   } finally {
-    await container.delete();
     await host.delete();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 

@@ -62,8 +62,16 @@ async function ping(socket: string): Promise<boolean> {
   }
 }
 
+/** Options of {@linkcode startDockerd}. */
+export interface DockerdOptions {
+  /** Run docker-proxy for published ports (dockerd's default). @default true */
+  readonly userlandProxy?: boolean;
+}
+
 /** Starts dockerd in a fresh namespace and imports the test image. */
-export async function startDockerd(): Promise<Dockerd> {
+export async function startDockerd(
+  options: DockerdOptions = {},
+): Promise<Dockerd> {
   const dir = await Deno.makeTempDir({ prefix: "gad" });
   const ns = await createTestNamespace("ga-docker");
   const socket = `${dir}/docker.sock`;
@@ -91,6 +99,7 @@ export async function startDockerd(): Promise<Dockerd> {
         "--storage-driver",
         "overlay2",
         "--iptables=true",
+        `--userland-proxy=${options.userlandProxy ?? true}`,
       ],
       `${dir}/dockerd.log`,
     );
