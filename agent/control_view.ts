@@ -10,6 +10,7 @@ import type {
 } from "../forwarding/delivery_queue.ts";
 import type { SourceStatus } from "../sources/supervisor.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
+import { escapeForTerminal } from "../support/terminal_text.ts";
 
 /** One owner of a binding. */
 export interface PortOwner {
@@ -247,7 +248,9 @@ function age(since: number, now: number): string {
   return `${Math.floor(seconds / 3600)}h${Math.floor(seconds % 3600 / 60)}m`;
 }
 
-function table(header: string[], rows: string[][]): string {
+/** A table whose cells are shown escaped (names come from sources). */
+function table(header: string[], cells: string[][]): string {
+  const rows = cells.map((row) => row.map(escapeForTerminal));
   const widths = header.map((title, i) =>
     Math.max(title.length, ...rows.map((row) => row[i]!.length))
   );

@@ -12,6 +12,7 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { writeStderrSync } from "./stderr.ts";
+import { escapeForTerminal } from "./terminal_text.ts";
 
 /** Options of {@linkcode setupLogging}. */
 export interface LoggingOptions {
@@ -35,7 +36,10 @@ export function setupLogging(options: LoggingOptions = {}): void {
   const formatter = options.json ? jsonLinesFormatter : getTextFormatter({
     timestamp: "date-time-timezone",
     level: "ABBR",
-    value: "bare",
+    // Values come from sources (names, error texts): never raw control
+    // characters on a terminal. JSON lines escape them by themselves.
+    value: (value, inspect) =>
+      escapeForTerminal(typeof value === "string" ? value : inspect(value)),
   });
   const sink: Sink = (record: LogRecord) => write(formatter(record));
   resetSync();

@@ -23,3 +23,16 @@ Deno.test("setupLogging() writes JSON lines with debug", () => {
   assertEquals(record.level, "DEBUG");
   assertEquals(record.properties.n, 1);
 });
+
+Deno.test("setupLogging(): text lines show a source's control characters escaped", () => {
+  const lines: string[] = [];
+  setupLogging({ write: (line) => lines.push(line) });
+  getLogger(["guest-agent", "test"]).info("{name} appeared, {count}", {
+    name: "web\nFAKE [ERR] line\x1b[2J",
+    count: 3,
+  });
+  resetSync();
+  assertEquals(lines.length, 1);
+  assertEquals(lines[0]!.split("\n").length, 2, "one line and its newline");
+  assertStringIncludes(lines[0]!, "web\\nFAKE [ERR] line\\x1b[2J appeared, 3");
+});

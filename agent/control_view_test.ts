@@ -1,0 +1,48 @@
+import { assert, assertStringIncludes } from "../tests/assert.ts";
+import { formatPorts, formatStatus, type PortRow } from "./control_view.ts";
+
+const HOSTILE = "evil\n\x1b[2Jtcp    0.0.0.0:22  forged\u202e";
+
+Deno.test("formatPorts() and formatStatus() print names from sources escaped", () => {
+  const rows: PortRow[] = [{
+    protocol: "tcp",
+    address: "0.0.0.0:8080",
+    key: "tcp/0.0.0.0:8080",
+    owners: [{ source: "containerd", name: HOSTILE, id: "ns/c1" }],
+    deliveries: [{
+      forwarder: "vtunnel",
+      state: "retrying",
+      attempts: 2,
+      lastError: "refused\r\n",
+      since: 0,
+    }],
+    since: 0,
+  }];
+  const text = formatPorts(rows, 1000);
+  assert(!/[\x00-\x08\x0b-\x1f\x7f\u202e]/.test(text), JSON.stringify(text));
+  assert(!text.includes("\x1b"), "no escape character");
+  assertStringIncludes(text, "containerd:evil\\n\\x1b[2Jtcp");
+  assertStringIncludes(text, "refused\\r\\n");
+  assertStringIncludes(text, "\\u202e");
+  // One header line and one row line.
+  assert(text.trimEnd().split("\n").length === 2, text);
+
+  const status = formatStatus({
+    version: "1",
+    mode: "privileged",
+    pid: 1,
+    uptimeSeconds: 1,
+    bindings: 1,
+    sources: [{
+      name: "kubernetes",
+      worker: "running",
+      state: "reconnecting",
+      reason: HOSTILE,
+      restarts: 0,
+      bindings: 0,
+    }],
+    forwarders: [],
+  }, 1000);
+  assert(!status.includes("\x1b"), status);
+  assertStringIncludes(status, "evil\\n\\x1b[2J");
+});
