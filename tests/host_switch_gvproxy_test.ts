@@ -228,15 +228,18 @@ Deno.test("host-switch mode converges with real gvproxy builds", async (t) => {
               agent.child.kill("SIGKILL");
               await agent.child.status;
               await Deno.remove(stateDir, { recursive: true });
+              // "before" held 127.0.0.1:18402: its loopback DNAT rule stays
+              // in the agent's chain across the crash.
               await d.docker(["rm", "-f", "before"]);
               await run("after", "18405:8080");
+              await run("loop2", "127.0.0.1:18402:8080");
               agent = spawnAgentProcess(args, d.ns.enter);
               await converges(
                 [
-                  ...expected("tcp/18405"),
+                  ...expected("tcp/18402", "tcp/18405"),
                   "tcp 127.0.0.1:18404 -> 192.168.127.9:18404",
                 ].sort(),
-                "the stale mappings removed, the new one exposed",
+                "the stale mappings removed, the new ones exposed",
               );
               // Nothing retried forever: every wanted mapping is forwarded.
               await waitUntil(
@@ -245,13 +248,46 @@ Deno.test("host-switch mode converges with real gvproxy builds", async (t) => {
                     f.name === "host-switch"
                   );
                   return hs?.retrying === 0 && hs.backlog === 0 &&
-                    hs.forwarded === 2;
+                    hs.forwarded === 3;
                 },
                 10_000,
-                "host-switch healthy with 2 forwarded",
+                "host-switch healthy with 3 forwarded",
               );
               const exposes = agent.stderr.text().match(/cannot add/g) ?? [];
               assertEquals(exposes.length, 0, agent.stderr.text().slice(-2000));
+              // The agent's nat chain holds loop2's rule only, and the
+              // host side's namespace reaches loop2 through it.
+              const loop2 = (await d.docker([
+                "inspect",
+                "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                "loop2",
+              ])).trim();
+              let chain: string[] = [];
+              await waitUntil(
+                async () => {
+                  chain = (await d.ns.run([
+                    "iptables",
+                    "-t",
+                    "nat",
+                    "-S",
+                    "GUEST-AGENT-DNAT",
+                  ]))
+                    .stdout.split("\n").filter((line) => line.startsWith("-A"));
+                  return chain.length === 1 &&
+                    chain[0]!.includes(`${loop2}:8080`);
+                },
+                10_000,
+                "the chain rebuilt",
+              ).catch((error) => {
+                throw new Error(`${error.message}: ${JSON.stringify(chain)}`);
+              });
+              const page = await gv.hostNs.run([
+                Deno.execPath(),
+                "eval",
+                "console.log(await (await fetch('http://172.26.1.2:18402/', { signal: AbortSignal.timeout(5000) })).text())",
+              ]);
+              assertEquals(page.stdout.trim(), "guest-agent test", page.stderr);
             },
           );
 

@@ -27,7 +27,9 @@ const XTABLES_LOCK_HELD = 4;
  * One rule per loopback binding in the agent's own chain, created on first
  * use; `close()` removes the jump and the chain (the Go agent never removed
  * its rules). Rules are checked with `-C` first, so add and remove are
- * idempotent.
+ * idempotent. The chain is rebuilt from what is wanted now at start and
+ * after any failed call (flushed, then filled by the queue), so no rule of
+ * a crashed run outlives the binding it was made for.
  */
 export class DnatForwarder implements Forwarder {
   /** "dnat". */
@@ -45,6 +47,22 @@ export class DnatForwarder implements Forwarder {
    */
   constructor(options: DnatForwarderOptions = {}) {
     this.#iptables = options.iptables ?? ["iptables"];
+  }
+
+  /**
+   * Flushes the agent's chain (when it exists) and reports nothing applied:
+   * the queue then adds every wanted rule again. A rule left by a run that
+   * was killed would otherwise send a new container's port to the old
+   * container's address.
+   */
+  async readApplied(): Promise<TrackedBinding[]> {
+    if (await this.#check(["-t", "nat", "-S", DNAT_CHAIN])) {
+      await this.#run(["-t", "nat", "-F", DNAT_CHAIN]);
+      this.#logger.debug("flushed {chain}: refilled from the wanted rules", {
+        chain: DNAT_CHAIN,
+      });
+    }
+    return [];
   }
 
   /** Rules differ when the container's address or port does. */

@@ -31,6 +31,8 @@ export const HOST_SIDE_IP = "172.26.1.1";
 export interface Gvproxy {
   /** The API's base URL, reachable from the agent's namespace. */
   readonly url: string;
+  /** The host side's namespace (172.26.1.1; the agent's side is 172.26.1.2). */
+  readonly hostNs: TestNamespace;
   /** Every mapping it lists now (`GET /services/forwarder/all`). */
   all(): Promise<HostSwitchMapping[]>;
   /** Exposes a mapping directly, as another program on the host would. */
@@ -151,6 +153,7 @@ export async function startGvproxy(
   };
   return {
     url: `http://${HOST_SIDE_IP}:80`,
+    hostNs,
     async all() {
       const response = await fetch("http://gvproxy/services/forwarder/all", {
         client,
