@@ -130,6 +130,48 @@ function churnContainers(d: Dockerd, firstPort: number, count: number) {
   };
 }
 
+/**
+ * Creates and starts a container through the Engine API (the CLI cannot
+ * carry a label of megabytes) with one label of `labelBytes` bytes.
+ */
+async function runWithHugeLabel(
+  d: Dockerd,
+  name: string,
+  hostPort: number,
+  labelBytes: number,
+): Promise<void> {
+  const client = Deno.createHttpClient({
+    proxy: { transport: "unix", path: d.socket },
+  });
+  try {
+    const post = async (path: string, body?: unknown) => {
+      const response = await fetch(`http://docker${path}`, {
+        client,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      if (!response.ok) throw new Error(`${path}: ${response.status} ${text}`);
+      return text;
+    };
+    const created = JSON.parse(
+      await post(`/containers/create?name=${name}`, {
+        Image: TEST_IMAGE,
+        Cmd: HTTPD,
+        Labels: { big: "x".repeat(labelBytes) },
+        ExposedPorts: { "8080/tcp": {} },
+        HostConfig: {
+          PortBindings: { "8080/tcp": [{ HostPort: String(hostPort) }] },
+        },
+      }),
+    );
+    await post(`/containers/${created.Id}/start`);
+  } finally {
+    client.close();
+  }
+}
+
 Deno.test("Docker source against a real dockerd", async (t) => {
   if (!requires("root, dockerd, busybox and ip netns", await canRunDockerd())) {
     return;
@@ -195,6 +237,30 @@ Deno.test("Docker source against a real dockerd", async (t) => {
       await settle(() => forwarder.keysWith(18120).length > 0, "v6");
       assertEquals(forwarder.keysWith(18120), ["tcp/[::]:18120"]);
     });
+
+    await t.step(
+      "a label of 1.1 MiB is read; an event line over the 16 MiB bound is made up for by a snapshot",
+      async () => {
+        await runWithHugeLabel(d, "biglabel", 18160, 1_100_000);
+        await settle(() => forwarder.keysWith(18160).length === 2, "biglabel");
+        await runWithHugeLabel(d, "hugelabel", 18161, 17 * 1024 * 1024);
+        await settle(
+          () => forwarder.keysWith(18161).length === 2,
+          "hugelabel, through a snapshot",
+        );
+        await d.docker(["rm", "-f", "biglabel", "hugelabel"]);
+        await settle(
+          () =>
+            forwarder.keysWith(18160).length === 0 &&
+            forwarder.keysWith(18161).length === 0,
+          "both removed",
+        );
+        const docker = agent!.supervisor.status().find((s) =>
+          s.name === "docker"
+        );
+        assertEquals([docker?.state, docker?.restarts], ["connected", 0]);
+      },
+    );
 
     await t.step("stop, kill and rm -f remove the ports", async () => {
       await d.docker(["stop", "-t", "1", "web"]);

@@ -44,6 +44,13 @@ export function parseDockerConfig(
   return { socketPath };
 }
 
+/**
+ * Longest event line read, in bytes. Event lines carry the container's
+ * labels, which dockerd does not bound; a longer line is skipped and the
+ * source takes a fresh snapshot instead (level-triggered: nothing is lost).
+ */
+export const DOCKER_EVENT_LINE_MAX = 16 * 1024 * 1024;
+
 /** Options of {@linkcode watchDocker}. */
 export interface WatchDockerOptions {
   /** Time source (backoff sleeps). @default systemClock */
@@ -161,19 +168,30 @@ export async function watchDocker(
         version,
       });
     }
-    const lines = readLines(stream, {
-      signal,
-      onOversized: (head, bytes) =>
-        logger.error("docker: skipped an event line of {bytes} bytes: {head}", {
-          bytes,
-          head,
-        }),
-    });
     // Reading never waits for an inspect; one container's events stay in
     // order (see KeyedChain).
     const chain = new KeyedChain();
+    // An event too long to read is made up for by a fresh snapshot, taken
+    // once the events before it are applied; later events wait for it.
+    let resnapshot: Promise<void> | undefined;
+    const lines = readLines(stream, {
+      signal,
+      maxBytes: DOCKER_EVENT_LINE_MAX,
+      onOversized: (head, bytes) => {
+        logger.error(
+          "docker: an event line of {bytes} bytes is over the {max}-byte bound ({head}); taking a fresh snapshot instead",
+          { bytes, max: DOCKER_EVENT_LINE_MAX, head },
+        );
+        resnapshot ??= (async () => {
+          await chain.settled();
+          emit({ type: "snapshot", entries: await snapshot(client, signal) });
+        })().finally(() => resnapshot = undefined);
+        resnapshot.catch(() => {}); // awaited (and rethrown) by the loop
+      },
+    });
     try {
       for await (const line of lines) {
+        if (resnapshot) await resnapshot;
         const observedAt = wallClockMs();
         let event: ContainerEvent | undefined;
         try {
@@ -189,10 +207,12 @@ export async function watchDocker(
           () => applyEvent(client, found, observedAt, emit, signal),
         );
       }
+      if (resnapshot) await resnapshot;
     } finally {
       // A snapshot after a reconnect must not be overtaken by an older
       // event's upsert: let those finish first.
       await chain.settled();
+      await resnapshot?.catch(() => {});
     }
     throw new Error("the event stream ended");
   };
