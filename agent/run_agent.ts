@@ -19,7 +19,7 @@ import { HostSwitchForwarder } from "../forwarding/host_switch/host_switch_forwa
 import { DnatForwarder } from "../forwarding/dnat/dnat_forwarder.ts";
 import { VtunnelForwarder } from "../forwarding/vtunnel/vtunnel_forwarder.ts";
 import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
-import { vsockCapableSender } from "../forwarding/vtunnel/socket_sender.ts";
+import { libcSocketSender } from "../forwarding/vtunnel/socket_sender.ts";
 import { sendOverStream } from "../forwarding/vtunnel/send_message.ts";
 import { LIBC_CANDIDATES } from "../support/libc.ts";
 import { MODE_FORWARDERS, routeBinding } from "../forwarding/router.ts";
@@ -143,7 +143,7 @@ function createForwarders(
         return new VtunnelForwarder(target, {
           interfaceName: options.connectInterface,
           ...(facts.libcPath
-            ? { send: vsockCapableSender(facts.libcPath, sendOverStream) }
+            ? { send: libcSocketSender(facts.libcPath, sendOverStream) }
             : {}),
         });
       }

@@ -59,6 +59,7 @@ const SYMBOLS = {
   listen: { parameters: ["i32", "i32"], result: "i32" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
   setsockopt: {
     parameters: ["i32", "i32", "i32", "buffer", "u32"],
     result: "i32",
@@ -103,6 +104,7 @@ const SO_ERROR = 4;
 const MSG_NOSIGNAL = 0x4000;
 const POLLOUT = 0x4;
 const POLL_SLICE_MS = 50;
+const SHUT_WR = 1;
 /** errno: operation in progress (a non-blocking connect). */
 export const EINPROGRESS = 115;
 /** errno: try again (a full socket buffer). */
@@ -425,6 +427,51 @@ export class Libc {
     const errno = this.errno();
     if (errno === EAGAIN) return 0;
     return this.#failWith("receive from", what, errno);
+  }
+
+  /** Closes the writing side of a connected socket (`shutdown(SHUT_WR)`). */
+  shutdownWrite(fd: number, what: string): void {
+    if (this.#library.symbols.shutdown(fd, SHUT_WR) < 0) {
+      this.#failWith("shut down writing to", what, this.errno());
+    }
+  }
+
+  /**
+   * Reads a connected non-blocking socket until the peer closes in order,
+   * dropping what it sends (1 MiB at most), or until `deadline` (a
+   * performance.now() time).
+   *
+   * @returns true when the peer closed, false at the deadline.
+   * @throws {LibcError} When the peer reset the connection (ECONNRESET) or
+   *   another error ended it.
+   */
+  async awaitPeerClose(
+    fd: number,
+    deadline: number,
+    what: string,
+  ): Promise<boolean> {
+    const buffer = new Uint8Array(4096);
+    let total = 0;
+    for (;;) {
+      const count = Number(
+        this.#library.symbols.recv(fd, buffer, BigInt(buffer.length), 0),
+      );
+      if (count === 0) return true;
+      if (count > 0) {
+        total += count;
+        if (total > 1024 * 1024) {
+          throw new Error(
+            `Cannot send to ${what}: the peer sent more than 1 MiB instead of closing`,
+          );
+        }
+        continue;
+      }
+      const errno = this.errno();
+      if (errno !== EAGAIN) this.#failWith("receive from", what, errno);
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await this.waitReadable(fd, Math.min(POLL_SLICE_MS, Math.ceil(left)));
+    }
   }
 
   /** Closes a file descriptor. */

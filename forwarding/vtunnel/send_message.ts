@@ -1,5 +1,9 @@
 /**
- * One message, one connection: connect, write, close (PROTOCOLS.md §2).
+ * One message, one connection: connect, write, close our side, and wait for
+ * the peer to close its side (PROTOCOLS.md §2). The Go peers read to EOF and
+ * then close, so an in-order close is the only sign the message was read: a
+ * write that "completes" has only reached our kernel's buffer, and a peer
+ * that resets the connection or never reads has lost it.
  *
  * @module
  */
@@ -30,12 +34,25 @@ function describe(target: VtunnelTarget): string {
   }
 }
 
+/** Reads until the peer closes in order; what it sends is dropped (bounded). */
+async function awaitPeerClose(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(4096);
+  for (let total = 0; total < 1024 * 1024;) {
+    const count = await conn.read(buffer);
+    if (count === null) return;
+    total += count;
+  }
+  throw new Error("the peer sent more than 1 MiB instead of closing");
+}
+
 /**
  * Sends one message over TCP or a unix socket: connect, write everything,
- * close, all within `timeoutMs`. A vsock target is refused here (it goes
- * through the FFI shim).
+ * close our writing side, then wait until the peer closes in order, all
+ * within `timeoutMs`. A vsock target is refused here (it goes through the
+ * FFI shim).
  *
- * @throws {Error} Naming the target when connecting or writing fails or times out.
+ * @throws {Error} Naming the target when connecting or writing fails, the
+ *   peer resets the connection, or it does not close within `timeoutMs`.
  */
 export async function sendOverStream(
   target: VtunnelTarget,
@@ -69,11 +86,17 @@ export async function sendOverStream(
     // A connect that lands after the deadline is closed at once.
     if (deadline.aborted) return close();
     await writeAll(conn, bytes);
+    await conn.closeWrite();
+    await awaitPeerClose(conn);
   })();
   const timedOut = new Promise<never>((_, reject) =>
     deadline.addEventListener("abort", () => {
       close(); // wakes a write the peer is not reading
-      reject(new Error(`timed out after ${timeoutMs} ms`));
+      reject(
+        new Error(
+          `the peer did not read the message and close within ${timeoutMs} ms`,
+        ),
+      );
     }, { once: true })
   );
   try {

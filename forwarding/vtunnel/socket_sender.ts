@@ -1,12 +1,14 @@
 /**
  * One message over a raw socket through the libc shim: AF_VSOCK straight to
- * the host, and AF_UNIX (the same calls with another address, which is how
- * the path is tested: never connect a vsock socket on our machines).
+ * the host, AF_UNIX and AF_INET/AF_INET6 (the same calls with another
+ * address, which is how the path is tested: never connect a vsock socket on
+ * our machines).
  *
  * @module
  */
 import { AF_UNIX, AF_VSOCK, Libc } from "../../support/libc.ts";
 import type { MessageSender } from "./send_message.ts";
+import { isIpv4, isIpv6, normaliseHostIp } from "../../tracker/binding.ts";
 
 /**
  * `struct sockaddr_vm` (16 bytes): family u16 = 40, reserved u16, port u32,
@@ -37,7 +39,8 @@ export function unixAddress(path: string): Uint8Array {
 }
 
 /**
- * Connects, writes all of `bytes`, closes; everything within `timeoutMs`.
+ * Connects, writes all of `bytes`, shuts down writing and waits for the
+ * peer to close in order; everything within `timeoutMs`.
  *
  * @param libc The shim.
  * @param family AF_VSOCK or AF_UNIX.
@@ -70,33 +73,102 @@ export async function sendOverSocket(
       }
       sent += count;
     }
+    // Delivered only once the peer read it all and closed (see
+    // send_message.ts): a reset or a silent peer is a failure.
+    libc.shutdownWrite(fd, what);
+    if (!await libc.awaitPeerClose(fd, deadline, what)) {
+      throw new Error(
+        `Cannot send to ${what}: the peer did not read the message and close within ${timeoutMs} ms`,
+      );
+    }
   } finally {
     libc.closeFd(fd);
   }
 }
 
+/** AF_INET. */
+const AF_INET = 2;
+/** AF_INET6. */
+const AF_INET6 = 10;
+
 /**
- * A sender for `vsock://cid:port` targets through libc; other targets are
- * handed to `fallback` (Deno's own TCP and unix sockets).
+ * `struct sockaddr_in` (16 bytes) or `struct sockaddr_in6` (28 bytes) for an
+ * IPv4 or IPv6 literal: family in host order, port in network order.
+ *
+ * @returns The address, or undefined when `hostname` is not an IP literal.
+ */
+export function inetAddress(
+  hostname: string,
+  port: number,
+): Uint8Array | undefined {
+  if (isIpv4(hostname)) {
+    const bytes = new Uint8Array(16);
+    const view = new DataView(bytes.buffer);
+    view.setUint16(0, AF_INET, true);
+    view.setUint16(2, port, false);
+    bytes.set(hostname.split(".").map(Number), 4);
+    return bytes;
+  }
+  if (isIpv6(hostname)) {
+    const bytes = new Uint8Array(28);
+    const view = new DataView(bytes.buffer);
+    view.setUint16(0, AF_INET6, true);
+    view.setUint16(2, port, false);
+    const groups = ipv6Groups(hostname);
+    groups.forEach((group, i) => view.setUint16(8 + 2 * i, group, false));
+    return bytes;
+  }
+  return undefined;
+}
+
+/** The eight groups of an IPv6 address already checked by isIpv6. */
+function ipv6Groups(text: string): number[] {
+  const normal = normaliseHostIp(text);
+  const [head = "", tail] = normal.split("::");
+  const parse = (part: string) =>
+    part === "" ? [] : part.split(":").map((group) => parseInt(group, 16));
+  const front = parse(head);
+  const back = tail === undefined ? [] : parse(tail);
+  return [
+    ...front,
+    ...new Array<number>(8 - front.length - back.length).fill(0),
+    ...back,
+  ];
+}
+
+/**
+ * A sender that goes through the libc shim wherever it can, because only
+ * the shim sees a reset: Deno's socket read reports a peer's reset as an
+ * ordinary end of stream, so a message a peer threw away would count as
+ * delivered. `vsock://` always goes through it (Deno has no vsock), `unix://`
+ * and `host:port` with an IP literal too; a host name is handed to
+ * `fallback` (Deno's own sockets, which resolve names; there a silent peer
+ * is still caught by the timeout, a reset is not).
  *
  * @param libcPath The absolute path of libc.
- * @param fallback The sender for TCP and unix targets.
+ * @param fallback The sender for host names.
  */
-export function vsockCapableSender(
+export function libcSocketSender(
   libcPath: string,
   fallback: MessageSender,
 ): MessageSender {
   let libc: Libc | undefined;
   return (target, bytes, timeoutMs) => {
-    if (target.transport !== "vsock") return fallback(target, bytes, timeoutMs);
+    const [family, address, what] = target.transport === "vsock"
+      ? [
+        AF_VSOCK,
+        vsockAddress(target.cid, target.port),
+        `vsock://${target.cid}:${target.port}`,
+      ]
+      : target.transport === "unix"
+      ? [AF_UNIX, unixAddress(target.path), `unix://${target.path}`]
+      : [
+        target.hostname.includes(":") ? AF_INET6 : AF_INET,
+        inetAddress(target.hostname, target.port),
+        `tcp://${target.hostname}:${target.port}`,
+      ];
+    if (address === undefined) return fallback(target, bytes, timeoutMs);
     libc ??= new Libc(libcPath);
-    return sendOverSocket(
-      libc,
-      AF_VSOCK,
-      vsockAddress(target.cid, target.port),
-      `vsock://${target.cid}:${target.port}`,
-      bytes,
-      timeoutMs,
-    );
+    return sendOverSocket(libc, family, address, what, bytes, timeoutMs);
   };
 }
