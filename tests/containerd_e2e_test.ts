@@ -273,6 +273,61 @@ Deno.test("containerd source against a real containerd", async (t) => {
     );
 
     await t.step(
+      "containers with ~4.8 MB of labels each: read, and never stop the others",
+      async () => {
+        // 1,200 labels of ~4 KB each (containerd allows 4,096 bytes per
+        // label), added in batches (a command line is bounded).
+        const value = "v".repeat(4000);
+        const heavy = ["heavy0", "heavy1", "heavy2", "heavy3"];
+        for (const [i, id] of heavy.entries()) {
+          await c.run("big-ns", id, { labels: portsLabel(tcp(18260 + i)) });
+          for (let batch = 0; batch < 6; batch++) {
+            await c.ctr("big-ns", [
+              "containers",
+              "label",
+              id,
+              ...Array.from(
+                { length: 200 },
+                (_, j) => `ga.big.${batch * 200 + j}=${value}`,
+              ),
+            ]);
+          }
+        }
+        await c.run("big-ns", "light", { labels: portsLabel(tcp(18264)) });
+        await c.run("small-ns", "fine", { labels: portsLabel(tcp(18265)) });
+        await c.run("small-ns", "doomed", { labels: portsLabel(tcp(18266)) });
+        const all = [0, 1, 2, 3, 4, 5, 6].map((i) =>
+          `tcp/0.0.0.0:${18260 + i}`
+        );
+        await settle(
+          () => all.every((key) => forwarder.keys.has(key)),
+          "every container, the heavy ones read alone (4.8 MB each)",
+        );
+        // After a restart the snapshot must list big-ns: ~19 MB of labels,
+        // more than containerd sends in one reply. A container dies while
+        // containerd is down.
+        const doomedPid = await taskPid(c, "small-ns", "doomed");
+        await c.stopDaemon();
+        Deno.kill(doomedPid, "SIGKILL");
+        await c.startDaemon();
+        await settle(
+          () =>
+            all.slice(0, 6).every((key) => forwarder.keys.has(key)) &&
+            !forwarder.keys.has("tcp/0.0.0.0:18266"),
+          "the snapshot: every heavy and light container kept, doomed gone",
+        );
+        const status = agent!.supervisor.status().find((s) =>
+          s.name === "containerd"
+        );
+        assertEquals([status?.state, status?.restarts], ["connected", 0]);
+        for (const id of [...heavy, "light"]) await c.remove("big-ns", id);
+        await c.remove("small-ns", "fine");
+        await c.remove("small-ns", "doomed");
+        await settle(() => forwarder.keys.size === 0, "nothing left");
+      },
+    );
+
+    await t.step(
       "30 containers started at once are all tracked, then all removed",
       async () => {
         const ids = Array.from({ length: 30 }, (_, i) => `bulk${i}`);

@@ -25,6 +25,19 @@ import type {
 /** How long one unary call may take before it fails. */
 const CALL_TIMEOUT_MS = 10_000;
 
+/**
+ * The largest reply accepted: containerd's own send limit (its default
+ * MaxSendMsgSize, 16 MiB). grpc-js's default of 4 MiB refused a container
+ * with ~4.8 MB of labels, each within containerd's per-label limit.
+ */
+export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
+
+/** Whether a gRPC error means a reply was over {@linkcode MAX_REPLY_BYTES}. */
+export function isTooLarge(error: unknown): boolean {
+  return (error as ServiceError | undefined)?.code ===
+    grpcStatus.RESOURCE_EXHAUSTED;
+}
+
 type Callback<T> = (error: ServiceError | null, value?: T) => void;
 type UnaryMethod = (
   request: unknown,
@@ -43,6 +56,7 @@ interface ServiceClient {
 type ServiceConstructor = new (
   address: string,
   creds: ReturnType<typeof credentials.createInsecure>,
+  options?: Record<string, number>,
 ) => ServiceClient;
 
 function serviceConstructor(path: string): ServiceConstructor {
@@ -85,7 +99,12 @@ export class ContainerdClient {
     this.#clients = Object.fromEntries(
       Object.entries(SERVICES).map((
         [key, path],
-      ) => [key, new (serviceConstructor(path))(address, insecure)]),
+      ) => [
+        key,
+        new (serviceConstructor(path))(address, insecure, {
+          "grpc.max_receive_message_length": MAX_REPLY_BYTES,
+        }),
+      ]),
     ) as Record<keyof typeof SERVICES, ServiceClient>;
   }
 

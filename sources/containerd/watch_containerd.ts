@@ -12,7 +12,7 @@ import { keepConnected } from "../keep_connected.ts";
 import { KeyedChain } from "../keyed_chain.ts";
 import { wallClockMs } from "../messages.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
-import { ContainerdClient } from "./containerd_client.ts";
+import { ContainerdClient, isTooLarge } from "./containerd_client.ts";
 import { ContainerLookahead } from "./container_lookahead.ts";
 import {
   CONTAINERD_TOPICS,
@@ -80,6 +80,12 @@ const PUBLISHING_FILTERS = [
 ];
 
 const logger = sourceLogger("containerd");
+
+/** What the list filters keep: a container with either publishing label. */
+function publishes(container: ContainerRecord): boolean {
+  return container.labels[PORTS_LABEL] !== undefined ||
+    container.labels[STATE_DIR_LABEL] !== undefined;
+}
 
 function isInside(path: string, root: string): boolean {
   return !path.split("/").includes("..") &&
@@ -178,6 +184,41 @@ async function snapshotNamespace(
   return entries;
 }
 
+/**
+ * The snapshot of one namespace one container at a time, for a namespace
+ * whose container list is larger than a reply may be: each running task's
+ * container is read alone, and one that cannot be read (larger than a
+ * reply by itself, or failing) is skipped with a warning naming it; its
+ * next event reads it again.
+ */
+async function snapshotNamespaceByContainer(
+  client: ContainerdClient,
+  namespace: string,
+  config: ContainerdConfig,
+  signal: AbortSignal,
+): Promise<PortEntry[]> {
+  const tasks = await client.listTasks(namespace, signal);
+  const entries: PortEntry[] = [];
+  for (const task of tasks) {
+    if (!isLiveTask(task.status)) continue;
+    const id = task.container_id || task.id;
+    try {
+      const container = await client.getContainer(namespace, id, signal);
+      if (container === undefined || !publishes(container)) continue;
+      entries.push(
+        ...(await containerPorts(namespace, container, config))?.entries ?? [],
+      );
+    } catch (error) {
+      if (signal.aborted) throw error;
+      logger.warn(
+        "containerd: container {namespace}/{id} cannot be read, skipped until its next event: {error}",
+        { namespace, id, error: (error as Error).message },
+      );
+    }
+  }
+  return entries;
+}
+
 /** Every running container's entries, in every namespace. */
 async function snapshot(
   client: ContainerdClient,
@@ -186,9 +227,23 @@ async function snapshot(
 ): Promise<PortEntry[]> {
   const namespaces = await client.listNamespaces(signal);
   const perNamespace = await Promise.all(
-    namespaces.map((namespace) =>
-      snapshotNamespace(client, namespace, config, signal)
-    ),
+    namespaces.map(async (namespace) => {
+      try {
+        return await snapshotNamespace(client, namespace, config, signal);
+      } catch (error) {
+        if (!isTooLarge(error)) throw error;
+        logger.warn(
+          "containerd: the container list of namespace {namespace} is larger than a reply may be ({error}); reading its containers one at a time",
+          { namespace, error: (error as Error).message },
+        );
+        return await snapshotNamespaceByContainer(
+          client,
+          namespace,
+          config,
+          signal,
+        );
+      }
+    }),
   );
   return perNamespace.flat();
 }
