@@ -7,6 +7,8 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
+import { backoffDelay } from "../support/backoff.ts";
 import type { AgentStatus, PortRow } from "./control_view.ts";
 
 /** What the API reads from the running agent. */
@@ -25,22 +27,108 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-function handle(request: Request, state: ControlState): Response {
-  if (request.method !== "GET") {
-    return Response.json({ error: "read-only API: GET only" }, {
-      status: 405,
-    });
+/** The answer to one request line: status and JSON body. */
+export function answer(
+  method: string,
+  target: string,
+  state: ControlState,
+): { status: number; body: unknown } {
+  if (method !== "GET") {
+    return { status: 405, body: { error: "read-only API: GET only" } };
   }
-  switch (new URL(request.url).pathname) {
+  // Deno's fetch over a unix socket sends the absolute form
+  // (`GET http://host/v1/ports`), curl the origin form (`GET /v1/ports`).
+  const path = /^[a-z]+:\/\//i.test(target)
+    ? URL.parse(target)?.pathname ?? ""
+    : target.split("?")[0];
+  switch (path) {
     case "/v1/ports":
-      return Response.json({ ports: state.ports() });
+      return { status: 200, body: { ports: state.ports() } };
     case "/v1/status":
-      return Response.json(state.status());
+      return { status: 200, body: state.status() };
     default:
-      return Response.json({ error: "not found: /v1/ports, /v1/status" }, {
+      return {
         status: 404,
-      });
+        body: { error: "not found: /v1/ports, /v1/status" },
+      };
   }
+}
+
+const REASONS: Readonly<Record<number, string>> = {
+  200: "OK",
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  500: "Internal Server Error",
+};
+
+/** Longest request head read, in bytes. */
+const MAX_HEAD_BYTES = 16 * 1024;
+
+/** Reads one request head (up to the blank line) within `timeoutMs`. */
+async function readHead(
+  conn: Deno.Conn,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  const buffer = new Uint8Array(MAX_HEAD_BYTES);
+  let length = 0;
+  const timer = setTimeout(() => conn.close(), timeoutMs);
+  try {
+    while (length < buffer.length) {
+      const count = await conn.read(buffer.subarray(length));
+      if (count === null) return undefined;
+      length += count;
+      const text = new TextDecoder().decode(buffer.subarray(0, length));
+      if (text.includes("\r\n\r\n")) return text;
+    }
+    return undefined;
+  } catch {
+    return undefined; // closed at the timeout, or reset
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Answers one connection: one request, one response, then close. */
+async function serveConnection(
+  conn: Deno.Conn,
+  state: ControlState,
+): Promise<void> {
+  try {
+    const head = await readHead(conn, 5_000);
+    if (head === undefined) return;
+    const [method = "", target = ""] = head.slice(0, head.indexOf("\r\n"))
+      .split(" ");
+    let reply: { status: number; body: unknown };
+    try {
+      reply = answer(method, target, state);
+    } catch (error) {
+      reply = { status: 500, body: { error: (error as Error).message } };
+    }
+    const body = new TextEncoder().encode(JSON.stringify(reply.body));
+    const header = new TextEncoder().encode(
+      `HTTP/1.1 ${reply.status} ${REASONS[reply.status] ?? ""}\r\n` +
+        "content-type: application/json\r\n" +
+        `content-length: ${body.length}\r\n` +
+        "connection: close\r\n\r\n",
+    );
+    for (const part of [header, body]) {
+      for (let written = 0; written < part.length;) {
+        written += await conn.write(part.subarray(written));
+      }
+    }
+  } catch {
+    // The client went away: nothing to answer.
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed at the timeout */ }
+  }
+}
+
+/** Whether an accept error means the process (or system) is out of descriptors. */
+function outOfDescriptors(error: unknown): boolean {
+  return /too many open files/i.test((error as Error)?.message ?? "");
 }
 
 async function answers(path: string): Promise<boolean> {
@@ -83,16 +171,60 @@ export async function serveControl(
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const server = Deno.serve(
-    { path, onListen: () => {} },
-    (request) => handle(request, state),
-  );
+  const listener = Deno.listen({ transport: "unix", path });
   await Deno.chmod(path, 0o600);
+  // One descriptor held in reserve: out of descriptors, it is given up to
+  // accept and answer a waiting request, then taken again, so `status`
+  // keeps answering while the agent has none to spare.
+  let spare: Deno.FsFile | undefined = await Deno.open("/dev/null");
+  const logger = getLogger(["guest-agent", "control"]);
+  let failures = 0;
+  let lastError = "";
+  const open = new Set<Promise<void>>();
+  let closing = false;
+  const accepting = (async () => {
+    while (!closing) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (closing || error instanceof Deno.errors.BadResource) return;
+        const message = (error as Error).message;
+        if (message !== lastError) {
+          lastError = message;
+          logger.warn("control API: cannot accept a connection: {error}", {
+            error: message,
+          });
+        }
+        if (outOfDescriptors(error) && spare !== undefined) {
+          spare.close();
+          spare = undefined;
+          continue; // accept with the descriptor just freed
+        }
+        await new Promise((resolve) =>
+          setTimeout(resolve, backoffDelay(failures++, BACKOFF))
+        );
+        continue;
+      }
+      failures = 0;
+      const served = serveConnection(conn, state).finally(async () => {
+        open.delete(served);
+        spare ??= await Deno.open("/dev/null").catch(() => undefined);
+      });
+      open.add(served);
+    }
+  })();
   return {
     path,
     async close() {
-      await server.shutdown();
+      closing = true;
+      listener.close();
+      await accepting;
+      await Promise.all(open);
+      spare?.close();
       await Deno.remove(path).catch(() => {});
     },
   };
 }
+
+const BACKOFF = { initialMs: 50, maxMs: 2_000 };

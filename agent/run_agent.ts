@@ -15,6 +15,7 @@ import { LogForwarder } from "../forwarding/log_forwarder.ts";
 import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
 import { UnservedGate } from "../forwarding/listeners/unserved_gate.ts";
 import { listeningSocketsReader } from "./listening_sockets.ts";
+import { type OpenFilesLimit, openFilesLimit } from "../support/open_files.ts";
 import { HostSwitchForwarder } from "../forwarding/host_switch/host_switch_forwarder.ts";
 import { DnatForwarder } from "../forwarding/dnat/dnat_forwarder.ts";
 import { VtunnelForwarder } from "../forwarding/vtunnel/vtunnel_forwarder.ts";
@@ -107,12 +108,16 @@ export interface RunningAgent {
   stop(): Promise<StopReport>;
 }
 
+/** Descriptors kept for everything but listeners (sources, control, forwarders). */
+const FD_RESERVE = 256;
+
 /** The source name of bindings the agent adds itself (the Kubernetes API port). */
 export const STATIC_SOURCE = "static";
 
 function createForwarders(
   options: AgentOptions,
   facts: MachineFacts,
+  limit: OpenFilesLimit | undefined,
 ): Forwarder[] {
   const names = MODE_FORWARDERS[options.mode];
   if (options.mode === "auto" || options.dryRun) {
@@ -121,7 +126,9 @@ function createForwarders(
   return names.map((name): Forwarder => {
     switch (name) {
       case "listeners":
-        return new ListenerForwarder();
+        return new ListenerForwarder(
+          limit ? { maxOpen: Math.max(16, limit.soft - FD_RESERVE) } : {},
+        );
       case "host-switch":
         return new HostSwitchForwarder({
           baseUrl: options.hostSwitchUrl,
@@ -286,8 +293,9 @@ export async function startAgent(
       }
       : {},
   };
+  const limit = openFilesLimit();
   const forwarders = dependencies.forwarders ??
-    createForwarders(options, facts);
+    createForwarders(options, facts, limit);
   const plans = await planSources(options, probe);
   const sources = dependencies.sources ?? plannedSources(plans, options, facts);
   logger.info("guest-agent {version} starting in {mode} mode{dryRun}", {
@@ -326,14 +334,39 @@ export async function startAgent(
     return entries.filter((entry) => !own.has(bindingKey(entry.binding)));
   };
 
-  // A port gets a listener only once nothing in the VM serves it.
+  // A port gets a listener only once nothing in the VM serves it. Each
+  // listener takes a descriptor: say so once when they outgrow the limit.
   const listenerLane = listeners[0]?.name;
+  if (listenerLane !== undefined && limit !== undefined) {
+    logger.info("open-files limit {soft} (hard {hard}): one per listener", {
+      soft: limit.soft,
+      hard: limit.hard,
+    });
+  }
+  const withListener = new Set<string>();
+  let warnedLimit = false;
   const gate = listenerLane === undefined ? undefined : new UnservedGate({
     forwarder: listenerLane,
     settleMs: options.listenerSettleMs,
     ...(dependencies.clock ? { clock: dependencies.clock } : {}),
-    pass: (binding) => queue.setDesired(listenerLane, binding),
-    withdraw: (key) => queue.unsetDesired(listenerLane, key),
+    pass: (binding) => {
+      withListener.add(binding.key);
+      if (
+        !warnedLimit && limit !== undefined &&
+        withListener.size > limit.soft - FD_RESERVE
+      ) {
+        warnedLimit = true;
+        logger.warn(
+          "{count} ports want listeners, more than the open-files limit {soft} leaves room for: raise it (LimitNOFILE= in the systemd unit, rc_ulimit in the OpenRC script); the rest are retried",
+          { count: withListener.size, soft: limit.soft },
+        );
+      }
+      queue.setDesired(listenerLane, binding);
+    },
+    withdraw: (key) => {
+      withListener.delete(key);
+      queue.unsetDesired(listenerLane, key);
+    },
     listening: listeningSocketsReader(facts.libcPath),
   });
   const want = (lane: string, binding: TrackedBinding) =>

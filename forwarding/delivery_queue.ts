@@ -91,7 +91,12 @@ interface Lane {
   /** The last successful read found exactly what was wanted. */
   lastReadMatched: boolean;
   lastRestore: { at: number; count: number } | undefined;
+  /** Failure causes logged lately (see #logFailure). */
+  readonly causes: Map<string, { loggedAt: number; more: number }>;
 }
+
+/** A failure cause is logged at most once this often per forwarder. */
+const CAUSE_LOG_INTERVAL_MS = 60_000;
 
 /**
  * One queue for all forwarders. Each forwarder has a desired set (set by the
@@ -163,6 +168,7 @@ export class DeliveryQueue {
         lastReadAt: undefined,
         lastReadMatched: false,
         lastRestore: undefined,
+        causes: new Map(),
       });
     }
     // Forwarders with a readable host side converge at start even when
@@ -480,17 +486,7 @@ export class DeliveryQueue {
           { attempts: 0, notBefore: 0, lastError: "" };
         const delay = backoffDelay(failure.attempts, this.#backoff);
         if (failure.attempts === 0 || failure.lastError !== message) {
-          this.#logger.warn(
-            "{forwarder}: cannot {operation} {key} (owner {owner}): {error}; retrying in {delay} ms",
-            {
-              forwarder: forwarder.name,
-              operation,
-              key,
-              owner: describeOwners(binding),
-              error: message,
-              delay,
-            },
-          );
+          this.#logFailure(lane, operation, binding, message, delay);
         }
         failure.attempts++;
         failure.lastError = message;
@@ -500,6 +496,46 @@ export class DeliveryQueue {
         if (forwarder.readApplied) lane.needsRefresh = true;
         lane.since.set(key, this.#clock.now());
         this.#pump(lane);
+      },
+    );
+  }
+
+  /**
+   * Logs a failed call, once per cause: a thousand bindings failing the
+   * same way (the host side down, out of descriptors) make one line with
+   * the first binding, then one line a minute saying how many more did.
+   */
+  #logFailure(
+    lane: Lane,
+    operation: "add" | "remove",
+    binding: TrackedBinding,
+    message: string,
+    delay: number,
+  ): void {
+    const owner = describeOwners(binding);
+    const cause = `${operation} ${
+      message.replaceAll(binding.key, "<binding>").replaceAll(owner, "<owner>")
+    }`;
+    const now = this.#clock.now();
+    const seen = lane.causes.get(cause);
+    if (seen && now - seen.loggedAt < CAUSE_LOG_INTERVAL_MS) {
+      seen.more++;
+      return;
+    }
+    if (lane.causes.size > 1000) lane.causes.clear();
+    lane.causes.set(cause, { loggedAt: now, more: 0 });
+    this.#logger.warn(
+      "{forwarder}: cannot {operation} {key} (owner {owner}): {error}; retrying in {delay} ms{more}",
+      {
+        forwarder: lane.forwarder.name,
+        operation,
+        key: binding.key,
+        owner,
+        error: message,
+        delay,
+        more: seen && seen.more > 0
+          ? ` (and ${seen.more} more failed the same way since the last such line)`
+          : "",
       },
     );
   }

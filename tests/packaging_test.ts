@@ -43,6 +43,7 @@ Deno.test("the OpenRC script and the flags script are valid sh", async () => {
     'command_args="$(/usr/local/libexec/guest-agent-flags)"',
   );
   assertStringIncludes(openrc, "respawn_delay=5");
+  assertStringIncludes(openrc, 'rc_ulimit="${rc_ulimit:--n 1048576}"');
 });
 
 Deno.test("the systemd unit passes systemd-analyze verify", async () => {
@@ -64,6 +65,7 @@ Deno.test("the systemd unit passes systemd-analyze verify", async () => {
   );
   assertStringIncludes(unit, "$(/usr/local/libexec/guest-agent-flags)");
   assertStringIncludes(unit, "Restart=on-failure");
+  assertStringIncludes(unit, "LimitNOFILE=1048576");
 });
 
 Deno.test("the env file's settings become flags the agent accepts", async () => {

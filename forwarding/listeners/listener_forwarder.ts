@@ -9,14 +9,25 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { describeOwners } from "../delivery_queue.ts";
 import type { Forwarder } from "../forwarder.ts";
+import { backoffDelay } from "../../support/backoff.ts";
+
+const ACCEPT_BACKOFF = { initialMs: 50, maxMs: 5_000 };
 
 interface OpenSocket {
   readonly close: () => void;
   readonly done: Promise<void>;
 }
 
+/** Whether an error means the process (or system) is out of descriptors. */
+export function isOutOfDescriptors(error: unknown): boolean {
+  return /too many open files/i.test((error as Error)?.message ?? "");
+}
+
 function explain(error: unknown): string {
   if (error instanceof Deno.errors.AddrInUse) return "the address is in use";
+  if (isOutOfDescriptors(error)) {
+    return "out of file descriptors (raise the open-files limit: LimitNOFILE= in the systemd unit, rc_ulimit in the OpenRC script)";
+  }
   if (error instanceof Deno.errors.PermissionDenied) {
     return "permission denied (ports below 1024 need root)";
   }
@@ -38,11 +49,31 @@ export class ListenerForwarder implements Forwarder {
   /** Opening a socket is fast: plenty at once. */
   readonly concurrency = 64;
   #open = new Map<string, OpenSocket>();
+  #warned = new Set<string>();
+  #maxOpen: number;
   #logger: Logger = getLogger(["guest-agent", "forwarder", "listeners"]);
+
+  /**
+   * Creates the forwarder.
+   *
+   * @param options `maxOpen`: most sockets open at once, so listeners never
+   *   take the descriptors the rest of the agent needs (the control socket,
+   *   sources, other forwarders). @default Infinity
+   */
+  constructor(options: { readonly maxOpen?: number } = {}) {
+    this.#maxOpen = options.maxOpen ?? Infinity;
+  }
 
   /** Opens the socket for a binding (nothing when it is open already). */
   add(binding: TrackedBinding): Promise<void> {
     if (this.#open.has(binding.key)) return Promise.resolve();
+    if (this.#open.size >= this.#maxOpen) {
+      return Promise.reject(
+        new Error(
+          `Cannot listen on ${binding.key}: ${this.#maxOpen} listeners are open, as many as the open-files limit leaves room for (raise it: LimitNOFILE= in the systemd unit, rc_ulimit in the OpenRC script)`,
+        ),
+      );
+    }
     const { protocol, hostIp: hostname, hostPort: port } = binding.binding;
     try {
       this.#open.set(
@@ -87,31 +118,48 @@ export class ListenerForwarder implements Forwarder {
 
   #listenTcp(hostname: string, port: number): OpenSocket {
     const listener = Deno.listen({ hostname, port, reusePort: true });
+    const addr = `${hostname}:${port}`;
+    let closed = false;
+    let wake: (() => void) | undefined;
     const done = (async () => {
-      try {
-        for await (const conn of listener) {
-          this.#logger.debug("closing a connection to {addr}", {
-            addr: `${hostname}:${port}`,
+      let failures = 0;
+      while (!closed) {
+        let conn: Deno.Conn;
+        try {
+          conn = await listener.accept();
+        } catch (error) {
+          if (closed || error instanceof Deno.errors.BadResource) return;
+          // Out of descriptors (EMFILE, ENFILE) or another passing error:
+          // the listener stays; accepting resumes after a pause.
+          this.#warnOnce(`cannot accept on ${addr}: ${explain(error)}`);
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, backoffDelay(failures++, ACCEPT_BACKOFF));
           });
-          conn.close();
+          continue;
         }
-      } catch (error) {
-        if (!(error instanceof Deno.errors.BadResource)) {
-          this.#logger.warn("listener {addr} stopped: {error}", {
-            addr: `${hostname}:${port}`,
-            error: String(error),
-          });
-        }
+        failures = 0;
+        this.#logger.debug("closing a connection to {addr}", { addr });
+        conn.close();
       }
     })();
     return {
       close: () => {
+        closed = true;
+        wake?.();
         try {
           listener.close();
         } catch { /* closed */ }
       },
       done,
     };
+  }
+
+  /** Logs each distinct problem once. */
+  #warnOnce(message: string): void {
+    if (this.#warned.has(message) || this.#warned.size > 1000) return;
+    this.#warned.add(message);
+    this.#logger.warn("listeners: {message}", { message });
   }
 
   #bindUdp(hostname: string, port: number): OpenSocket {
