@@ -257,15 +257,19 @@ async function followKubeconfig(
   }, signal);
 }
 
-/** A binary's path on PATH and where its symlinks lead (run grants need both). */
+/**
+ * A binary's path on PATH, as the run grant: the path alone, never where its
+ * symlinks lead. iptables-save is a symlink to xtables-nft-multi, a
+ * multi-call binary that also writes rules; Deno runs a granted symlink
+ * without a grant on its target, and a grant on the target would be a grant
+ * on every one of its commands.
+ */
 async function binaryPaths(
   probe: MachineProbe,
   name: string,
 ): Promise<string[]> {
   const path = await probe.which(name);
-  if (path === undefined) return [];
-  const real = await Deno.realPath(path).catch(() => path);
-  return real === path ? [path] : [path, real];
+  return path === undefined ? [] : [path];
 }
 
 /**

@@ -125,8 +125,9 @@ export const SOURCE_WORKERS: Readonly<
   },
   iptables: {
     entry: workerEntry("iptables"),
-    // Running the two save binaries (the path and its symlink target), and
-    // FFI on libc for the nf_tables notification socket.
+    // Running the two save binaries (their paths only: see binaryPaths in
+    // agent/run_agent.ts), and FFI on libc for the nf_tables notification
+    // socket (FFI is not sandboxed: README, Isolation).
     permissions: (_options, facts) => ({
       ...NO_PERMISSIONS,
       run: [...facts.iptablesSave ?? [], ...facts.ip6tablesSave ?? []],

@@ -1,7 +1,8 @@
 import { waitFor } from "../tests/wait.ts";
-import { assert, assertEquals } from "../tests/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../tests/assert.ts";
 import { resetSync } from "@logtape/logtape";
 import { findLibcPath } from "../support/libc.ts";
+import { systemProbe } from "../agent/plan_sources.ts";
 import { setupLogging } from "../support/logging.ts";
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { NO_PERMISSIONS, SOURCE_WORKERS } from "./catalog.ts";
@@ -115,13 +116,39 @@ Deno.test("SourceSupervisor terminates a worker that does not stop and says so",
   );
 });
 
-Deno.test("each source's permissions deny commands, foreign paths, hosts and env", async (t) => {
+/** A shared library every Debian system has, other than libc. */
+function findOtherLibrary(): string {
+  for (
+    const path of [
+      "/lib/x86_64-linux-gnu/libm.so.6",
+      "/lib/aarch64-linux-gnu/libm.so.6",
+      "/usr/lib/x86_64-linux-gnu/libm.so.6",
+      "/usr/lib/aarch64-linux-gnu/libm.so.6",
+    ]
+  ) {
+    try {
+      Deno.statSync(path);
+      return path;
+    } catch { /* next */ }
+  }
+  throw new Error("no libm found");
+}
+
+Deno.test("each source's real grants: what a worker can and cannot do", async (t) => {
+  const secretDir = await Deno.makeTempDir();
+  const secretJson = `${secretDir}/secret.json`;
+  await Deno.writeTextFile(secretJson, '{"token":"s3cret"}', { mode: 0o600 });
   // Facts that grant each source what it has on a real machine: the probe
   // proves that everything else stays denied.
   const facts = {
     libcPath: findLibcPath(),
-    iptablesSave: ["/usr/sbin/iptables-save"],
-    ip6tablesSave: ["/usr/sbin/ip6tables-save"],
+    // As the agent grants them: the paths on PATH, not their targets.
+    iptablesSave: [
+      await systemProbe.which("iptables-save") ?? "/usr/sbin/iptables-save",
+    ],
+    ip6tablesSave: [
+      await systemProbe.which("ip6tables-save") ?? "/usr/sbin/ip6tables-save",
+    ],
     kubeconfig: {
       server: "https://127.0.0.1:6443",
       hostPort: "127.0.0.1:6443",
@@ -147,22 +174,41 @@ Deno.test("each source's permissions deny commands, foreign paths, hosts and env
               event.preventDefault();
               reject(new Error(event.message));
             };
-            worker.postMessage("probe");
+            worker.postMessage({
+              secretJson,
+              libcPath: facts.libcPath,
+              otherLibrary: findOtherLibrary(),
+            });
           },
         );
-        assertEquals(result, {
+        // What holds, as the README's isolation table says: every grant
+        // denies all of this, except that a worker with FFI on libc can
+        // call libc's system() (FFI is not sandboxed). An import of a local
+        // file at run time is checked against the read grant (a literal
+        // specifier in a module's own source is loaded with the agent's
+        // rights when the agent starts: only our own code has those).
+        const hasFfi = name === "iptables" || name === "procnet";
+        const { importError, ...outcomes } = result;
+        assertStringIncludes(importError ?? "", "Requires read access");
+        assertEquals(outcomes, {
           run: "NotCapable",
-          readForeignPath: "NotCapable",
+          runMultiCallBinary: "NotCapable",
+          readSecret: "NotCapable",
+          importSecret: "TypeError",
           writeTemp: "NotCapable",
-          connectForeignHost: "NotCapable",
+          connectOut: "NotCapable",
+          listenIn: "NotCapable",
           env: "NotCapable",
-          ffiOtherLibrary: "NotCapable",
+          dlopenOtherLibrary: "NotCapable",
+          libcSystem: hasFfi ? "allowed" : "NotCapable",
+          nestedWorkerWithMoreRights: "NotCapable",
         });
       } finally {
         worker.terminate();
       }
     });
   }
+  await Deno.remove(secretDir, { recursive: true });
 });
 
 Deno.test("the procnet worker reads /proc/net with its narrow grant", async () => {
