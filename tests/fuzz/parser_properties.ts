@@ -11,6 +11,9 @@
 import fc from "fast-check";
 import { Buffer } from "node:buffer";
 import { kubeconfigAccess } from "../../agent/kubeconfig_access.ts";
+import { answer } from "../../agent/control_server.ts";
+import type { AgentStatus } from "../../agent/control_view.ts";
+import { parseOpenFilesLimit } from "../../support/open_files.ts";
 import { CONTAINERD_PACKAGE_DEFINITION } from "../../sources/containerd/containerd_protos.ts";
 import {
   containerOwner,
@@ -104,10 +107,13 @@ export function parserProperties(): [
   string,
   fc.IPropertyWithHooks<never[]> | fc.IProperty<unknown[]>,
 ][] {
-  const dockerEvents = read("sources/docker/testdata/events.jsonl");
+  const dockerEvents = read("sources/docker/testdata/events.jsonl") +
+    read("sources/docker/testdata/podman_events.jsonl");
   const dockerInspect = read("sources/docker/testdata/inspect.json");
   const nat = read("sources/iptables/testdata/docker.nat") +
-    read("sources/iptables/testdata/cni.nat");
+    read("sources/iptables/testdata/cni.nat") +
+    read("sources/iptables/testdata/netavark.nat");
+  const limits = Deno.readTextFileSync("/proc/self/limits");
   const procTcp = read("sources/procnet/testdata/tcp");
   const label = JSON.stringify([
     { HostPort: 8080, ContainerPort: 80, Protocol: "tcp", HostIP: "0.0.0.0" },
@@ -121,6 +127,32 @@ export function parserProperties(): [
   });
   const kubeconfig = new FakeKubeconfig().text;
   return [
+    [
+      "open-files limits (/proc/self/limits)",
+      fc.property(fc.oneof(mutated(limits), fc.string()), (text) => {
+        const limit = parseOpenFilesLimit(text);
+        if (
+          limit !== undefined &&
+          !(limit.soft >= 0 && limit.hard >= 0)
+        ) throw new Error(`nonsense limit ${JSON.stringify(limit)}`);
+      }),
+    ],
+    [
+      "control API request lines",
+      fc.property(
+        fc.string(),
+        fc.oneof(fc.string(), fc.constantFrom("/v1/ports", "/v1/status")),
+        (method, target) => {
+          const reply = answer(method, target, {
+            ports: () => [],
+            status: () => ({}) as AgentStatus,
+          });
+          if (![200, 404, 405].includes(reply.status)) {
+            throw new Error(`status ${reply.status}`);
+          }
+        },
+      ),
+    ],
     [
       "docker event lines",
       fc.property(fc.oneof(mutated(dockerEvents), fc.string()), (text) => {
