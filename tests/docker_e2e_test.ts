@@ -8,6 +8,8 @@ import { assert, assertEquals } from "./assert.ts";
 import {
   canRunDockerd,
   type Dockerd,
+  HTTPD,
+  runHttpd,
   startDockerd,
   TEST_IMAGE,
 } from "./engines/dockerd.ts";
@@ -17,19 +19,7 @@ import { startAgent } from "../agent/run_agent.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
 import { bindingKey, makeBinding } from "../tracker/binding.ts";
 
-const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
-
-function run(d: Dockerd, name: string, ...publish: string[]): Promise<string> {
-  return d.docker([
-    "run",
-    "-d",
-    "--name",
-    name,
-    ...publish.flatMap((p) => ["-p", p]),
-    TEST_IMAGE,
-    ...HTTPD,
-  ]);
-}
+const run = runHttpd;
 
 /**
  * What dockerd publishes now, as binding keys: the truth the agent must

@@ -8,7 +8,7 @@
  * @module
  */
 import { assert, assertEquals } from "./assert.ts";
-import { canRunDockerd, startDockerd, TEST_IMAGE } from "./engines/dockerd.ts";
+import { canRunDockerd, runHttpd, startDockerd } from "./engines/dockerd.ts";
 import {
   GVPROXY_VERSIONS,
   haveGvproxy,
@@ -22,7 +22,6 @@ import type { AgentStatus, PortRow } from "../agent/control_view.ts";
 import type { HostSwitchMapping } from "../forwarding/host_switch/host_switch_api.ts";
 import { IPV6_SKIP_REASON } from "../forwarding/host_switch/host_switch_forwarder.ts";
 
-const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
 /** gvproxy's own ssh mapping: never the agent's to touch. */
 const GVPROXY_SSH = "tcp 127.0.0.1:2222 -> 192.168.127.2:22";
 /** The Kubernetes API port the agent exposes in host-switch mode. */
@@ -59,15 +58,7 @@ Deno.test("host-switch mode converges with real gvproxy builds", async (t) => {
   const d = await startDockerd();
   const dir = await Deno.makeTempDir({ prefix: "gahs" });
   const run = (name: string, ...publish: string[]) =>
-    d.docker([
-      "run",
-      "-d",
-      "--name",
-      name,
-      ...publish.flatMap((p) => ["-p", p]),
-      TEST_IMAGE,
-      ...HTTPD,
-    ]);
+    runHttpd(d, name, ...publish);
   try {
     for (const version of GVPROXY_VERSIONS) {
       await t.step(`gvproxy ${version}`, async (t) => {

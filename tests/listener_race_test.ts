@@ -16,6 +16,7 @@ import { assert, assertEquals } from "./assert.ts";
 import {
   canRunDockerd,
   type Dockerd,
+  HTTPD,
   startDockerd,
   TEST_IMAGE,
 } from "./engines/dockerd.ts";
@@ -27,7 +28,6 @@ import { startLineReceiver } from "./line_receiver.ts";
 import { waitUntil } from "./engines/daemon_support.ts";
 import type { AgentStatus, PortRow } from "../agent/control_view.ts";
 
-const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
 const RESTARTS = 100;
 
 /** The modes, as the service files' variables select them. */

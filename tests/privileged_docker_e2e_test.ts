@@ -11,6 +11,7 @@ import { assertEquals } from "./assert.ts";
 import {
   canRunDockerd,
   type Dockerd,
+  HTTPD,
   startDockerd,
   TEST_IMAGE,
 } from "./engines/dockerd.ts";
@@ -19,8 +20,6 @@ import { spawnAgentProcess } from "./agent_process.ts";
 import { exec } from "./netns.ts";
 import { requires } from "./requirements.ts";
 import { waitFor } from "./wait.ts";
-
-const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
 
 /** The loopback interface's addresses as `ip` reports them (independent of the agent's code). */
 async function loopbackCidrs(): Promise<string[]> {

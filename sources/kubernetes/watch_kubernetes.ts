@@ -63,6 +63,23 @@ export interface WatchKubernetesOptions {
 }
 
 const SERVICES = "/api/v1/services";
+
+/**
+ * How long a deletion waits before it is sent: a service deleted and
+ * created again with the same ports (`kubectl replace --force`, a Helm
+ * upgrade) arrives as DELETED then ADDED, with a new UID. Sent in that order
+ * the binding would go and come back (its listener closed and reopened);
+ * held this long, the new service's upsert is applied first and the binding
+ * stays.
+ */
+export const REMOVE_HOLD_MS = 100;
+
+/**
+ * Longest pause between tries while the API server is down: the first try
+ * after it is back comes at most this long after it is ready (k3s restarts
+ * are common; a try against a loopback port that refuses costs nothing).
+ */
+const RECONNECT_MAX_MS = 1_000;
 const logger = sourceLogger("kubernetes");
 
 /** The watch's version is gone from the server's history: relist. */
@@ -120,6 +137,8 @@ export async function watchKubernetes(
           }
           next = page.continue;
           if (next === undefined) {
+            // The snapshot is the truth: held deletions are in it already.
+            heldRemoves.clear();
             emit({ type: "snapshot", entries });
             logger.info(
               "kubernetes: listed {services} services ({bindings} bindings) from {server}",
@@ -177,7 +196,7 @@ export async function watchKubernetes(
         const uid = (event.object as { metadata?: { uid?: unknown } })
           .metadata?.uid;
         if (typeof uid === "string" && uid !== "") {
-          emit({ type: "remove", ownerId: uid, observedAt: wallClockMs() });
+          holdRemove(uid);
         } else {
           logger.error("kubernetes: a deleted service {name} has no uid", {
             name: serviceName(event.object),
@@ -188,6 +207,21 @@ export async function watchKubernetes(
     }
   };
 
+  // Deletions held back (see REMOVE_HOLD_MS), by UID.
+  const heldRemoves = new Map<string, number>();
+  let holdTimer: ReturnType<Clock["setTimeout"]> | undefined;
+  const sendHeldRemoves = () => {
+    if (holdTimer !== undefined) clock.clearTimeout(holdTimer);
+    holdTimer = undefined;
+    for (const [ownerId, observedAt] of heldRemoves) {
+      emit({ type: "remove", ownerId, observedAt });
+    }
+    heldRemoves.clear();
+  };
+  const holdRemove = (ownerId: string) => {
+    heldRemoves.set(ownerId, wallClockMs());
+    holdTimer ??= clock.setTimeout(sendHeldRemoves, REMOVE_HOLD_MS);
+  };
   // Where the next watch starts; undefined: list first.
   let resourceVersion: string | undefined;
   // Watches in a row the server ended as soon as they started.
@@ -252,11 +286,12 @@ export async function watchKubernetes(
           await sleep(clock, delayMs, signal).catch(() => {});
         }
       } finally {
+        sendHeldRemoves();
         api.close();
       }
     },
     emit,
     signal,
-    { clock },
+    { clock, maxMs: RECONNECT_MAX_MS },
   );
 }

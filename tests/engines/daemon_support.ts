@@ -17,6 +17,22 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** Whether an engine answers `GET /_ping` (the Docker API) on `socket`. */
+export async function answersPing(socket: string): Promise<boolean> {
+  const client = Deno.createHttpClient({
+    proxy: { transport: "unix", path: socket },
+  });
+  try {
+    const response = await fetch("http://engine/_ping", { client });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  } finally {
+    client.close();
+  }
+}
+
 /** Polls `check` every 50 ms until it holds; rejects after `timeoutMs`. */
 export async function waitUntil(
   check: () => boolean | Promise<boolean>,

@@ -9,6 +9,7 @@
 import { createTestNamespace, exec, type TestNamespace } from "../netns.ts";
 import {
   alive,
+  answersPing,
   buildBusyboxRootfsTar,
   haveCommands,
   killLeftoverShims,
@@ -20,6 +21,34 @@ import {
 
 /** The image every test container runs. */
 export const TEST_IMAGE = "ga/busybox";
+
+/** The command of a test container: busybox's httpd serving /www on 8080. */
+export const HTTPD: readonly string[] = [
+  "busybox",
+  "httpd",
+  "-f",
+  "-p",
+  "8080",
+  "-h",
+  "/www",
+];
+
+/** `docker run -d --name NAME -p P… TEST_IMAGE httpd`; resolves with its id. */
+export function runHttpd(
+  d: Pick<Dockerd, "docker">,
+  name: string,
+  ...publish: string[]
+): Promise<string> {
+  return d.docker([
+    "run",
+    "-d",
+    "--name",
+    name,
+    ...publish.flatMap((p) => ["-p", p]),
+    TEST_IMAGE,
+    ...HTTPD,
+  ]);
+}
 
 /** A running dockerd. */
 export interface Dockerd {
@@ -45,21 +74,6 @@ export interface Dockerd {
 export async function canRunDockerd(): Promise<boolean> {
   return Deno.uid() === 0 &&
     await haveCommands(["dockerd", "docker", "busybox", "nsenter", "ip"]);
-}
-
-async function ping(socket: string): Promise<boolean> {
-  const client = Deno.createHttpClient({
-    proxy: { transport: "unix", path: socket },
-  });
-  try {
-    const response = await fetch("http://docker/_ping", { client });
-    await response.body?.cancel();
-    return response.ok;
-  } catch {
-    return false;
-  } finally {
-    client.close();
-  }
 }
 
 /** Options of {@linkcode startDockerd}. */
@@ -107,7 +121,7 @@ export async function startDockerd(
       async () => {
         try {
           pid = Number((await Deno.readTextFile(pidfile)).trim());
-          return await ping(socket);
+          return await answersPing(socket);
         } catch {
           return false;
         }

@@ -10,6 +10,7 @@
 import { createTestNamespace, exec, type TestNamespace } from "../netns.ts";
 import {
   alive,
+  answersPing,
   buildBusyboxRootfsTar,
   haveCommands,
   removeDaemonDir,
@@ -46,21 +47,6 @@ export async function canRunPodman(): Promise<boolean> {
   }
   return Deno.uid() === 0 && netavark &&
     await haveCommands(["podman", "catatonit", "busybox", "nsenter", "ip"]);
-}
-
-async function ping(socket: string): Promise<boolean> {
-  const client = Deno.createHttpClient({
-    proxy: { transport: "unix", path: socket },
-  });
-  try {
-    const response = await fetch("http://podman/_ping", { client });
-    await response.body?.cancel();
-    return response.ok;
-  } catch {
-    return false;
-  } finally {
-    client.close();
-  }
 }
 
 /** Starts `podman system service` in a fresh namespace and imports the test image. */
@@ -114,7 +100,7 @@ export async function startPodman(): Promise<Podman> {
       `${dir}/service.log`,
     );
     await waitUntil(
-      () => ping(socket),
+      () => answersPing(socket),
       30_000,
       `podman system service to answer (log: ${dir}/service.log)`,
     );
