@@ -35,10 +35,14 @@ export class RecordingForwarder implements Forwarder {
   }
 
   /** Waits up to 20 s for `check`; the error names `what` and the keys. */
-  until(check: () => boolean, what: string): Promise<void> {
+  until(
+    check: () => boolean,
+    what: string,
+    timeoutMs = 20_000,
+  ): Promise<void> {
     return waitFor(
       check,
-      20_000,
+      timeoutMs,
       () => ` for ${what}: have ${JSON.stringify([...this.keys].sort())}`,
     );
   }

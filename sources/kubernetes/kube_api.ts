@@ -140,12 +140,17 @@ export class KubeApi {
     const abort = () => ending.abort(options.signal.reason);
     options.signal.addEventListener("abort", abort, { once: true });
     let idle: ReturnType<typeof setTimeout> | undefined;
+    // Set only when the watchdog ended the watch: then that is the reason,
+    // not whatever the aborted read threw (an AbortError says nothing).
+    let silence: Error | undefined;
     const arm = () => {
       clearTimeout(idle);
-      idle = setTimeout(() =>
-        ending.abort(
-          new Error(`the watch was silent for ${Math.round(idleMs / 1000)} s`),
-        ), idleMs);
+      idle = setTimeout(() => {
+        silence = new Error(
+          `the watch was silent for ${Math.round(idleMs / 1000)} s`,
+        );
+        ending.abort(silence);
+      }, idleMs);
     };
     const release = () => {
       clearTimeout(idle);
@@ -153,9 +158,7 @@ export class KubeApi {
       ending.abort();
     };
     const silentOrError = (error: unknown) =>
-      ending.signal.aborted && !options.signal.aborted
-        ? ending.signal.reason
-        : error;
+      silence !== undefined && !options.signal.aborted ? silence : error;
     let response: Response;
     try {
       arm();
@@ -181,7 +184,10 @@ export class KubeApi {
           if (line.trim() !== "") yield line;
         }
       } catch (error) {
-        throw silentOrError(error);
+        const reason = silentOrError(error);
+        if (reason !== error || options.signal.aborted) throw reason;
+        // The connection broke while the watch was open.
+        throw new Error(`${explainFetchError(error)} (watch)`);
       } finally {
         release();
       }
@@ -190,11 +196,19 @@ export class KubeApi {
 
   async #get(pathAndQuery: string, signal: AbortSignal): Promise<Response> {
     const what = `GET ${this.#connection.server}${pathAndQuery}`;
-    const response = await fetch(`${this.#connection.server}${pathAndQuery}`, {
-      client: this.#http,
-      headers: await this.#headers(),
-      signal,
-    });
+    let response: Response;
+    try {
+      response = await fetch(`${this.#connection.server}${pathAndQuery}`, {
+        client: this.#http,
+        headers: await this.#headers(),
+        signal,
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw new Error(
+        `${explainFetchError(error)} (GET ${pathAndQuery.split("?")[0]})`,
+      );
+    }
     if (response.ok) return response;
     throw new KubeApiError(
       what,
@@ -236,6 +250,39 @@ export class KubeApi {
     }
     return headers;
   }
+}
+
+/**
+ * What a failed request ran into, in a few words an operator can act on:
+ * "connection refused", "connection reset", "TLS: …", or the error's own
+ * message when it is none of these.
+ */
+export function explainFetchError(error: unknown): string {
+  // Deno's fetch says "fetch failed" and keeps the reason in `cause`.
+  const messages: string[] = [];
+  for (
+    let at: unknown = error, depth = 0;
+    at !== undefined && at !== null && depth < 4;
+    at = (at as { cause?: unknown }).cause, depth++
+  ) {
+    messages.push(at instanceof Error ? at.message : String(at));
+  }
+  const message = messages.join(": ");
+  if (/connection refused/i.test(message)) return "connection refused";
+  if (/connection reset|reset by peer/i.test(message)) {
+    return "connection reset by the server";
+  }
+  if (/certificate|tls|handshake|UnknownIssuer/i.test(message)) {
+    const detail =
+      /(invalid peer certificate[^)]*|UnknownIssuer|certificate[^:)]*)/i
+        .exec(message)?.[1];
+    return `TLS: ${detail ?? message.slice(0, 200)}`;
+  }
+  if (/timed out|deadline/i.test(message)) return "timed out";
+  if (/connection closed|unexpected eof|IncompleteMessage/i.test(message)) {
+    return "the server closed the connection";
+  }
+  return message.slice(0, 300);
 }
 
 async function readBounded(response: Response): Promise<string> {

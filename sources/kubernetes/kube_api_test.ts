@@ -5,7 +5,7 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "../../tests/assert.ts";
-import { KubeApi, KubeApiError } from "./kube_api.ts";
+import { explainFetchError, KubeApi, KubeApiError } from "./kube_api.ts";
 
 async function serving(
   handler: (request: Request) => Response | Promise<Response>,
@@ -205,4 +205,30 @@ Deno.test("KubeApi.open names a certificate file it cannot read", async () => {
     Error,
     "cannot read the certificate authority /nonexistent/ca.crt",
   );
+});
+
+Deno.test("explainFetchError() names what happened, from Deno's fetch errors and their causes", () => {
+  const fetchFailed = (cause: string) =>
+    new TypeError("fetch failed", { cause: new Error(cause) });
+  assertEquals(
+    explainFetchError(
+      fetchFailed(
+        "error sending request for url (https://127.0.0.1:6443/x): client error (Connect): tcp connect error: Connection refused (os error 111)",
+      ),
+    ),
+    "connection refused",
+  );
+  assertEquals(
+    explainFetchError(fetchFailed("connection reset by peer (os error 104)")),
+    "connection reset by the server",
+  );
+  assertEquals(
+    explainFetchError(
+      fetchFailed(
+        "client error (Connect): invalid peer certificate: UnknownIssuer",
+      ),
+    ).startsWith("TLS: "),
+    true,
+  );
+  assertEquals(explainFetchError(new Error("odd")), "odd");
 });

@@ -124,15 +124,23 @@ export async function startKubeApiServer(offset = 0): Promise<KubeApiServer> {
   };
   await script("kube-apiserver-start.sh");
   const kubeconfig = `${dir}/kubeconfig.yaml`;
-  const creds = credentials(await Deno.readTextFile(kubeconfig));
-  const client = Deno.createHttpClient({
-    caCerts: [creds.ca],
-    cert: creds.cert,
-    key: creds.key,
-  });
+  let creds: Credentials;
+  let client: Deno.HttpClient | undefined;
+  // Read again after every start: a start after the PKI was removed makes
+  // new certificates and a new kubeconfig.
+  const reload = async () => {
+    client?.close();
+    creds = credentials(await Deno.readTextFile(kubeconfig));
+    client = Deno.createHttpClient({
+      caCerts: [creds.ca],
+      cert: creds.cert,
+      key: creds.key,
+    });
+  };
+  await reload();
   const request = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${creds.server}${path}`, {
-      client,
+      client: client!,
       method,
       headers: { "content-type": "application/json" },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -147,7 +155,9 @@ export async function startKubeApiServer(offset = 0): Promise<KubeApiServer> {
     waitUntil(
       async () => {
         try {
-          const response = await fetch(`${creds.server}/readyz`, { client });
+          const response = await fetch(`${creds.server}/readyz`, {
+            client: client!,
+          });
           await response.body?.cancel();
           return response.ok;
         } catch {
@@ -219,10 +229,11 @@ export async function startKubeApiServer(offset = 0): Promise<KubeApiServer> {
     },
     async startApiServer() {
       await script("kube-apiserver-start.sh");
+      await reload();
       await ready();
     },
     async stop() {
-      client.close();
+      client?.close();
       await exec([`${PEERS}kube-apiserver-stop.sh`, dir, "--wipe"]);
     },
   };

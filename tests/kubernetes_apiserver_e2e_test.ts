@@ -1,0 +1,252 @@
+/**
+ * The Kubernetes source against a real kube-apiserver (v1.32 with Debian's
+ * etcd, ../shared/peers): services made through the REST API as kubectl
+ * would, the agent's real worker and permissions, restarts of every kind.
+ * What a real server cannot be made to do on demand (a 410 in the middle of
+ * a watch, RBAC refusing then allowing, bookmarks at will, hostile bodies)
+ * stays with tests/kubernetes_e2e_test.ts and its fake server.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "./assert.ts";
+import {
+  canRunKubeApiServer,
+  type KubeApiServer,
+  startKubeApiServer,
+} from "./engines/kube_apiserver.ts";
+import { exec } from "./netns.ts";
+import { onlySources, TEST_OPTIONS } from "./test_options.ts";
+import { requires } from "./requirements.ts";
+import { startAgent } from "../agent/run_agent.ts";
+import { RecordingForwarder } from "./recording_forwarder.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
+
+/** A recording forwarder that also keeps every call, in order. */
+class HistoryForwarder extends RecordingForwarder {
+  readonly history: string[] = [];
+  override add(binding: TrackedBinding): Promise<void> {
+    this.history.push(`+${binding.key}`);
+    return super.add(binding);
+  }
+  override remove(binding: TrackedBinding): Promise<void> {
+    this.history.push(`-${binding.key}`);
+    return super.remove(binding);
+  }
+}
+
+Deno.test("Kubernetes source against a real kube-apiserver", async (t) => {
+  if (
+    !requires(
+      "the kube-apiserver peer, etcd (etcd-server), openssl and curl",
+      await canRunKubeApiServer(),
+    )
+  ) return;
+  const k: KubeApiServer = await startKubeApiServer();
+  const forwarder = new HistoryForwarder();
+  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  const source = () =>
+    agent!.supervisor.status().find((s) => s.name === "kubernetes");
+  const until = (check: () => boolean, what: string, timeoutMs = 20_000) =>
+    forwarder.until(check, what, timeoutMs);
+  /** From the API server ready again to a service created then forwarded. */
+  const readyToForwarded = async (port: number): Promise<number> => {
+    const ready = performance.now();
+    await k.applyService(`after-${port}`, "LoadBalancer", [{ port }]);
+    await until(() => forwarder.keys.has(`tcp/0.0.0.0:${port}`), `${port}`);
+    return performance.now() - ready;
+  };
+  try {
+    await k.applyService("early", "NodePort", [{ port: 80, nodePort: 30080 }]);
+    agent = await startAgent({
+      ...TEST_OPTIONS,
+      ...onlySources("kubernetes"),
+      mode: "listeners",
+      kubeconfig: k.kubeconfig,
+    }, { forwarders: [forwarder] });
+
+    await t.step("a service made before the agent is tracked", async () => {
+      await until(() => forwarder.keys.has("tcp/0.0.0.0:30080"), "early");
+      await until(() => source()?.state === "connected", "connected");
+    });
+
+    await t.step(
+      "NodePort and LoadBalancer, TCP and UDP on one port",
+      async () => {
+        await k.applyService("dns", "NodePort", [
+          { name: "dns", port: 53, nodePort: 30053, protocol: "UDP" },
+          { name: "dns-tcp", port: 53, nodePort: 30053, protocol: "TCP" },
+        ], "kube-system");
+        await k.applyService("lb1", "LoadBalancer", [{ port: 8081 }]);
+        await until(
+          () =>
+            forwarder.keys.has("tcp/0.0.0.0:30053") &&
+            forwarder.keys.has("udp/0.0.0.0:30053") &&
+            forwarder.keys.has("tcp/0.0.0.0:8081"),
+          "dns and lb1",
+        );
+        const holder = agent!.tracker.bindings()
+          .find((b) => b.key === "udp/0.0.0.0:30053")!.holders[0]!;
+        assertEquals(holder.entry.name, "kube-system/dns");
+      },
+    );
+
+    await t.step("port and type changes", async () => {
+      await k.applyService("web", "NodePort", [{ port: 80, nodePort: 30090 }]);
+      await until(() => forwarder.keys.has("tcp/0.0.0.0:30090"), "30090");
+      await k.applyService("web", "NodePort", [{ port: 80, nodePort: 30091 }]);
+      await until(
+        () =>
+          forwarder.keys.has("tcp/0.0.0.0:30091") &&
+          !forwarder.keys.has("tcp/0.0.0.0:30090"),
+        "moved to 30091",
+      );
+      await k.applyService("web", "ClusterIP", [{ port: 80 }]);
+      await until(() => forwarder.keysWith(30091).length === 0, "ClusterIP");
+      await k.applyService("web", "LoadBalancer", [{ port: 8090 }]);
+      await until(() => forwarder.keys.has("tcp/0.0.0.0:8090"), "LB 8090");
+    });
+
+    await t.step(
+      "two services sharing a port: the binding goes with the last",
+      async () => {
+        await k.applyService("share-a", "LoadBalancer", [{ port: 8095 }]);
+        await k.applyService("share-b", "LoadBalancer", [{ port: 8095 }]);
+        await until(
+          () =>
+            agent!.tracker.bindings().find((b) => b.key === "tcp/0.0.0.0:8095")
+              ?.holders.length === 2,
+          "two holders",
+        );
+        await k.deleteService("share-a");
+        await until(
+          () =>
+            agent!.tracker.bindings().find((b) => b.key === "tcp/0.0.0.0:8095")
+              ?.holders.length === 1,
+          "one holder left",
+        );
+        assert(forwarder.keys.has("tcp/0.0.0.0:8095"));
+        await k.deleteService("share-b");
+        await until(() => !forwarder.keys.has("tcp/0.0.0.0:8095"), "gone");
+      },
+    );
+
+    await t.step(
+      "deleted and created again with the same ports: no flap",
+      async () => {
+        await k.applyService("again", "LoadBalancer", [{ port: 8099 }]);
+        await until(() => forwarder.keys.has("tcp/0.0.0.0:8099"), "again");
+        const uid = () =>
+          agent!.tracker.bindings().find((b) => b.key === "tcp/0.0.0.0:8099")
+            ?.holders[0]?.entry.ownerId;
+        const before = uid();
+        const mark = forwarder.history.length;
+        await k.deleteService("again");
+        await k.applyService("again", "LoadBalancer", [{ port: 8099 }]);
+        await until(() => uid() !== undefined && uid() !== before, "new uid");
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assertEquals(
+          forwarder.history.slice(mark).filter((e) => e.endsWith(":8099")),
+          [],
+          "the binding was neither removed nor added again",
+        );
+      },
+    );
+
+    await t.step(
+      "600 services; the API server SIGKILLed: relists in pages within 2 s of ready",
+      async () => {
+        for (let i = 0; i < 600; i += 25) {
+          await Promise.all(
+            Array.from(
+              { length: 25 },
+              (_, j) =>
+                k.applyService(`bulk-${i + j}`, "LoadBalancer", [{
+                  port: 20000 + i + j,
+                }]),
+            ),
+          );
+        }
+        await until(
+          () => forwarder.keysWith(20599).length === 1,
+          "600 services",
+          60_000,
+        );
+        await k.stopApiServer("KILL");
+        await k.deleteService("bulk-0").catch(() => {}); // refused: it is down
+        await until(
+          () => source()?.state === "reconnecting",
+          "the source to notice",
+        );
+        await k.startApiServer();
+        const took = await readyToForwarded(9001);
+        assert(
+          forwarder.keysWith(20000).length === 1 &&
+            forwarder.keysWith(20599).length === 1,
+          "the 600 are still there",
+        );
+        assert(took < 5_000, `ready → forwarded took ${took.toFixed(0)} ms`);
+        for (let i = 0; i < 600; i += 50) {
+          await Promise.all(
+            Array.from(
+              { length: 50 },
+              (_, j) => k.deleteService(`bulk-${i + j}`),
+            ),
+          );
+        }
+        await until(() => forwarder.keysWith(20599).length === 0, "all gone");
+      },
+    );
+
+    await t.step(
+      "graceful SIGTERM, then down for 30 s: the reason says so",
+      async () => {
+        await k.stopApiServer("TERM");
+        await until(
+          () => source()?.state === "reconnecting",
+          "the source to notice",
+        );
+        await new Promise((resolve) => setTimeout(resolve, 30_000));
+        const reason = source()?.reason ?? "";
+        assert(
+          !/signal has been aborted/i.test(reason),
+          `a reason that says what happened: ${reason}`,
+        );
+        assert(
+          /refused|connect/i.test(reason),
+          `connection refused: ${reason}`,
+        );
+        await k.applyService("meanwhile", "LoadBalancer", [{ port: 9002 }])
+          .catch(() => {}); // refused while down
+        await k.startApiServer();
+        const took = await readyToForwarded(9003);
+        assert(took < 5_000, `ready → forwarded took ${took.toFixed(0)} ms`);
+        assertEquals(
+          source()?.restarts,
+          0,
+          "reconnected; the worker never crashed",
+        );
+      },
+    );
+
+    await t.step(
+      "kubeconfig rewritten with new certificates: the source follows",
+      async () => {
+        await k.stopApiServer("TERM");
+        // A new CA and client certificate, as k3s's rotation writes them.
+        await exec(["rm", "-rf", `${k.dir}/pki`, k.kubeconfig]);
+        await exec([
+          `${
+            new URL("../../shared/peers/", import.meta.url).pathname
+          }kube-apiserver-stop.sh`,
+          k.dir,
+        ]);
+        await k.startApiServer();
+        await readyToForwarded(9004);
+        assert(forwarder.keys.has("tcp/0.0.0.0:30080"), "early still there");
+      },
+    );
+  } finally {
+    await agent?.stop();
+    await k.stop();
+  }
+});
