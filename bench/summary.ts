@@ -22,6 +22,7 @@ export const FIGURE_SCRIPTS: readonly string[] = [
   "iptables_figures",
   "procnet_latency",
   "kubernetes_figures",
+  "kube_apiserver_figures",
   "host_switch_figures",
   "scale_figures",
   "idle_figures",
