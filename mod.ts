@@ -37,6 +37,7 @@ export {
   DeliveryQueue,
   type DeliveryQueueOptions,
   type DeliveryStatus,
+  type LaneStatus,
 } from "./forwarding/delivery_queue.ts";
 export {
   LogForwarder,

@@ -19,6 +19,7 @@ Deno.test("formatPorts() and formatStatus() print names from sources escaped", (
     since: 0,
   }];
   const text = formatPorts(rows, 1000);
+  // deno-lint-ignore no-control-regex -- looking for control characters
   assert(!/[\x00-\x08\x0b-\x1f\x7f\u202e]/.test(text), JSON.stringify(text));
   assert(!text.includes("\x1b"), "no escape character");
   assertStringIncludes(text, "containerd:evil\\n\\x1b[2Jtcp");

@@ -16,6 +16,7 @@ const NAMED: Readonly<Record<string, string>> = {
 // (bidirectional embeddings, overrides, isolates) or hide it (line and
 // paragraph separators).
 const UNSAFE =
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
   /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**

@@ -18,6 +18,7 @@ Deno.test("escapeForTerminal() leaves no control character in any string", () =>
   fc.assert(
     fc.property(fc.string({ unit: "binary", maxLength: 200 }), (text) => {
       const shown = escapeForTerminal(text);
+      // deno-lint-ignore no-control-regex -- looking for control characters
       return !/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(
         shown,
       );
