@@ -3,8 +3,8 @@
  * etcd, ../shared/peers): services made through the REST API as kubectl
  * would, the agent's real worker and permissions, restarts of every kind.
  * What a real server cannot be made to do on demand (a 410 in the middle of
- * a watch, RBAC refusing then allowing, bookmarks at will, hostile bodies)
- * stays with tests/kubernetes_e2e_test.ts and its fake server.
+ * a watch, bookmarks at will, hostile bodies) stays with
+ * tests/kubernetes_e2e_test.ts and its fake server.
  *
  * @module
  */
@@ -20,6 +20,70 @@ import { requires } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
+
+/**
+ * A client certificate for `user` (no groups), signed by the API server's
+ * client CA, as k3s issues them.
+ */
+async function clientCertificate(
+  dir: string,
+  user: string,
+): Promise<{ cert: string; key: string }> {
+  const pki = `${dir}/pki`;
+  const steps = [
+    [
+      "openssl",
+      "ecparam",
+      "-name",
+      "prime256v1",
+      "-genkey",
+      "-noout",
+      "-out",
+      `${pki}/${user}.key`,
+    ],
+    [
+      "openssl",
+      "req",
+      "-new",
+      "-key",
+      `${pki}/${user}.key`,
+      "-subj",
+      `/CN=${user}`,
+      "-out",
+      `${pki}/${user}.csr`,
+    ],
+    [
+      "openssl",
+      "x509",
+      "-req",
+      "-in",
+      `${pki}/${user}.csr`,
+      "-CA",
+      `${pki}/client-ca.crt`,
+      "-CAkey",
+      `${pki}/client-ca.key`,
+      "-set_serial",
+      "0x1234",
+      "-days",
+      "1",
+      "-sha256",
+      "-extfile",
+      `${pki}/client.ext`,
+      "-out",
+      `${pki}/${user}.crt`,
+    ],
+  ];
+  for (const step of steps) {
+    const result = await exec(step);
+    if (result.code !== 0) {
+      throw new Error(`${step.join(" ")}: ${result.stderr}`);
+    }
+  }
+  return {
+    cert: await Deno.readTextFile(`${pki}/${user}.crt`),
+    key: await Deno.readTextFile(`${pki}/${user}.key`),
+  };
+}
 
 /** A recording forwarder that also keeps every call, in order. */
 class HistoryForwarder extends RecordingForwarder {
@@ -225,6 +289,73 @@ Deno.test("Kubernetes source against a real kube-apiserver", async (t) => {
           0,
           "reconnected; the worker never crashed",
         );
+      },
+    );
+
+    await t.step(
+      "a user RBAC refuses: the reason names the user; allowed later, it lists within a second",
+      async () => {
+        const admin = await Deno.readTextFile(k.kubeconfig);
+        const user = "guest-agent-limited";
+        const { cert, key } = await clientCertificate(k.dir, user);
+        await Deno.writeTextFile(
+          k.kubeconfig,
+          admin
+            .replace(
+              /client-certificate-data: \S+/,
+              `client-certificate-data: ${btoa(cert)}`,
+            )
+            .replace(/client-key-data: \S+/, `client-key-data: ${btoa(key)}`),
+        );
+        await until(
+          () =>
+            /403/.test(source()?.reason ?? "") &&
+            (source()?.reason ?? "").includes(user),
+          "a 403 naming the user",
+        );
+        await k.request(
+          "POST",
+          "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+          {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRole",
+            metadata: { name: "guest-agent-services" },
+            rules: [{
+              apiGroups: [""],
+              resources: ["services"],
+              verbs: ["list", "watch"],
+            }],
+          },
+        );
+        await k.request(
+          "POST",
+          "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+          {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: { name: "guest-agent-services" },
+            roleRef: {
+              apiGroup: "rbac.authorization.k8s.io",
+              kind: "ClusterRole",
+              name: "guest-agent-services",
+            },
+            subjects: [{
+              apiGroup: "rbac.authorization.k8s.io",
+              kind: "User",
+              name: user,
+            }],
+          },
+        );
+        const allowed = performance.now();
+        await until(() => source()?.state === "connected", "allowed");
+        const took = performance.now() - allowed;
+        assert(took < 5_000, `allowed → listed took ${took.toFixed(0)} ms`);
+        await k.applyService("as-limited", "LoadBalancer", [{ port: 9005 }]);
+        await until(
+          () => forwarder.keys.has("tcp/0.0.0.0:9005"),
+          "as the limited user",
+        );
+        await Deno.writeTextFile(k.kubeconfig, admin);
       },
     );
 
