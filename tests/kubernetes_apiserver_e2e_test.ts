@@ -360,6 +360,21 @@ Deno.test("Kubernetes source against a real kube-apiserver", async (t) => {
     );
 
     await t.step(
+      "etcd restarted under a running API server: converges",
+      async () => {
+        const etcdPid = Number(
+          (await Deno.readTextFile(`${k.dir}/etcd.pid`)).trim(),
+        );
+        Deno.kill(etcdPid, "SIGKILL");
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        // The start script brings back what is not running: etcd only.
+        await k.startApiServer();
+        await readyToForwarded(9006);
+        assertEquals(source()?.restarts, 0, "the worker never crashed");
+      },
+    );
+
+    await t.step(
       "kubeconfig rewritten with new certificates: the source follows",
       async () => {
         await k.stopApiServer("TERM");
