@@ -9,6 +9,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { backoffDelay } from "../support/backoff.ts";
+import { isOutOfDescriptors } from "../support/open_files.ts";
 import type { AgentStatus, PortRow } from "./control_view.ts";
 
 /** What the API reads from the running agent. */
@@ -126,11 +127,6 @@ async function serveConnection(
   }
 }
 
-/** Whether an accept error means the process (or system) is out of descriptors. */
-function outOfDescriptors(error: unknown): boolean {
-  return /too many open files/i.test((error as Error)?.message ?? "");
-}
-
 async function answers(path: string): Promise<boolean> {
   try {
     const connection = await Deno.connect({ transport: "unix", path });
@@ -196,7 +192,7 @@ export async function serveControl(
             error: message,
           });
         }
-        if (outOfDescriptors(error) && spare !== undefined) {
+        if (isOutOfDescriptors(error) && spare !== undefined) {
           spare.close();
           spare = undefined;
           continue; // accept with the descriptor just freed

@@ -36,3 +36,8 @@ export function openFilesLimit(): OpenFilesLimit | undefined {
     return undefined;
   }
 }
+
+/** Whether an error means the process (or system) is out of descriptors (EMFILE, ENFILE). */
+export function isOutOfDescriptors(error: unknown): boolean {
+  return /too many open files/i.test((error as Error)?.message ?? "");
+}

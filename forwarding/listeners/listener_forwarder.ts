@@ -10,17 +10,13 @@ import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { describeOwners } from "../delivery_queue.ts";
 import type { Forwarder } from "../forwarder.ts";
 import { backoffDelay } from "../../support/backoff.ts";
+import { isOutOfDescriptors } from "../../support/open_files.ts";
 
 const ACCEPT_BACKOFF = { initialMs: 50, maxMs: 5_000 };
 
 interface OpenSocket {
   readonly close: () => void;
   readonly done: Promise<void>;
-}
-
-/** Whether an error means the process (or system) is out of descriptors. */
-export function isOutOfDescriptors(error: unknown): boolean {
-  return /too many open files/i.test((error as Error)?.message ?? "");
 }
 
 function explain(error: unknown): string {
