@@ -1,74 +1,31 @@
 /**
- * The few assertions the tests use (JSR's @std/assert cannot be fetched here).
+ * The assertions the tests use: node:assert's strict ones (built into Deno),
+ * under the names the tests were written with, plus checks of a thrown
+ * error's class and message that return the error.
  *
  * @module
  */
 
-/** Thrown when an assertion fails. */
-export class AssertionError extends Error {
-  /** Creates the error with its message. */
-  constructor(message: string) {
-    super(message);
-    this.name = "AssertionError";
-  }
-}
+import nodeAssert, { AssertionError } from "node:assert/strict";
+
+export { AssertionError };
 
 function format(value: unknown): string {
-  return Deno.inspect(value, {
-    depth: 8,
-    sorted: true,
-    iterableLimit: 200,
-    strAbbreviateSize: 500,
-  });
+  return Deno.inspect(value, { depth: 8, sorted: true, iterableLimit: 200 });
 }
 
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (Object.is(a, b)) return true;
-  if (typeof a !== "object" || typeof b !== "object" || !a || !b) return false;
-  if (a instanceof Map && b instanceof Map) {
-    if (a.size !== b.size) return false;
-    for (const [key, value] of a) {
-      if (!b.has(key) || !deepEqual(value, b.get(key))) return false;
-    }
-    return true;
-  }
-  if (a instanceof Set && b instanceof Set) {
-    if (a.size !== b.size) return false;
-    for (const value of a) if (!b.has(value)) return false;
-    return true;
-  }
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (a instanceof Uint8Array && b instanceof Uint8Array) {
-    return a.length === b.length && a.every((byte, i) => byte === b[i]);
-  }
-  const keysA = Object.keys(a).filter((k) =>
-    (a as Record<string, unknown>)[k] !== undefined
-  );
-  const keysB = Object.keys(b).filter((k) =>
-    (b as Record<string, unknown>)[k] !== undefined
-  );
-  if (keysA.length !== keysB.length) return false;
-  return keysA.every((key) =>
-    deepEqual(
-      (a as Record<string, unknown>)[key],
-      (b as Record<string, unknown>)[key],
-    )
-  );
-}
-
-/** Fails unless `actual` and `expected` are deeply equal. */
+/**
+ * Fails unless `actual` and `expected` are deeply and strictly equal, as
+ * node:assert's `deepStrictEqual` decides: prototypes, Map and Set entries,
+ * Dates and keys whose value is `undefined` all count.
+ */
 export function assertEquals<T>(
   actual: T,
   expected: T,
   message?: string,
 ): void {
-  if (!deepEqual(actual, expected)) {
-    throw new AssertionError(
-      `${message ? message + ": " : ""}values differ\nactual:   ${
-        format(actual)
-      }\nexpected: ${format(expected)}`,
-    );
-  }
+  if (message === undefined) nodeAssert.deepStrictEqual(actual, expected);
+  else nodeAssert.deepStrictEqual(actual, expected, message);
 }
 
 /** Fails unless `condition` is truthy. */
@@ -76,13 +33,13 @@ export function assert(
   condition: unknown,
   message = "assertion failed",
 ): asserts condition {
-  if (!condition) throw new AssertionError(message);
+  nodeAssert.ok(condition, message);
 }
 
 /** Fails unless `text` contains `part`. */
 export function assertStringIncludes(text: string, part: string): void {
   if (!text.includes(part)) {
-    throw new AssertionError(
+    nodeAssert.fail(
       `expected text to include ${format(part)}\ntext: ${format(text)}`,
     );
   }
@@ -97,16 +54,16 @@ function checkError(
   includes?: string,
 ): Error {
   if (!(error instanceof Error)) {
-    throw new AssertionError(`expected an Error, got ${format(error)}`);
+    nodeAssert.fail(`expected an Error, got ${format(error)}`);
   }
   const { name, message } = error;
   if (errorClass && !(error instanceof errorClass)) {
-    throw new AssertionError(
+    nodeAssert.fail(
       `expected ${errorClass.name}, got ${name}: ${message}`,
     );
   }
   if (includes !== undefined && !error.message.includes(includes)) {
-    throw new AssertionError(
+    nodeAssert.fail(
       `expected the message to include ${format(includes)}: ${error.message}`,
     );
   }
@@ -124,7 +81,7 @@ export function assertThrows(
   } catch (error) {
     return checkError(error, errorClass, includes);
   }
-  throw new AssertionError("expected the function to throw");
+  nodeAssert.fail("expected the function to throw");
 }
 
 /** Fails unless the promise from `fn` rejects (like {@linkcode assertThrows}). */
@@ -138,5 +95,5 @@ export async function assertRejects(
   } catch (error) {
     return checkError(error, errorClass, includes);
   }
-  throw new AssertionError("expected the promise to reject");
+  nodeAssert.fail("expected the promise to reject");
 }
