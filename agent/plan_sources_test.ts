@@ -1,5 +1,5 @@
 import { assertEquals, assertStringIncludes } from "../tests/assert.ts";
-import { requires } from "../tests/requirements.ts";
+import { ignoreUnless } from "../tests/requirements.ts";
 import { DEFAULT_OPTIONS } from "./options.ts";
 import { type MachineProbe, planSources, systemProbe } from "./plan_sources.ts";
 
@@ -83,17 +83,21 @@ Deno.test("planSources() honours switches and reports requested but missing sour
   assertEquals(noLibc.find((p) => p.name === "procnet")?.run, false);
 });
 
-Deno.test("planSources() detects iptables on this machine as root (real probe)", async () => {
-  const iptables = await systemProbe.which("iptables-save");
-  if (
-    !requires("root", systemProbe.isRoot()) ||
-    !requires("iptables-save", iptables !== undefined)
-  ) {
-    return;
-  }
-  const plans = await planSources(DEFAULT_OPTIONS, systemProbe);
-  assertStringIncludes(
-    plans.find((p) => p.name === "iptables")!.reason,
-    `running as root and ${iptables} exists`,
-  );
-});
+const iptablesSave = await systemProbe.which("iptables-save");
+
+Deno.test(
+  "planSources() detects iptables on this machine as root (real probe)",
+  {
+    ignore: ignoreUnless(
+      "root and iptables-save",
+      systemProbe.isRoot() && iptablesSave !== undefined,
+    ),
+  },
+  async () => {
+    const plans = await planSources(DEFAULT_OPTIONS, systemProbe);
+    assertStringIncludes(
+      plans.find((p) => p.name === "iptables")!.reason,
+      `running as root and ${iptablesSave} exists`,
+    );
+  },
+);

@@ -13,7 +13,7 @@ import {
 } from "./engines/containerd.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
 import { onlySources, TEST_OPTIONS } from "./test_options.ts";
-import { requires } from "./requirements.ts";
+import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
 
 interface Mapping {
@@ -39,15 +39,12 @@ async function taskPid(c: Containerd, namespace: string, id: string) {
   return pid;
 }
 
-Deno.test("containerd source against a real containerd", async (t) => {
-  if (
-    !requires(
-      "root, containerd, ctr, runc, busybox and ip netns",
-      await canRunContainerd(),
-    )
-  ) {
-    return;
-  }
+Deno.test("containerd source against a real containerd", {
+  ignore: ignoreUnless(
+    "root, containerd, ctr, runc, busybox and ip netns",
+    await canRunContainerd(),
+  ),
+}, async (t) => {
   const c = await startContainerd();
   const forwarder = new RecordingForwarder();
   const nerdctlRoot = `${c.dir}/nerdctl`;

@@ -14,7 +14,7 @@ import {
   TEST_IMAGE,
 } from "./engines/dockerd.ts";
 import { onlySources, TEST_OPTIONS } from "./test_options.ts";
-import { requires } from "./requirements.ts";
+import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
 import { bindingKey, makeBinding } from "../tracker/binding.ts";
@@ -162,10 +162,12 @@ async function runWithHugeLabel(
   }
 }
 
-Deno.test("Docker source against a real dockerd", async (t) => {
-  if (!requires("root, dockerd, busybox and ip netns", await canRunDockerd())) {
-    return;
-  }
+Deno.test("Docker source against a real dockerd", {
+  ignore: ignoreUnless(
+    "root, dockerd, busybox and ip netns",
+    await canRunDockerd(),
+  ),
+}, async (t) => {
   const d = await startDockerd();
   const forwarder = new RecordingForwarder();
   let agent: Awaited<ReturnType<typeof startAgent>> | undefined;

@@ -16,7 +16,7 @@ import {
 } from "./engines/gvproxy.ts";
 import { spawnAgentProcess } from "./agent_process.ts";
 import { readControl, serviceFlags } from "./service_flags.ts";
-import { requires } from "./requirements.ts";
+import { ignoreUnless } from "./requirements.ts";
 import { waitUntil } from "./engines/daemon_support.ts";
 import type { AgentStatus, PortRow } from "../agent/control_view.ts";
 import type { HostSwitchMapping } from "../forwarding/host_switch/host_switch_api.ts";
@@ -46,15 +46,14 @@ for (const version of GVPROXY_VERSIONS) {
 }
 canRun = missing === "" && await canRunDockerd();
 
-Deno.test("host-switch mode converges with real gvproxy builds", async (t) => {
-  if (
-    !requires(
-      `root, dockerd, ip netns and ../shared/peers${
-        missing ? ` (no ${missing})` : ""
-      }`,
-      canRun,
-    )
-  ) return;
+Deno.test("host-switch mode converges with real gvproxy builds", {
+  ignore: ignoreUnless(
+    `root, dockerd, ip netns and ../shared/peers${
+      missing ? ` (no ${missing})` : ""
+    }`,
+    canRun,
+  ),
+}, async (t) => {
   const d = await startDockerd();
   const dir = await Deno.makeTempDir({ prefix: "gahs" });
   const run = (name: string, ...publish: string[]) =>

@@ -16,7 +16,7 @@ import {
 } from "./engines/kube_apiserver.ts";
 import { exec } from "./netns.ts";
 import { onlySources, TEST_OPTIONS } from "./test_options.ts";
-import { requires } from "./requirements.ts";
+import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
@@ -98,13 +98,12 @@ class HistoryForwarder extends RecordingForwarder {
   }
 }
 
-Deno.test("Kubernetes source against a real kube-apiserver", async (t) => {
-  if (
-    !requires(
-      "the kube-apiserver peer, etcd (etcd-server), openssl and curl",
-      await canRunKubeApiServer(),
-    )
-  ) return;
+Deno.test("Kubernetes source against a real kube-apiserver", {
+  ignore: ignoreUnless(
+    "the kube-apiserver peer, etcd (etcd-server), openssl and curl",
+    await canRunKubeApiServer(),
+  ),
+}, async (t) => {
   const k: KubeApiServer = await startKubeApiServer();
   const forwarder = new HistoryForwarder();
   let agent: Awaited<ReturnType<typeof startAgent>> | undefined;

@@ -23,7 +23,7 @@ import {
 import { addCniNetwork, haveCniPlugins } from "./engines/cni.ts";
 import { spawnAgentProcess } from "./agent_process.ts";
 import { readControl, serviceFlags } from "./service_flags.ts";
-import { requires } from "./requirements.ts";
+import { ignoreUnless } from "./requirements.ts";
 import { startLineReceiver } from "./line_receiver.ts";
 import { waitUntil } from "./engines/daemon_support.ts";
 import type { AgentStatus, PortRow } from "../agent/control_view.ts";
@@ -196,13 +196,12 @@ async function dockerAtWork(round: Round): Promise<void> {
   });
 }
 
-Deno.test("the listeners never take a port dockerd is about to serve", async (t) => {
-  if (
-    !requires(
-      "root, dockerd, ip netns and Debian's CNI plugins",
-      await canRunDockerd() && await haveCniPlugins(),
-    )
-  ) return;
+Deno.test("the listeners never take a port dockerd is about to serve", {
+  ignore: ignoreUnless(
+    "root, dockerd, ip netns and Debian's CNI plugins",
+    await canRunDockerd() && await haveCniPlugins(),
+  ),
+}, async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "garace" });
   const receiver = startLineReceiver({ path: `${dir}/vtunnel.sock` });
   try {

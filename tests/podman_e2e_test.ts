@@ -9,7 +9,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { canRunPodman, PODMAN_IMAGE, startPodman } from "./engines/podman.ts";
 import { onlySources, TEST_OPTIONS } from "./test_options.ts";
-import { requires } from "./requirements.ts";
+import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { RecordingForwarder } from "./recording_forwarder.ts";
 import { startNetnsAgent } from "./netns_agent.ts";
@@ -19,10 +19,12 @@ const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
 /** Removal must reach the forwarder this soon after the command returned. */
 const REMOVAL_WITHIN_MS = 1_000;
 
-Deno.test("Docker source against Podman's Docker API", async (t) => {
-  if (!requires("root, podman, netavark and ip netns", await canRunPodman())) {
-    return;
-  }
+Deno.test("Docker source against Podman's Docker API", {
+  ignore: ignoreUnless(
+    "root, podman, netavark and ip netns",
+    await canRunPodman(),
+  ),
+}, async (t) => {
   const pm = await startPodman();
   const forwarder = new RecordingForwarder();
   let agent: Awaited<ReturnType<typeof startAgent>> | undefined;

@@ -18,7 +18,7 @@ import {
 import { type LineReceiver, startLineReceiver } from "./line_receiver.ts";
 import { spawnAgentProcess } from "./agent_process.ts";
 import { exec } from "./netns.ts";
-import { requires } from "./requirements.ts";
+import { ignoreUnless } from "./requirements.ts";
 import { waitFor } from "./wait.ts";
 
 /** The loopback interface's addresses as `ip` reports them (independent of the agent's code). */
@@ -49,141 +49,148 @@ function liveSet(messages: readonly string[]): string[] {
   return [...live].sort();
 }
 
-Deno.test("privileged mode end to end: real dockerd, the agent process, a vtunnel receiver", async (t) => {
-  if (!requires("root, dockerd, busybox and ip netns", await canRunDockerd())) {
-    return;
-  }
-  const d: Dockerd = await startDockerd();
-  let receiver: LineReceiver = startLineReceiver({ port: 0 });
-  const port = (receiver.addr as Deno.NetAddr).port;
-  const earlier: string[] = [];
-  const all = () => [...earlier, ...receiver.messages];
-  const connectAddrs = JSON.stringify(
-    (await loopbackCidrs()).map((addr) => ({ network: "ip+net", addr })),
-  );
-  const expected = (
-    remove: boolean,
-    hostIp: string,
-    hostPort: number,
-    containerPort = 8080,
-  ) =>
-    `{"remove":${remove},"ports":{"${containerPort}/tcp":[{"HostIp":"${hostIp}","HostPort":"${hostPort}"}]},"connectAddrs":${connectAddrs}}\n`;
-  const { child: agent, stderr } = spawnAgentProcess([
-    "-privilegedService",
-    "-docker",
-    `--docker-socket=${d.socket}`,
-    `-vtunnelAddr=127.0.0.1:${port}`,
-    "--connect-interface=lo",
-  ]);
-  const settle = (check: () => boolean, what: string) =>
-    waitFor(
-      check,
-      45_000,
-      () =>
-        ` for ${what}: received ${
-          JSON.stringify(all())
-        }\nagent log:\n${stderr.text()}`,
+Deno.test(
+  "privileged mode end to end: real dockerd, the agent process, a vtunnel receiver",
+  {
+    ignore: ignoreUnless(
+      "root, dockerd, busybox and ip netns",
+      await canRunDockerd(),
+    ),
+  },
+  async (t) => {
+    const d: Dockerd = await startDockerd();
+    let receiver: LineReceiver = startLineReceiver({ port: 0 });
+    const port = (receiver.addr as Deno.NetAddr).port;
+    const earlier: string[] = [];
+    const all = () => [...earlier, ...receiver.messages];
+    const connectAddrs = JSON.stringify(
+      (await loopbackCidrs()).map((addr) => ({ network: "ip+net", addr })),
     );
-  const docker = (...args: string[]) => d.docker(args);
-  const run = (name: string, publish: string) =>
-    docker("run", "-d", "--name", name, "-p", publish, TEST_IMAGE, ...HTTPD);
-  try {
-    await t.step(
-      "docker run -p sends the exact add for each binding",
-      async () => {
-        await run("one", "18200:8080");
-        await settle(() => receiver.messages.length >= 2, "two adds");
-        assertEquals(receiver.messages.slice().sort(), [
-          expected(false, "0.0.0.0", 18200),
-          expected(false, "::", 18200),
-        ]);
-      },
-    );
-
-    await t.step(
-      "127.0.0.1 and udp keep their host IP and protocol",
-      async () => {
-        await docker(
-          "run",
-          "-d",
-          "--name",
-          "two",
-          "-p",
-          "127.0.0.1:18201:8080",
-          "-p",
-          "18202:53/udp",
-          TEST_IMAGE,
-          ...HTTPD,
-        );
-        await settle(() => receiver.messages.length >= 5, "three more adds");
-        const udp = (ip: string) =>
-          `{"remove":false,"ports":{"53/udp":[{"HostIp":"${ip}","HostPort":"18202"}]},"connectAddrs":${connectAddrs}}\n`;
-        assertEquals(
-          receiver.messages.slice(2).sort(),
-          [
-            expected(false, "127.0.0.1", 18201),
-            udp("0.0.0.0"),
-            udp("::"),
-          ].sort(),
-        );
-      },
-    );
-
-    await t.step("docker rm -f sends the exact removes", async () => {
-      await docker("rm", "-f", "one", "two");
-      await settle(() => receiver.messages.length >= 10, "five removes");
-      assertEquals(
-        receiver.messages.slice(5).filter((m) => m.includes('"18200"')).sort(),
-        [expected(true, "0.0.0.0", 18200), expected(true, "::", 18200)],
+    const expected = (
+      remove: boolean,
+      hostIp: string,
+      hostPort: number,
+      containerPort = 8080,
+    ) =>
+      `{"remove":${remove},"ports":{"${containerPort}/tcp":[{"HostIp":"${hostIp}","HostPort":"${hostPort}"}]},"connectAddrs":${connectAddrs}}\n`;
+    const { child: agent, stderr } = spawnAgentProcess([
+      "-privilegedService",
+      "-docker",
+      `--docker-socket=${d.socket}`,
+      `-vtunnelAddr=127.0.0.1:${port}`,
+      "--connect-interface=lo",
+    ]);
+    const settle = (check: () => boolean, what: string) =>
+      waitFor(
+        check,
+        45_000,
+        () =>
+          ` for ${what}: received ${
+            JSON.stringify(all())
+          }\nagent log:\n${stderr.text()}`,
       );
-      assertEquals(liveSet(receiver.messages), []);
-    });
-
-    await t.step(
-      "a receiver down while containers start and stop ends with exactly the live set",
-      async () => {
-        await run("kept", "18210:8080");
-        await settle(() => liveSet(all()).length === 2, "kept added");
-        earlier.push(...receiver.messages);
-        await receiver.close();
-        await run("gone", "18211:8080");
-        await run("late", "18212:8080");
-        await docker("rm", "-f", "gone", "kept");
-        await run("last", "18213:8080");
-        // Long enough for several failed attempts and a grown backoff.
-        await new Promise((resolve) => setTimeout(resolve, 3_000));
-        receiver = startLineReceiver({ port });
-        const live = [
-          "8080/tcp 0.0.0.0 18212",
-          "8080/tcp 0.0.0.0 18213",
-          "8080/tcp :: 18212",
-          "8080/tcp :: 18213",
-        ];
-        await settle(
-          () => JSON.stringify(liveSet(all())) === JSON.stringify(live),
-          "the live set after the receiver came back",
-        );
-        // Nothing about "gone" needed to reach the host: its add and
-        // remove cancelled while the receiver was down.
-        assertEquals(
-          receiver.messages.filter((m) => m.includes('"18211"')),
-          [],
-        );
-      },
-    );
-
-    await t.step("SIGTERM removes everything the agent added", async () => {
-      agent.kill("SIGTERM");
-      assertEquals((await agent.status).code, 0);
-      assertEquals(liveSet(all()), []);
-    });
-  } finally {
+    const docker = (...args: string[]) => d.docker(args);
+    const run = (name: string, publish: string) =>
+      docker("run", "-d", "--name", name, "-p", publish, TEST_IMAGE, ...HTTPD);
     try {
-      agent.kill("SIGTERM");
-    } catch { /* already exited */ }
-    await agent.status;
-    await stderr.done;
-    await receiver.close();
-    await d.stop();
-  }
-});
+      await t.step(
+        "docker run -p sends the exact add for each binding",
+        async () => {
+          await run("one", "18200:8080");
+          await settle(() => receiver.messages.length >= 2, "two adds");
+          assertEquals(receiver.messages.slice().sort(), [
+            expected(false, "0.0.0.0", 18200),
+            expected(false, "::", 18200),
+          ]);
+        },
+      );
+
+      await t.step(
+        "127.0.0.1 and udp keep their host IP and protocol",
+        async () => {
+          await docker(
+            "run",
+            "-d",
+            "--name",
+            "two",
+            "-p",
+            "127.0.0.1:18201:8080",
+            "-p",
+            "18202:53/udp",
+            TEST_IMAGE,
+            ...HTTPD,
+          );
+          await settle(() => receiver.messages.length >= 5, "three more adds");
+          const udp = (ip: string) =>
+            `{"remove":false,"ports":{"53/udp":[{"HostIp":"${ip}","HostPort":"18202"}]},"connectAddrs":${connectAddrs}}\n`;
+          assertEquals(
+            receiver.messages.slice(2).sort(),
+            [
+              expected(false, "127.0.0.1", 18201),
+              udp("0.0.0.0"),
+              udp("::"),
+            ].sort(),
+          );
+        },
+      );
+
+      await t.step("docker rm -f sends the exact removes", async () => {
+        await docker("rm", "-f", "one", "two");
+        await settle(() => receiver.messages.length >= 10, "five removes");
+        assertEquals(
+          receiver.messages.slice(5).filter((m) => m.includes('"18200"'))
+            .sort(),
+          [expected(true, "0.0.0.0", 18200), expected(true, "::", 18200)],
+        );
+        assertEquals(liveSet(receiver.messages), []);
+      });
+
+      await t.step(
+        "a receiver down while containers start and stop ends with exactly the live set",
+        async () => {
+          await run("kept", "18210:8080");
+          await settle(() => liveSet(all()).length === 2, "kept added");
+          earlier.push(...receiver.messages);
+          await receiver.close();
+          await run("gone", "18211:8080");
+          await run("late", "18212:8080");
+          await docker("rm", "-f", "gone", "kept");
+          await run("last", "18213:8080");
+          // Long enough for several failed attempts and a grown backoff.
+          await new Promise((resolve) => setTimeout(resolve, 3_000));
+          receiver = startLineReceiver({ port });
+          const live = [
+            "8080/tcp 0.0.0.0 18212",
+            "8080/tcp 0.0.0.0 18213",
+            "8080/tcp :: 18212",
+            "8080/tcp :: 18213",
+          ];
+          await settle(
+            () => JSON.stringify(liveSet(all())) === JSON.stringify(live),
+            "the live set after the receiver came back",
+          );
+          // Nothing about "gone" needed to reach the host: its add and
+          // remove cancelled while the receiver was down.
+          assertEquals(
+            receiver.messages.filter((m) => m.includes('"18211"')),
+            [],
+          );
+        },
+      );
+
+      await t.step("SIGTERM removes everything the agent added", async () => {
+        agent.kill("SIGTERM");
+        assertEquals((await agent.status).code, 0);
+        assertEquals(liveSet(all()), []);
+      });
+    } finally {
+      try {
+        agent.kill("SIGTERM");
+      } catch { /* already exited */ }
+      await agent.status;
+      await stderr.done;
+      await receiver.close();
+      await d.stop();
+    }
+  },
+);

@@ -11,10 +11,11 @@ import { canCreateNamespaces, createTestNamespace } from "./netns.ts";
 import { startSocketHolder } from "./netns_sockets.ts";
 import { startNetnsAgent } from "./netns_agent.ts";
 import { onlySources } from "./test_options.ts";
-import { requires } from "./requirements.ts";
+import { ignoreUnless } from "./requirements.ts";
 
-Deno.test("procnet source against real sockets in a network namespace", async (t) => {
-  if (!requires("root and ip netns", await canCreateNamespaces())) return;
+Deno.test("procnet source against real sockets in a network namespace", {
+  ignore: ignoreUnless("root and ip netns", await canCreateNamespaces()),
+}, async (t) => {
   const ns = await createTestNamespace("ga-procnet");
   const holder = startSocketHolder(ns);
   let agent: Awaited<ReturnType<typeof startNetnsAgent>> | undefined;

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { canCreateNamespaces, createTestNamespace } from "../../tests/netns.ts";
-import { requires } from "../../tests/requirements.ts";
+import { ignoreUnless } from "../../tests/requirements.ts";
 import { bindingKey, makeBinding } from "../../tracker/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { DNAT_CHAIN, dnatRuleArgs, dnatTarget } from "./dnat_rules.ts";
@@ -79,13 +79,17 @@ Deno.test("dnatRuleArgs() matches any destination", () => {
   );
 });
 
-Deno.test("DnatForwarder adds and deletes real rules in a network namespace", async () => {
-  if (!requires("root and ip netns", await canCreateNamespaces())) return;
+Deno.test("DnatForwarder adds and deletes real rules in a network namespace", {
+  ignore: ignoreUnless(
+    "root, ip netns and iptables",
+    await canCreateNamespaces() &&
+      (await new Deno.Command("iptables", { args: ["-V"] }).output().catch(
+          () => undefined,
+        ))?.success === true,
+  ),
+}, async () => {
   const ns = await createTestNamespace("ga-dnat");
   try {
-    if (!requires("iptables", (await ns.run(["iptables", "-V"])).code === 0)) {
-      return;
-    }
     const forwarder = new DnatForwarder({
       iptables: [...ns.enter, "iptables"],
     });
