@@ -55,7 +55,6 @@ export {
   type PortMessage,
   type SourceMessage,
   type SourceState,
-  wallClockMs,
 } from "./sources/messages.ts";
 export type {
   LogProperties,
@@ -81,6 +80,7 @@ export {
   FakeClock,
   systemClock,
   type TimerId,
+  wallClockMs,
 } from "./support/clock.ts";
 export { backoffDelay, type BackoffOptions } from "./support/backoff.ts";
 export {

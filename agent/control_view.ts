@@ -127,8 +127,8 @@ export type ToWallClock = (monotonicMs: number) => number;
  *
  * @param bindings The tracker's bindings.
  * @param deliveries The delivery queue's status.
- * @param appearedAt When each binding key appeared (wall-clock ms).
- * @param toWall Converts the queue's clock times.
+ * @param appearedAt When each binding key appeared (the agent's clock).
+ * @param toWall Converts the agent's clock times (queue, appearedAt).
  */
 export function portRows(
   bindings: readonly TrackedBinding[],
@@ -161,7 +161,7 @@ export function portRows(
         id: entry.ownerId,
       })),
       deliveries: byKey.get(tracked.key) ?? [],
-      since: appearedAt.get(tracked.key) ?? 0,
+      since: toWall(appearedAt.get(tracked.key) ?? 0),
     };
   }).sort((a, b) =>
     a.protocol.localeCompare(b.protocol) ||

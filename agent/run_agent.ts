@@ -36,12 +36,13 @@ import {
   type KubeconfigAccess,
   kubeconfigAccess,
 } from "./kubeconfig_access.ts";
-import { type PortMessage, wallClockMs } from "../sources/messages.ts";
+import type { PortMessage } from "../sources/messages.ts";
+import { wallClockMs } from "../support/clock.ts";
 import {
   SourceSupervisor,
   type SupervisedSource,
 } from "../sources/supervisor.ts";
-import type { Clock } from "../support/clock.ts";
+import { type Clock, systemClock } from "../support/clock.ts";
 import { bindingKey, makeBinding, type PortEntry } from "../tracker/binding.ts";
 import {
   PortTracker,
@@ -180,11 +181,6 @@ function plannedSources(
   });
 }
 
-/** The agent's monotonic clock times (performance.now) as wall-clock ms. */
-function toWallClock(monotonicMs: number): number {
-  return performance.timeOrigin + monotonicMs;
-}
-
 /**
  * Serves the control API unless switched off; a socket that cannot be made
  * (not root, no /run) is logged and the agent runs without it.
@@ -286,7 +282,9 @@ export async function startAgent(
   dependencies: AgentDependencies = {},
 ): Promise<RunningAgent> {
   const logger = getLogger(["guest-agent"]);
-  const startedAt = Date.now();
+  const clock = dependencies.clock ?? systemClock;
+  const startedAt = clock.now();
+  const toWall = (monotonicMs: number) => clock.toWall(monotonicMs);
   const probe = dependencies.probe ?? systemProbe;
   const facts: MachineFacts = {
     libcPath: probe.libcPath(),
@@ -381,10 +379,10 @@ export async function startAgent(
     lane === listenerLane ? gate!.unwant(key) : queue.unsetDesired(lane, key);
   const deliveries = () => [...queue.status(), ...gate?.status() ?? []];
 
-  // When each binding appeared (wall-clock ms), for `ports`.
+  // When each binding appeared (clock ms), for `ports`.
   const appearedAt = new Map<string, number>();
   const applyDiff = (diff: TrackerDiff) => {
-    for (const binding of diff.added) appearedAt.set(binding.key, Date.now());
+    for (const binding of diff.added) appearedAt.set(binding.key, clock.now());
     for (const gone of diff.removed) {
       appearedAt.delete(gone.key);
       logger.info("{key} gone (last held by {owners})", {
@@ -468,20 +466,19 @@ export async function startAgent(
     : Promise.resolve();
 
   const control = await startControl(options, {
-    ports: () =>
-      portRows(tracker.bindings(), deliveries(), appearedAt, toWallClock),
+    ports: () => portRows(tracker.bindings(), deliveries(), appearedAt, toWall),
     status: () => ({
       version: VERSION,
       mode: options.mode,
       pid: Deno.pid,
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      uptimeSeconds: Math.round((clock.now() - startedAt) / 1000),
       bindings: tracker.size,
       ...statusRows(
         supervisor.status(),
         queue.forwarders,
         deliveries(),
         tracker.bindings(),
-        toWallClock,
+        toWall,
         queue.laneStatus(),
       ),
     }),

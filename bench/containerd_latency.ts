@@ -25,7 +25,7 @@ import {
 import { onlySources, TEST_OPTIONS } from "../tests/test_options.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { watchContainerd } from "../sources/containerd/watch_containerd.ts";
-import { wallClockMs } from "../sources/messages.ts";
+import { wallClockMs } from "../support/clock.ts";
 import {
   cleanUpOnce,
   EVENT_SOURCE_TARGET,

@@ -21,7 +21,7 @@ import { startLineReceiver } from "../tests/line_receiver.ts";
 import { waitFor } from "../tests/wait.ts";
 import { DockerClient } from "../sources/docker/docker_client.ts";
 import { parseDockerEvent } from "../sources/docker/parse_docker.ts";
-import { wallClockMs } from "../sources/messages.ts";
+import { wallClockMs } from "../support/clock.ts";
 import { readLines } from "../sources/read_lines.ts";
 import { cleanUpOnce, print, report } from "./latency_support.ts";
 

@@ -27,7 +27,7 @@ import {
 } from "../tests/engines/dockerd.ts";
 import { onlySources, TEST_OPTIONS } from "../tests/test_options.ts";
 import { startAgent } from "../agent/run_agent.ts";
-import { wallClockMs } from "../sources/messages.ts";
+import { wallClockMs } from "../support/clock.ts";
 import { DockerClient } from "../sources/docker/docker_client.ts";
 import { parseDockerEvent } from "../sources/docker/parse_docker.ts";
 import { readLines } from "../sources/read_lines.ts";

@@ -21,7 +21,7 @@
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { parseNatTable } from "../sources/iptables/parse_iptables.ts";
 import { runCommand } from "../support/run_command.ts";
-import { wallClockMs } from "../sources/messages.ts";
+import { wallClockMs } from "../support/clock.ts";
 import {
   canCreateNamespaces,
   createTestNamespace,

@@ -18,7 +18,7 @@ import { FakeKubeApi, fakeService } from "../tests/fake_kube_api.ts";
 import { HOST_NAMESPACE } from "../tests/netns.ts";
 import { startNetnsAgent } from "../tests/netns_agent.ts";
 import { onlySources } from "../tests/test_options.ts";
-import { wallClockMs } from "../sources/messages.ts";
+import { wallClockMs } from "../support/clock.ts";
 import {
   EVENT_SOURCE_TARGET,
   print,

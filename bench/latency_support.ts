@@ -8,7 +8,7 @@
 import type { AgentOptions } from "../agent/options.ts";
 import { type AgentDependencies, startAgent } from "../agent/run_agent.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
-import { wallClockMs } from "../sources/messages.ts";
+import { wallClockMs } from "../support/clock.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 
 /** Records the first add per owner and wakes whoever waits for it. */

@@ -13,7 +13,7 @@
  * @module
  */
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
-import { wallClockMs } from "../sources/messages.ts";
+import { wallClockMs } from "../support/clock.ts";
 import { canCreateNamespaces, createTestNamespace } from "../tests/netns.ts";
 import { type NetnsAgent, startNetnsAgent } from "../tests/netns_agent.ts";
 import { startSocketHolder } from "../tests/netns_sockets.ts";

@@ -38,7 +38,7 @@ export type SourceMessage =
     readonly ownerId: string;
     /** The entries, each naming `ownerId`. */
     readonly entries: readonly PortEntry[];
-    /** When the source saw the change: {@linkcode wallClockMs} in the worker. */
+    /** When the source saw the change: wall-clock ms (support/clock.ts `wallClockMs`) in the worker. */
     readonly observedAt?: number;
   }
   | {
@@ -48,7 +48,7 @@ export type SourceMessage =
     readonly type: "remove";
     /** The owner. */
     readonly ownerId: string;
-    /** When the source saw the change: {@linkcode wallClockMs} in the worker. */
+    /** When the source saw the change: wall-clock ms (support/clock.ts `wallClockMs`) in the worker. */
     readonly observedAt?: number;
   }
   | {
@@ -340,15 +340,6 @@ function logProperties(value: unknown): LogProperties {
   }
   // fromEntries defines own properties: a "__proto__" key stays a key.
   return Object.fromEntries(properties);
-}
-
-/**
- * Milliseconds since the Unix epoch with sub-millisecond precision, on a
- * clock that workers and the main thread share (`performance.timeOrigin`
- * differs per thread; their sum does not).
- */
-export function wallClockMs(): number {
-  return performance.timeOrigin + performance.now();
 }
 
 function withObservedAt<M extends object>(

@@ -108,6 +108,10 @@ export class SourceSupervisor {
   #clock: Clock;
   #logger: Logger;
   #stopping = false;
+  /** Replaced workers still stopping. */
+  #retiring = new Map<Worker, Promise<void>>();
+  /** Sources whose replaced worker had to be terminated. */
+  #terminatedReplaced: string[] = [];
 
   /**
    * Prepares the sources; {@linkcode SourceSupervisor.start} starts them.
@@ -154,21 +158,39 @@ export class SourceSupervisor {
       }
       const old = slot.worker;
       slot.worker = undefined;
-      if (old !== undefined) {
-        const timer = setTimeout(() => old.terminate(), graceMs);
-        old.onmessage = (event) => {
-          if (event.data?.type !== "stopped") return;
-          clearTimeout(timer);
-          old.terminate();
-        };
-        old.postMessage({ v: MESSAGE_VERSION, type: "stop" });
-      }
+      if (old !== undefined) this.#retire(old, slot.source.name, graceMs);
       slot.source = source;
       slot.failuresInRow = 0;
       delete slot.status.state;
       delete slot.status.reason;
     }
     this.#spawn(slot);
+  }
+
+  /**
+   * Asks a replaced worker to stop and terminates it after `graceMs` if it
+   * has not; {@linkcode SourceSupervisor.stop} waits for it.
+   */
+  #retire(worker: Worker, name: string, graceMs: number): void {
+    const done = new Promise<void>((resolve) => {
+      const timer = this.#clock.setTimeout(() => {
+        this.#logger.warn(
+          "{source}: the replaced worker did not stop within {graceMs} ms; terminated",
+          { source: name, graceMs },
+        );
+        this.#terminatedReplaced.push(`${name} (replaced)`);
+        worker.terminate();
+        resolve();
+      }, graceMs);
+      worker.onmessage = (event) => {
+        if (event.data?.type !== "stopped") return;
+        this.#clock.clearTimeout(timer);
+        worker.terminate();
+        resolve();
+      };
+    }).finally(() => this.#retiring.delete(worker));
+    this.#retiring.set(worker, done);
+    worker.postMessage({ v: MESSAGE_VERSION, type: "stop" });
   }
 
   /** How each source stands. */
@@ -194,13 +216,14 @@ export class SourceSupervisor {
       stopped.push(new Promise((resolve) => slot.stopped = resolve));
       slot.worker.postMessage(stop);
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: TimerId | undefined;
     const grace = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
+      timer = this.#clock.setTimeout(resolve, graceMs);
     });
     await Promise.race([Promise.all(stopped), grace]);
-    clearTimeout(timer);
-    const terminated: string[] = [];
+    if (timer !== undefined) this.#clock.clearTimeout(timer);
+    await Promise.all(this.#retiring.values());
+    const terminated = [...this.#terminatedReplaced];
     for (const slot of this.#slots.values()) {
       if (slot.worker && slot.stopped) {
         terminated.push(slot.source.name);

@@ -1,3 +1,4 @@
+import { FakeClock } from "../support/clock.ts";
 import { waitFor } from "../tests/wait.ts";
 import { assert, assertEquals, assertStringIncludes } from "../tests/assert.ts";
 import { resetSync } from "@logtape/logtape";
@@ -261,7 +262,28 @@ Deno.test("SourceSupervisor.replace() swaps a running worker for one with a new 
   assertEquals(supervisor.status().map((s) => [s.name, s.restarts]), [
     ["swapped", 0],
   ]);
-  await supervisor.stop(500);
-  // The replaced worker had 2 s to stop; it answered at once.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // The replaced worker had 2 s to stop and answered at once: stop() waits
+  // for it and reports nothing terminated.
+  assertEquals(await supervisor.stop(500), []);
+});
+
+Deno.test("SourceSupervisor.replace() terminates a replaced worker that does not stop, on the supervisor's clock", async () => {
+  const clock = new FakeClock();
+  const supervisor = new SourceSupervisor([], {
+    clock,
+    onPortMessage: () => {},
+  });
+  const source = (behaviour: string) => ({
+    name: "stubborn",
+    entry: CRASHING,
+    permissions: NO_PERMISSIONS,
+    config: { behaviour, port: 1 },
+  });
+  supervisor.start();
+  supervisor.replace(source("deaf"));
+  await waitFor(() => supervisor.status()[0]?.state === "connected");
+  supervisor.replace(source("steady"), 2_000);
+  await clock.advance(2_000); // the replaced worker's grace, on the fake clock
+  // The new worker answers the stop at once; the replaced one was terminated.
+  assertEquals(await supervisor.stop(60_000), ["stubborn (replaced)"]);
 });

@@ -7,19 +7,36 @@
 /** Handle of a scheduled callback. */
 export type TimerId = number | ReturnType<typeof setTimeout>;
 
-/** The few time functions the agent uses; inject a {@linkcode FakeClock} in tests. */
+/**
+ * The agent's one clock, injected ({@linkcode FakeClock} in tests): monotonic
+ * time for every duration and deadline, and the one conversion to wall time
+ * for what people read (`ports`, `status`).
+ */
 export interface Clock {
-  /** Milliseconds since an arbitrary epoch. */
+  /** Monotonic milliseconds since an arbitrary epoch. */
   now(): number;
+  /** The wall-clock time (ms since the Unix epoch) of the monotonic time `monotonicMs`. */
+  toWall(monotonicMs: number): number;
   /** Calls `callback` once after `delayMs`. */
   setTimeout(callback: () => void, delayMs: number): TimerId;
   /** Cancels a callback that has not run yet. */
   clearTimeout(id: TimerId): void;
 }
 
-/** The real clock: `performance.now()` and the global timers. */
+/**
+ * Milliseconds since the Unix epoch with sub-millisecond precision, on a
+ * clock that workers and the main thread share (`performance.timeOrigin`
+ * differs per thread; its sum with `performance.now()` does not). Messages
+ * carry it across threads (`observedAt`).
+ */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** The real clock: `performance.now()`, its wall-clock time, the global timers. */
 export const systemClock: Clock = {
   now: () => performance.now(),
+  toWall: (monotonicMs) => performance.timeOrigin + monotonicMs,
   setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
   clearTimeout: (id) => clearTimeout(id as number),
 };
@@ -65,12 +82,23 @@ interface FakeTimer {
  */
 export class FakeClock implements Clock {
   #now = 0;
+  readonly #wallEpochMs: number;
+
+  /** @param wallEpochMs The wall-clock time of fake time 0. */
+  constructor(wallEpochMs = Date.UTC(2026, 0, 1)) {
+    this.#wallEpochMs = wallEpochMs;
+  }
   #nextId = 1;
   #timers: FakeTimer[] = [];
 
   /** The fake time in milliseconds. */
   now(): number {
     return this.#now;
+  }
+
+  /** The wall-clock time of fake time `monotonicMs`. */
+  toWall(monotonicMs: number): number {
+    return this.#wallEpochMs + monotonicMs;
   }
 
   /** Schedules `callback` at now + `delayMs`. */

@@ -12,6 +12,9 @@ import { runControlCommand } from "../agent/control_commands.ts";
 import { runCommand } from "../support/run_command.ts";
 import { AGENT_RUN_FLAGS } from "./agent_runtime.ts";
 import { startAgent } from "../agent/run_agent.ts";
+import type { AgentStatus, PortRow } from "../agent/control_view.ts";
+import { FakeClock } from "../support/clock.ts";
+import { readControl } from "./service_flags.ts";
 import { NO_PERMISSIONS } from "../sources/catalog.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import { unixAddress } from "../forwarding/vtunnel/socket_sender.ts";
@@ -290,4 +293,39 @@ Deno.test("the agent runs without a control API when its socket cannot be made",
   await agent.stop();
   assertEquals(await Deno.readTextFile(occupied), "not a socket", "left alone");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("ports and status read the agent's one clock: a FakeClock's wall time, not Date.now()", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gactl" });
+  const socket = `${dir}/control.sock`;
+  const wallEpoch = Date.UTC(2030, 5, 1);
+  const clock = new FakeClock(wallEpoch);
+  await clock.advance(7_000);
+  const agent = await startAgent({
+    ...TEST_OPTIONS,
+    mode: "listeners",
+    kubernetes: false,
+    controlSocket: socket,
+  }, {
+    sources: steady(4329),
+    forwarders: [new RecordingForwarder()],
+    clock,
+  });
+  try {
+    let rows: PortRow[] = [];
+    for (let i = 0; i < 100 && rows.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      rows = (await readControl(socket, "/v1/ports") as { ports: PortRow[] })
+        .ports;
+    }
+    assertEquals(rows.map((row) => [row.key, row.since]), [
+      ["tcp/0.0.0.0:4329", wallEpoch + 7_000],
+    ]);
+    await clock.advance(3_000);
+    const status = await readControl(socket, "/v1/status") as AgentStatus;
+    assertEquals(status.uptimeSeconds, 3);
+  } finally {
+    await agent.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { wallClockMs } from "../sources/messages.ts";
+import { wallClockMs } from "../support/clock.ts";
 
 /** A running receiver. */
 export interface LineReceiver {

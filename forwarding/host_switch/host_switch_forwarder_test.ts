@@ -1,3 +1,4 @@
+import { waitUntil } from "../../tests/engines/daemon_support.ts";
 import {
   assert,
   assertEquals,
@@ -187,7 +188,22 @@ Deno.test("HostSwitchForwarder through the queue: an API down, then up, ends wit
   );
   queue.setDesired("host-switch", tracked("0.0.0.0", 6001));
   queue.setDesired("host-switch", tracked("0.0.0.0", 6002));
-  await new Promise((resolve) => setTimeout(resolve, 80));
+  // The API is down: reading what the host side holds fails (named), and
+  // nothing counts as forwarded meanwhile.
+  await waitUntil(
+    () =>
+      queue.laneStatus().some((lane) =>
+        lane.readError?.includes(
+          `Cannot reach host-switch at http://127.0.0.1:${port}/services/forwarder/all`,
+        )
+      ),
+    5_000,
+    "the read of the host side to fail while the API is down",
+  );
+  assertEquals(
+    queue.status().map((row) => row.state),
+    ["pending", "pending"],
+  );
   queue.unsetDesired("host-switch", "tcp/0.0.0.0:6001");
   const api = startFakeHostSwitch(port);
   try {

@@ -1,3 +1,4 @@
+import { waitUntil } from "../../tests/engines/daemon_support.ts";
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
 import { startLineReceiver } from "../../tests/line_receiver.ts";
 import { waitFor } from "../../tests/wait.ts";
@@ -120,7 +121,16 @@ Deno.test("VtunnelForwarder through the queue: a peer down during changes ends w
   ], { backoff: { initialMs: 20, maxMs: 50, jitter: 0 } });
   queue.setDesired("vtunnel", tracked(1001, 80));
   queue.setDesired("vtunnel", tracked(1002, 80));
-  await new Promise((resolve) => setTimeout(resolve, 60));
+  // Both calls must have failed against the peer that is down.
+  await waitUntil(
+    () =>
+      queue.status().filter((row) =>
+        row.state === "retrying" &&
+        row.lastError?.includes(`Cannot send to tcp://127.0.0.1:${port}`)
+      ).length === 2,
+    5_000,
+    "both sends to fail while the peer is down",
+  );
   queue.unsetDesired("vtunnel", "tcp/0.0.0.0:1001"); // never reached the host
   queue.setDesired("vtunnel", tracked(1003, 81));
   const receiver = startLineReceiver({ port });

@@ -10,7 +10,7 @@ import type { Clock } from "../../support/clock.ts";
 import type { PortEntry } from "../../tracker/binding.ts";
 import { keepConnected } from "../keep_connected.ts";
 import { KeyedChain } from "../keyed_chain.ts";
-import { wallClockMs } from "../messages.ts";
+import { wallClockMs } from "../../support/clock.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { ContainerdClient, isTooLarge } from "./containerd_client.ts";
 import { ContainerLookahead } from "./container_lookahead.ts";

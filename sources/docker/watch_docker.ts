@@ -10,7 +10,7 @@ import type { PortEntry } from "../../tracker/binding.ts";
 import { keepConnected } from "../keep_connected.ts";
 import { KeyedChain } from "../keyed_chain.ts";
 import { readLines } from "../read_lines.ts";
-import { wallClockMs } from "../messages.ts";
+import { wallClockMs } from "../../support/clock.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { DockerClient } from "./docker_client.ts";
 import {

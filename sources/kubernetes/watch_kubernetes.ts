@@ -13,7 +13,7 @@ import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import type { PortEntry } from "../../tracker/binding.ts";
 import { keepConnected } from "../keep_connected.ts";
-import { wallClockMs } from "../messages.ts";
+import { wallClockMs } from "../../support/clock.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { KubeApi, KubeApiError, type ReadTextFile } from "./kube_api.ts";
 import { type KubeConnection, parseKubeConnection } from "./kube_connection.ts";
