@@ -117,7 +117,11 @@ const CAUSE_LOG_INTERVAL_MS = 60_000;
  *   remove: async (b) => { seen.push("-" + b.key); },
  * }]);
  * const binding = { protocol: "tcp", hostIp: "0.0.0.0", hostPort: 80 } as const;
- * queue.setDesired("memo", { key: "tcp/0.0.0.0:80", binding, holders: [] });
+ * queue.setDesired("memo", {
+ *   key: "tcp/0.0.0.0:80",
+ *   binding,
+ *   holders: [{ source: "docker", entry: { ownerId: "c1", binding } }],
+ * });
  * await queue.settled();
  * await queue.close();
  * ```

@@ -56,7 +56,10 @@ export type TrackerUpdate =
 export interface TrackerDiff {
   /** Bindings whose first holder appeared. */
   readonly added: readonly TrackedBinding[];
-  /** Bindings whose last holder went; `holders` lists the holders it had. */
+  /**
+   * Bindings whose last holder went, as they were before the update: every
+   * holder they had then (never empty).
+   */
   readonly removed: readonly TrackedBinding[];
   /** Bindings that stay but whose holders or entries changed. */
   readonly changed: readonly TrackedBinding[];
@@ -102,10 +105,7 @@ export class PortTracker {
    * @returns The bindings added, removed and changed.
    */
   apply(update: TrackerUpdate): TrackerDiff {
-    const diff = new DiffBuilder(
-      (key) => this.#holders.has(key),
-      (key) => this.get(key),
-    );
+    const diff = new DiffBuilder((key) => this.get(key));
     switch (update.type) {
       case "snapshot": {
         const byOwner = groupByOwner(update.entries);
@@ -194,10 +194,6 @@ export class PortTracker {
       diff.touch(key);
       holders.delete(id);
       if (holders.size === 0) {
-        diff.lastHolderGone(key, this.#bindings.get(key) ?? entry.binding, [{
-          source,
-          entry,
-        }]);
         this.#holders.delete(key);
         this.#bindings.delete(key);
       }
@@ -242,39 +238,28 @@ function groupByOwner(
 
 /** Collects the keys one update touched and classifies them at the end. */
 class DiffBuilder {
-  #isHeld: (key: string) => boolean;
   #tracked: (key: string) => TrackedBinding | undefined;
-  #wasHeld = new Map<string, boolean>();
-  #gone = new Map<string, TrackedBinding>();
+  /** Each touched key as it was before the update (undefined: not held). */
+  #before = new Map<string, TrackedBinding | undefined>();
 
-  constructor(
-    isHeld: (key: string) => boolean,
-    tracked: (key: string) => TrackedBinding | undefined,
-  ) {
-    this.#isHeld = isHeld;
+  constructor(tracked: (key: string) => TrackedBinding | undefined) {
     this.#tracked = tracked;
   }
 
-  /** Records whether `key` was held before the update first touched it. */
+  /** Records `key` as it was before the update first touched it. */
   touch(key: string): void {
-    if (!this.#wasHeld.has(key)) this.#wasHeld.set(key, this.#isHeld(key));
-  }
-
-  lastHolderGone(key: string, binding: Binding, holders: Holder[]): void {
-    this.#gone.set(key, { key, binding, holders });
+    if (!this.#before.has(key)) this.#before.set(key, this.#tracked(key));
   }
 
   build(): TrackerDiff {
     const added: TrackedBinding[] = [];
     const removed: TrackedBinding[] = [];
     const changed: TrackedBinding[] = [];
-    for (const [key, before] of this.#wasHeld) {
+    for (const [key, before] of this.#before) {
       const now = this.#tracked(key);
-      if (before && now === undefined) {
-        const gone = this.#gone.get(key);
-        if (gone !== undefined) removed.push(gone);
-      } else if (!before && now !== undefined) added.push(now);
-      else if (before && now !== undefined) changed.push(now);
+      if (before !== undefined && now === undefined) removed.push(before);
+      else if (before === undefined && now !== undefined) added.push(now);
+      else if (before !== undefined && now !== undefined) changed.push(now);
     }
     return { added, removed, changed };
   }

@@ -263,3 +263,56 @@ Deno.test("PortTracker never lets one source remove another's binding", () => {
     { numRuns: 300 },
   );
 });
+
+Deno.test("PortTracker: a removed binding lists every holder it had, not only the last", () => {
+  const tracker = new PortTracker();
+  const binding = makeBinding("tcp", "0.0.0.0", 8080);
+  tracker.apply({
+    type: "snapshot",
+    source: "docker",
+    entries: [
+      { ownerId: "a", binding },
+      { ownerId: "b", binding },
+    ],
+  });
+  tracker.apply({
+    type: "upsert",
+    source: "iptables",
+    ownerId: "rule",
+    entries: [{ ownerId: "rule", binding }],
+  });
+  assertEquals(
+    tracker.apply({ type: "snapshot", source: "docker", entries: [] }).removed,
+    [],
+  );
+  const diff = tracker.apply({
+    type: "snapshot",
+    source: "iptables",
+    entries: [],
+  });
+  assertEquals(
+    diff.removed.map((gone) =>
+      gone.holders.map((h) => [h.source, h.entry.ownerId])
+    ),
+    [
+      [["iptables", "rule"]],
+    ],
+  );
+  tracker.apply({
+    type: "snapshot",
+    source: "docker",
+    entries: [
+      { ownerId: "a", binding },
+      { ownerId: "b", binding },
+    ],
+  });
+  const both = tracker.apply({
+    type: "snapshot",
+    source: "docker",
+    entries: [],
+  });
+  assertEquals(
+    both.removed.map((gone) => gone.holders.map((h) => h.entry.ownerId).sort()),
+    [["a", "b"]],
+  );
+});

@@ -276,3 +276,27 @@ Deno.test("HostSwitchForwarder through the queue: HTML, garbage JSON and a hang 
     await api.close();
   }
 });
+
+Deno.test("HostSwitchForwarder.readApplied: leftovers keep the holders contract (never empty)", async () => {
+  const statePath = await tempStatePath();
+  const earlierApi = startFakeHostSwitch();
+  const earlier = new HostSwitchForwarder({
+    baseUrl: earlierApi.url,
+    statePath,
+  });
+  await earlier.add(tracked("0.0.0.0", 7101), signal); // ours, now stale
+  const left = [...earlierApi.mappings.values()];
+  await earlierApi.close();
+  const api = startFakeHostSwitch(0, left);
+  try {
+    const forwarder = new HostSwitchForwarder({ baseUrl: api.url, statePath });
+    const applied = await forwarder.readApplied(signal, []);
+    assertEquals(applied.length, 1);
+    for (const binding of applied) {
+      assert(binding.holders.length > 0, `${binding.key} has no holder`);
+      assertEquals(binding.holders[0]?.source, "host-switch");
+    }
+  } finally {
+    await api.close();
+  }
+});
