@@ -21,10 +21,10 @@ export {
   type Binding,
   bindingKey,
   makeBinding,
-  normaliseHostIp,
   type PortEntry,
   type Protocol,
 } from "./tracker/binding.ts";
+export { normaliseHostIp } from "./support/ip.ts";
 export {
   type Holder,
   PortTracker,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { isIpv4, isPort } from "../tracker/binding.ts";
+import { isIpv4, isPort } from "../support/ip.ts";
 import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
 import { normaliseGoFlags, parseGoBoolean, UsageError } from "./go_flags.ts";
 import {

@@ -8,8 +8,8 @@ import { getLogger } from "@logtape/logtape";
 import {
   DeliveryQueue,
   type DeliveryStatus,
-  describeOwners,
 } from "../forwarding/delivery_queue.ts";
+import { describeOwners } from "../tracker/describe_owners.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import { LogForwarder } from "../forwarding/log_forwarder.ts";
 import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";

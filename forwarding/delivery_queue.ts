@@ -8,6 +8,7 @@ import { backoffDelay, type BackoffOptions } from "../support/backoff.ts";
 import { type Clock, systemClock, type TimerId } from "../support/clock.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 import type { Forwarder } from "./forwarder.ts";
+import { describeOwners } from "../tracker/describe_owners.ts";
 
 /** Where one binding stands with one forwarder. */
 export interface DeliveryStatus {
@@ -646,14 +647,4 @@ export class DeliveryQueue {
     if (this.#waiters.length === 0 || !this.isSettled) return;
     for (const waiter of this.#waiters.splice(0)) waiter();
   }
-}
-
-/** "docker:web1, iptables:rule-3": who holds a binding, for log lines. */
-export function describeOwners(binding: TrackedBinding): string {
-  if (binding.holders.length === 0) return "none";
-  return binding.holders
-    .map((holder) =>
-      `${holder.source}:${holder.entry.name ?? holder.entry.ownerId}`
-    )
-    .join(", ");
 }

@@ -6,7 +6,7 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { type Clock, systemClock, type TimerId } from "../support/clock.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
-import { describeOwners } from "./delivery_queue.ts";
+import { describeOwners } from "../tracker/describe_owners.ts";
 import type { Forwarder } from "./forwarder.ts";
 
 /** Options of {@linkcode LogForwarder}. */

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { isPort, makeBinding, type PortEntry } from "../tracker/binding.ts";
+import { makeBinding, type PortEntry } from "../tracker/binding.ts";
+import { isPort } from "../support/ip.ts";
 import {
   type LogProperties,
   type LogValue,

@@ -85,7 +85,7 @@ export class FakeClock implements Clock {
   readonly #wallEpochMs: number;
 
   /** @param wallEpochMs The wall-clock time of fake time 0. */
-  constructor(wallEpochMs = Date.UTC(2026, 0, 1)) {
+  constructor(wallEpochMs: number = Date.UTC(2026, 0, 1)) {
     this.#wallEpochMs = wallEpochMs;
   }
   #nextId = 1;

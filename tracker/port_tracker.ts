@@ -187,7 +187,7 @@ export class PortTracker {
     for (const entry of entries) next.set(bindingKey(entry.binding), entry);
     const id = holderId(source, ownerId);
 
-    for (const [key, entry] of previous) {
+    for (const key of previous.keys()) {
       if (next.has(key)) continue;
       const holders = this.#holders.get(key);
       if (holders === undefined) continue;

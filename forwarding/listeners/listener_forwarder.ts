@@ -7,7 +7,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
-import { describeOwners } from "../delivery_queue.ts";
+import { describeOwners } from "../../tracker/describe_owners.ts";
 import type { Forwarder } from "../forwarder.ts";
 import { backoffDelay } from "../../support/backoff.ts";
 import { isOutOfDescriptors } from "../../support/open_files.ts";

@@ -8,7 +8,7 @@
  */
 import { AF_UNIX, AF_VSOCK, Libc } from "../../support/libc.ts";
 import type { MessageSender } from "./send_message.ts";
-import { isIpv4, isIpv6, normaliseHostIp } from "../../tracker/binding.ts";
+import { isIpv4, isIpv6, normaliseHostIp } from "../../support/ip.ts";
 
 /**
  * `struct sockaddr_vm` (16 bytes): family u16 = 40, reserved u16, port u32,

@@ -5,12 +5,8 @@
  *
  * @module
  */
-import {
-  isIpv4,
-  isIpv6,
-  makeBinding,
-  type PortEntry,
-} from "../../tracker/binding.ts";
+import { makeBinding, type PortEntry } from "../../tracker/binding.ts";
+import { isIpv4, isIpv6 } from "../../support/ip.ts";
 
 /**
  * The container events the source acts on, in both vocabularies: dockerd's

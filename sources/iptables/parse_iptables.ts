@@ -7,12 +7,8 @@
  *
  * @module
  */
-import {
-  isIpv4,
-  makeBinding,
-  normaliseHostIp,
-  type PortEntry,
-} from "../../tracker/binding.ts";
+import { makeBinding, type PortEntry } from "../../tracker/binding.ts";
+import { isIpv4, normaliseHostIp } from "../../support/ip.ts";
 
 /** Which table a listing came from. */
 export type IpFamily = "ipv4" | "ipv6";
