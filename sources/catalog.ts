@@ -6,8 +6,8 @@
  */
 import type { KubeconfigAccess } from "../agent/kubeconfig_access.ts";
 import type { AgentOptions } from "../agent/options.ts";
-import { DOCKER_URL_HOST } from "./docker/docker_client.ts";
-import { PROC_NET_ROOT } from "./procnet/watch_proc_net.ts";
+import { DOCKER_URL_HOST } from "./docker/config.ts";
+import { PROC_NET_ROOT } from "./procnet/config.ts";
 
 /**
  * Where a source's worker entry is: `<name>/worker.ts` beside this file in

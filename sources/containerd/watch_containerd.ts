@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { ContainerdConfig } from "./config.ts";
 import type { Clock } from "../../support/clock.ts";
 import type { PortEntry } from "../../tracker/binding.ts";
 import { keepConnected } from "../keep_connected.ts";
@@ -31,41 +32,6 @@ import {
   STATE_DIR_LABEL,
 } from "./parse_containerd.ts";
 import { sourceLogger } from "../source_log.ts";
-
-/** Configuration of the containerd source. */
-export interface ContainerdConfig {
-  /** containerd's gRPC socket. */
-  readonly socketPath: string;
-  /** nerdctl's data root: state dirs outside it are not read. */
-  readonly nerdctlDataRoot: string;
-}
-
-function absolutePath(value: unknown, name: string): string {
-  if (
-    typeof value !== "string" || !value.startsWith("/") ||
-    value.split("/").includes("..")
-  ) {
-    throw new TypeError(
-      `Cannot configure containerd: ${name} must be an absolute path without ".."`,
-    );
-  }
-  return value;
-}
-
-/**
- * Reads the source's configuration from the start message.
- *
- * @throws {TypeError} When a path is not absolute.
- */
-export function parseContainerdConfig(
-  raw: Readonly<Record<string, unknown>>,
-): ContainerdConfig {
-  return {
-    socketPath: absolutePath(raw.socketPath, "socketPath"),
-    nerdctlDataRoot: absolutePath(raw.nerdctlDataRoot, "nerdctlDataRoot")
-      .replace(/\/+$/, "") || "/",
-  };
-}
 
 /** Options of {@linkcode watchContainerd}. */
 export interface WatchContainerdOptions {

@@ -4,7 +4,8 @@
  * @module
  */
 import { runSourceWorker } from "../worker_runtime.ts";
-import { parseContainerdConfig, watchContainerd } from "./watch_containerd.ts";
+import { watchContainerd } from "./watch_containerd.ts";
+import { parseContainerdConfig } from "./config.ts";
 
 runSourceWorker(
   "containerd",

@@ -4,10 +4,8 @@
  *
  * @module
  */
+import { DOCKER_URL_HOST } from "./config.ts";
 import { CONTAINER_ACTIONS } from "./parse_docker.ts";
-
-/** The host name put in request URLs; never resolved (the socket carries the request). */
-export const DOCKER_URL_HOST = "docker";
 
 /** The engine answered with an error status. */
 export class DockerApiError extends Error {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { DockerConfig } from "./config.ts";
 import type { Clock } from "../../support/clock.ts";
 import type { PortEntry } from "../../tracker/binding.ts";
 import { keepConnected } from "../keep_connected.ts";
@@ -20,29 +21,6 @@ import {
   parseDockerInspect,
 } from "./parse_docker.ts";
 import { sourceLogger } from "../source_log.ts";
-
-/** Configuration of the Docker source. */
-export interface DockerConfig {
-  /** The engine's unix socket. */
-  readonly socketPath: string;
-}
-
-/**
- * Reads the source's configuration from the start message.
- *
- * @throws {TypeError} When the socket path is not absolute.
- */
-export function parseDockerConfig(
-  raw: Readonly<Record<string, unknown>>,
-): DockerConfig {
-  const socketPath = raw.socketPath;
-  if (typeof socketPath !== "string" || !socketPath.startsWith("/")) {
-    throw new TypeError(
-      "Cannot configure docker: socketPath must be an absolute path",
-    );
-  }
-  return { socketPath };
-}
 
 /**
  * Longest event line read, in bytes. Event lines carry the container's

@@ -4,7 +4,8 @@
  * @module
  */
 import { runSourceWorker } from "../worker_runtime.ts";
-import { parseDockerConfig, watchDocker } from "./watch_docker.ts";
+import { watchDocker } from "./watch_docker.ts";
+import { parseDockerConfig } from "./config.ts";
 
 runSourceWorker(
   "docker",

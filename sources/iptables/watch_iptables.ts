@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { IptablesConfig } from "./config.ts";
 import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import { bindingKey, type PortEntry } from "../../tracker/binding.ts";
@@ -14,59 +15,6 @@ import type { SourceMessageBody } from "../worker_runtime.ts";
 import { type ChangeSubscription, subscribeNftChanges } from "./nft_changes.ts";
 import { type IpFamily, parseNatTable } from "./parse_iptables.ts";
 import { sourceLogger } from "../source_log.ts";
-
-/** Configuration of the iptables source. */
-export interface IptablesConfig {
-  /** Absolute path of iptables-save. */
-  readonly iptablesSave: string;
-  /** Absolute path of ip6tables-save, when installed. */
-  readonly ip6tablesSave?: string;
-  /** Poll interval where there are no change notifications, in ms. */
-  readonly pollIntervalMs: number;
-  /** Safety-net full rescan interval, in ms. */
-  readonly resyncIntervalMs: number;
-  /** Absolute path of libc, for nf_tables notifications; none: poll. */
-  readonly libcPath?: string;
-}
-
-function absolute(value: unknown, name: string): string {
-  if (typeof value !== "string" || !value.startsWith("/")) {
-    throw new TypeError(
-      `Cannot configure iptables: ${name} must be an absolute path`,
-    );
-  }
-  return value;
-}
-
-function interval(value: unknown, name: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 10) {
-    throw new TypeError(
-      `Cannot configure iptables: ${name} must be a number of ms, at least 10`,
-    );
-  }
-  return value;
-}
-
-/**
- * Reads the source's configuration from the start message.
- *
- * @throws {TypeError} When a path is not absolute or an interval is bad.
- */
-export function parseIptablesConfig(
-  raw: Readonly<Record<string, unknown>>,
-): IptablesConfig {
-  return {
-    iptablesSave: absolute(raw.iptablesSave, "iptablesSave"),
-    pollIntervalMs: interval(raw.pollIntervalMs, "pollIntervalMs"),
-    resyncIntervalMs: interval(raw.resyncIntervalMs, "resyncIntervalMs"),
-    ...(raw.ip6tablesSave === undefined
-      ? {}
-      : { ip6tablesSave: absolute(raw.ip6tablesSave, "ip6tablesSave") }),
-    ...(raw.libcPath === undefined
-      ? {}
-      : { libcPath: absolute(raw.libcPath, "libcPath") }),
-  };
-}
 
 /** Runs `<binary> <args>` (see runCommand). */
 export type RunSave = (

@@ -3,7 +3,8 @@ import { FakeClock } from "../../support/clock.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import type { CommandResult } from "../../support/run_command.ts";
 import type { ChangeSubscription } from "./nft_changes.ts";
-import { type IptablesConfig, watchIptables } from "./watch_iptables.ts";
+import { watchIptables } from "./watch_iptables.ts";
+import type { IptablesConfig } from "./config.ts";
 
 const CONFIG: IptablesConfig = {
   iptablesSave: "/sbin/iptables-save",

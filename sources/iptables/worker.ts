@@ -4,7 +4,8 @@
  * @module
  */
 import { runSourceWorker } from "../worker_runtime.ts";
-import { parseIptablesConfig, watchIptables } from "./watch_iptables.ts";
+import { watchIptables } from "./watch_iptables.ts";
+import { parseIptablesConfig } from "./config.ts";
 
 runSourceWorker(
   "iptables",

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { KubernetesConfig } from "./config.ts";
 import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import type { PortEntry } from "../../tracker/binding.ts";
@@ -16,39 +17,9 @@ import { keepConnected } from "../keep_connected.ts";
 import { wallClockMs } from "../../support/clock.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { KubeApi, KubeApiError, type ReadTextFile } from "./kube_api.ts";
-import { type KubeConnection, parseKubeConnection } from "./kube_connection.ts";
-import {
-  serviceEntries,
-  type ServiceListenAddress,
-  serviceName,
-} from "./parse_service.ts";
+import { serviceEntries, serviceName } from "./parse_service.ts";
 import { parseListPage, parseWatchEvent } from "./parse_watch.ts";
 import { sourceLogger } from "../source_log.ts";
-
-/** Configuration of the Kubernetes source. */
-export interface KubernetesConfig {
-  /** The API server and credentials (from the kubeconfig's current context). */
-  readonly connection: KubeConnection;
-  /** Host address of every service binding. */
-  readonly listenAddress: ServiceListenAddress;
-}
-
-/**
- * Reads the source's configuration from the start message.
- *
- * @throws {TypeError} When a field is missing or wrong.
- */
-export function parseKubernetesConfig(
-  raw: Readonly<Record<string, unknown>>,
-): KubernetesConfig {
-  const { listenAddress } = raw;
-  if (listenAddress !== "0.0.0.0" && listenAddress !== "127.0.0.1") {
-    throw new TypeError(
-      "Cannot configure kubernetes: listenAddress must be 0.0.0.0 or 127.0.0.1",
-    );
-  }
-  return { connection: parseKubeConnection(raw.connection), listenAddress };
-}
 
 /** Options of {@linkcode watchKubernetes}. */
 export interface WatchKubernetesOptions {

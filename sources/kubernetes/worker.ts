@@ -6,7 +6,8 @@
  * @module
  */
 import { runSourceWorker } from "../worker_runtime.ts";
-import { parseKubernetesConfig, watchKubernetes } from "./watch_kubernetes.ts";
+import { watchKubernetes } from "./watch_kubernetes.ts";
+import { parseKubernetesConfig } from "./config.ts";
 
 runSourceWorker("kubernetes", async (config, emit, signal) => {
   await watchKubernetes(parseKubernetesConfig(config), emit, signal);

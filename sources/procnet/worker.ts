@@ -4,7 +4,8 @@
  * @module
  */
 import { runSourceWorker } from "../worker_runtime.ts";
-import { parseProcNetConfig, watchProcNet } from "./watch_proc_net.ts";
+import { watchProcNet } from "./watch_proc_net.ts";
+import { parseProcNetConfig } from "./config.ts";
 
 runSourceWorker(
   "procnet",

@@ -1,0 +1,157 @@
+/**
+ * What a source is, in one typed value: its options and flags, how auto
+ * mode detects it, its worker (entry, permissions, typed configuration), the
+ * forwarders its bindings go to in each mode, and any main-thread companion.
+ * The CLI, planning, routing and the supervisor read these descriptors from
+ * the registry (sources/registry.ts) and nothing else; adding a source is a
+ * folder `sources/<name>/` with a `source.ts` and one registry line.
+ *
+ * A descriptor module is loaded by the main thread: it imports no watcher
+ * module (clients, parsers, watch loops), only its configuration type.
+ *
+ * @module
+ */
+import type { AgentMode, ForwarderName } from "../support/modes.ts";
+import type { OptionSpec } from "../support/option_table.ts";
+import type { Binding, PortEntry } from "../tracker/binding.ts";
+import type { MachineProbe } from "./probe.ts";
+
+/** Facts about this machine that every worker's grants may depend on. */
+export interface WorkerFacts {
+  /** Absolute path of libc, for FFI grants (see findLibcPath). */
+  readonly libcPath: string | undefined;
+}
+
+/** How to run a source's worker. */
+export interface SourceWorker<O, C, F> {
+  /** The worker module. */
+  readonly entry: URL;
+  /** Exactly what the worker may do; everything not listed is denied. */
+  permissions(options: O, facts: WorkerFacts & F): Deno.PermissionOptionsObject;
+  /** The configuration sent in the start message; the worker parses it back as `C`. */
+  config(options: O, facts: WorkerFacts & F): C;
+}
+
+/** Whether auto mode runs a source, and why. */
+export interface Detection {
+  /** It can work here. */
+  readonly ok: boolean;
+  /** Why it can or cannot, for the start-up log. */
+  readonly reason: string;
+}
+
+/** What the command line gives a descriptor's option check. */
+export interface ResolveContext {
+  /** The long names of the options the command line set. */
+  readonly given: ReadonlySet<string>;
+  /** The environment (e.g. DOCKER_HOST). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** A mode flag was given (not auto mode). */
+  readonly explicit: boolean;
+}
+
+/** What a main-thread companion may do. */
+export interface CompanionContext<O, F> {
+  /** The agent's options. */
+  readonly options: O;
+  /** The agent's mode. */
+  readonly mode: AgentMode;
+  /** (Re)starts the source's worker, granted and configured for `facts`. */
+  startWorker(facts: F): void;
+  /**
+   * Holds bindings the agent forwards on the source's behalf, under the
+   * owner `ownerId` of the source "static" (the Kubernetes API port).
+   */
+  hold(ownerId: string, entries: readonly PortEntry[]): void;
+  /** Aborts when the agent stops; the companion's promise then settles. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * One source. `N` is its name, which is also the boolean option that
+ * switches it (`--docker`); `O` its options (that switch included), `C` its
+ * worker's configuration, `F` the facts its grants need beyond
+ * {@linkcode WorkerFacts}.
+ */
+export interface SourceDescriptor<
+  N extends string,
+  O extends { readonly [K in N]: boolean },
+  C,
+  F = Record<never, never>,
+> {
+  /** The source's name: in logs, `status`, and as its switch. */
+  readonly name: N;
+  /** Its options, in the order the help lists them; the first is its switch. */
+  readonly options: readonly OptionSpec<O>[];
+  /** The value of every option when not given (auto mode). */
+  readonly defaults: O;
+  /** With a mode flag given, the switch's value when not given (Go: -iptables is on). @default false */
+  readonly onWithoutFlag?: boolean;
+  /** A container engine: selects host-switch mode, one per run, never also given listeners. */
+  readonly engine?: boolean;
+  /**
+   * Checks and completes the options the command line gave (after every
+   * value was parsed). Throws UsageError for a combination it refuses.
+   */
+  resolveOptions?(options: O, context: ResolveContext): O;
+  /** Whether auto mode runs it here. */
+  detect(options: O, probe: MachineProbe): Promise<Detection>;
+  /** The facts its grants need, found once at start. */
+  gatherFacts?(options: O, probe: MachineProbe): Promise<F>;
+  /** Its worker. */
+  readonly worker: SourceWorker<O, C, F>;
+  /** The forwarders that should have a binding this source holds, in `mode`. */
+  route(mode: AgentMode, binding: Binding): readonly ForwarderName[];
+  /**
+   * Its bindings include sockets the agent's own listeners open (they are
+   * dropped before the tracker sees them).
+   */
+  readonly seesAgentListeners?: boolean;
+  /**
+   * A main-thread companion. When there is one, it starts the worker
+   * (`startWorker`) when it has what the worker needs; otherwise the agent
+   * starts the worker at once with the gathered facts.
+   */
+  companion?(context: CompanionContext<O, F>): Promise<void>;
+}
+
+/** Nothing at all: the base every source's permissions start from. */
+export const NO_PERMISSIONS: Deno.PermissionOptionsObject = {
+  env: false,
+  ffi: false,
+  import: false,
+  net: false,
+  read: false,
+  run: false,
+  sys: false,
+  write: false,
+};
+
+/**
+ * Where a source's worker entry is: `worker.ts` beside its `source.ts` in
+ * the source tree (and in a `deno compile` binary, which keeps the tree's
+ * paths); `sources/<name>/worker.js` under the bundle's main.js in a build
+ * of `deno task bundle` (one folder: main.js and sources/).
+ *
+ * @param name The source's name (its folder).
+ * @param here The descriptor module's `import.meta.url`.
+ */
+export function workerEntry(name: string, here: string): URL {
+  return here.endsWith(`/sources/${name}/source.ts`)
+    ? new URL("./worker.ts", here)
+    : new URL(`./sources/${name}/worker.js`, here);
+}
+
+/** The route of a source whose ports have no way of their own to the host. */
+export function defaultRoute(mode: AgentMode): readonly ForwarderName[] {
+  switch (mode) {
+    case "auto":
+      return ["log"];
+    case "listeners":
+      return ["listeners"];
+    case "privileged":
+      return ["vtunnel"];
+    case "host-switch":
+      return ["host-switch"];
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The Kubernetes worker's configuration: the type the main thread sends
+ * (sources/kubernetes/source.ts) and the check the worker reads it back with.
+ *
+ * @module
+ */
+import { type KubeConnection, parseKubeConnection } from "./kube_connection.ts";
+import type { ServiceListenAddress } from "./parse_service.ts";
+
+/** Configuration of the Kubernetes source. */
+export interface KubernetesConfig {
+  /** The API server and credentials (from the kubeconfig's current context). */
+  readonly connection: KubeConnection;
+  /** Host address of every service binding. */
+  readonly listenAddress: ServiceListenAddress;
+}
+
+/**
+ * Reads the source's configuration from the start message.
+ *
+ * @throws {TypeError} When a field is missing or wrong.
+ */
+export function parseKubernetesConfig(
+  raw: Readonly<Record<string, unknown>>,
+): KubernetesConfig {
+  const { listenAddress } = raw;
+  if (listenAddress !== "0.0.0.0" && listenAddress !== "127.0.0.1") {
+    throw new TypeError(
+      "Cannot configure kubernetes: listenAddress must be 0.0.0.0 or 127.0.0.1",
+    );
+  }
+  return { connection: parseKubeConnection(raw.connection), listenAddress };
+}
