@@ -44,10 +44,11 @@ export {
   type LogForwarderOptions,
 } from "./forwarding/log_forwarder.ts";
 export {
+  type AgentMode,
   type ForwarderName,
   MODE_FORWARDERS,
-  routeBinding,
-} from "./forwarding/router.ts";
+} from "./support/modes.ts";
+export { type Route, routeBinding, routeFor } from "./agent/routes.ts";
 export {
   type ControlMessage,
   MESSAGE_VERSION,
@@ -62,8 +63,8 @@ export type {
   SourceLogLevel,
 } from "./sources/source_log.ts";
 export {
-  type AgentMode,
   type AgentOptions,
+  type CoreOptions,
   DEFAULT_OPTIONS,
 } from "./agent/options.ts";
 export { type CommandLineResult, parseCommandLine } from "./agent/cli.ts";
@@ -94,4 +95,25 @@ export {
   type SupervisedSource,
   type SupervisorOptions,
 } from "./sources/supervisor.ts";
-export { type SourceName } from "./sources/catalog.ts";
+export { type SourceName, SOURCES } from "./sources/registry.ts";
+export type {
+  CompanionContext,
+  Detection,
+  ResolveContext,
+  SourceDescriptor,
+  SourceWorker,
+  WorkerFacts,
+} from "./sources/descriptor.ts";
+export type {
+  AnySourceDescriptor,
+  Intersection,
+  OptionsOf,
+  SourceOptions,
+  SourceRegistry,
+} from "./sources/registry.ts";
+export type {
+  AnyOptionSpec,
+  OptionSpec,
+  OptionSpecBase,
+  OptionSpecFor,
+} from "./support/option_table.ts";

@@ -224,3 +224,29 @@ export async function serveControl(
 }
 
 const BACKOFF = { initialMs: 50, maxMs: 2_000 };
+
+/**
+ * Serves the control API at `path` unless it is "" (switched off); a socket
+ * that cannot be made (not root, no /run) is logged and the agent runs
+ * without it.
+ */
+export async function startControl(
+  path: string,
+  state: ControlState,
+): Promise<ControlServer | undefined> {
+  if (path === "") return undefined;
+  const logger = getLogger(["guest-agent", "control"]);
+  try {
+    const server = await serveControl(path, state);
+    logger.info("control API at {path} (guest-agent ports, status)", {
+      path: server.path,
+    });
+    return server;
+  } catch (error) {
+    logger.warn(
+      "no control API: cannot serve {path}: {error} (guest-agent ports and status will not work; see --control-socket)",
+      { path, error: (error as Error).message },
+    );
+    return undefined;
+  }
+}

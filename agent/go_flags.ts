@@ -4,6 +4,9 @@
  *
  * @module
  */
+import { type AnyOptionSpec, UsageError } from "../support/option_table.ts";
+import { SOURCES } from "../sources/registry.ts";
+import { allOptionSpecs } from "./options.ts";
 
 /** A flag of the Go agent: its name there, our long option, and whether it is boolean. */
 export interface GoFlag {
@@ -15,38 +18,18 @@ export interface GoFlag {
   readonly boolean: boolean;
 }
 
-/** Every flag of the Go agent (PROTOCOLS.md §1). */
-export const GO_FLAGS: readonly GoFlag[] = [
-  { goName: "debug", longName: "debug", boolean: true },
-  { goName: "kubeconfig", longName: "kubeconfig", boolean: false },
-  { goName: "iptables", longName: "iptables", boolean: true },
-  { goName: "kubernetes", longName: "kubernetes", boolean: true },
-  { goName: "docker", longName: "docker", boolean: true },
-  { goName: "containerd", longName: "containerd", boolean: true },
-  { goName: "containerdSock", longName: "containerd-sock", boolean: false },
-  { goName: "vtunnelAddr", longName: "vtunnel-addr", boolean: false },
-  {
-    goName: "privilegedService",
-    longName: "privileged-service",
-    boolean: true,
-  },
-  {
-    goName: "k8sServiceListenerAddr",
-    longName: "k8s-service-listener-addr",
-    boolean: false,
-  },
-  { goName: "adminInstall", longName: "admin-install", boolean: true },
-  { goName: "k8sAPIPort", longName: "k8s-api-port", boolean: false },
-  { goName: "tap-interface-ip", longName: "tap-interface-ip", boolean: false },
-];
+/** Every flag of the Go agent (docs/protocols.md, "Flags of the Go agent"), from the option tables. */
+export const GO_FLAGS: readonly GoFlag[] = goFlagsOf(allOptionSpecs(SOURCES));
 
-/** Thrown for a command line that cannot be accepted; the CLI exits 2. */
-export class UsageError extends Error {
-  /** Creates the error; the message is the one line the user sees. */
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
+/** The Go flags among `specs`: those that have a Go name. */
+export function goFlagsOf(specs: readonly AnyOptionSpec[]): GoFlag[] {
+  return specs.flatMap((spec) =>
+    spec.goName === undefined ? [] : [{
+      goName: spec.goName,
+      longName: spec.name,
+      boolean: spec.kind === "boolean",
+    }]
+  );
 }
 
 const TRUE_WORDS = new Set(["1", "t", "T", "true", "TRUE", "True"]);
@@ -72,12 +55,16 @@ export function parseGoBoolean(text: string): boolean | undefined {
  * stops at `--`.
  *
  * @param argv The arguments after the program name.
+ * @param goFlags The Go flags to rewrite.
  * @returns The rewritten arguments.
  * @throws {UsageError} For a boolean flag whose value is not a Go boolean.
  */
-export function normaliseGoFlags(argv: readonly string[]): string[] {
+export function normaliseGoFlags(
+  argv: readonly string[],
+  goFlags: readonly GoFlag[] = GO_FLAGS,
+): string[] {
   const byName = new Map<string, GoFlag>();
-  for (const flag of GO_FLAGS) {
+  for (const flag of goFlags) {
     byName.set(flag.goName, flag);
     byName.set(flag.longName, flag);
   }

@@ -8,11 +8,8 @@
  */
 import type { Binding, Protocol } from "../tracker/binding.ts";
 import { Libc } from "../support/libc.ts";
-import {
-  isPublishing,
-  parseProcNet,
-} from "../sources/procnet/parse_proc_net.ts";
-import { DIAG_QUERIES, SockDiag } from "../sources/procnet/sock_diag.ts";
+import { isPublishing, parseProcNet } from "../support/parse_proc_net.ts";
+import { DIAG_QUERIES, SockDiag } from "../support/sock_diag.ts";
 
 const TABLES: readonly [string, Protocol][] = [
   ["tcp", "tcp"],

@@ -1,26 +1,33 @@
 /**
- * The agent's options, as the CLI and library callers give them.
+ * The agent's options: its own (mode, logging, forwarding, control) and
+ * every registered source's, with the table of the agent's own flags. The
+ * sources' flags live in their descriptors (sources/<name>/source.ts).
  *
  * @module
  */
+import { isIpv4 } from "../support/ip.ts";
+import type { AgentMode } from "../support/modes.ts";
+import {
+  type AnyOptionSpec,
+  choiceValue,
+  msValue,
+  type OptionSpec,
+  pathValue,
+  textValue,
+  UsageError,
+} from "../support/option_table.ts";
+import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
+import {
+  sourceDefaults,
+  type SourceOptions,
+  type SourceRegistry,
+  SOURCES,
+} from "../sources/registry.ts";
 
-/** How the agent forwards, decided from the flags (see README, "Modes"). */
-export type AgentMode =
-  /** No mode flag: run the sources that can work here, log the table. */
-  | "auto"
-  /** -privilegedService: PortMapping JSON to the privileged service. */
-  | "privileged"
-  /** -docker or -containerd without the privileged service: host-switch API. */
-  | "host-switch"
-  /** Neither: listeners that make WSL relay the ports. */
-  | "listeners";
+export type { AgentMode } from "../support/modes.ts";
 
-/**
- * Everything the agent can be told. In auto mode the source switches
- * (`docker`, `containerd`, `iptables`, `kubernetes`, `procnet`) mean "may run
- * when detected"; in the other modes they mean "runs".
- */
-export interface AgentOptions {
+/** What the agent itself can be told, besides its sources' options. */
+export interface CoreOptions {
   /** Which forwarding mode. */
   readonly mode: AgentMode;
   /** Log at debug level. */
@@ -29,44 +36,14 @@ export interface AgentOptions {
   readonly logFormat: "text" | "json";
   /** Log the forwarding table instead of forwarding (any mode). */
   readonly dryRun: boolean;
-  /** Watch Docker events. */
-  readonly docker: boolean;
-  /** Docker socket path. */
-  readonly dockerSocket: string;
-  /** Watch containerd events. */
-  readonly containerd: boolean;
-  /** containerd socket path. */
-  readonly containerdSocket: string;
-  /** nerdctl's data root: containers' state dirs (network-config.json) under it are read. */
-  readonly nerdctlDataRoot: string;
-  /** Scan iptables DNAT rules. */
-  readonly iptables: boolean;
-  /** iptables poll interval in ms, where there are no change notifications. */
-  readonly iptablesIntervalMs: number;
-  /** iptables safety-net rescan interval in ms (with notifications). */
-  readonly iptablesResyncMs: number;
-  /** Watch Kubernetes NodePort and LoadBalancer services. */
-  readonly kubernetes: boolean;
-  /** kubeconfig path. */
-  readonly kubeconfig: string;
-  /** Scan /proc/net for listening sockets. */
-  readonly procnet: boolean;
-  /** /proc/net scan interval in ms. */
-  readonly procnetIntervalMs: number;
-  /** Host ports never to forward. */
-  readonly ignorePorts: readonly number[];
   /** Send PortMapping JSON to the privileged service. */
   readonly privilegedService: boolean;
   /** The privileged service's address: tcp://host:port, unix:///path or vsock://cid:port. */
   readonly vtunnelAddr: string;
   /** The interface whose addresses are the PortMapping's connectAddrs. */
   readonly connectInterface: string;
-  /** Address Kubernetes service listeners bind to: 0.0.0.0 or 127.0.0.1. */
-  readonly k8sServiceListenerAddr: "0.0.0.0" | "127.0.0.1";
   /** Admin install: expose on the binding's host IP rather than 127.0.0.1. */
   readonly adminInstall: boolean;
-  /** Kubernetes API port forwarded on 127.0.0.1 with -kubernetes. */
-  readonly k8sApiPort: number;
   /** The VM's tap IP, the host-switch API's remote. */
   readonly tapInterfaceIp: string;
   /** The host-switch API's base URL. */
@@ -85,37 +62,205 @@ export interface AgentOptions {
 }
 
 /**
- * The options of `guest-agent` with no flags: auto mode, where every source
- * may run when detected. Paths, addresses and ports equal the Go agent's.
+ * Everything the agent can be told. In auto mode the source switches
+ * (`docker`, `containerd`, `iptables`, `kubernetes`, `procnet`) mean "may run
+ * when detected"; in the other modes they mean "runs".
  */
-export const DEFAULT_OPTIONS: AgentOptions = {
+export type AgentOptions = CoreOptions & SourceOptions;
+
+/** The agent's own options when not given. */
+export const CORE_DEFAULTS: CoreOptions = {
   mode: "auto",
   debug: false,
   logFormat: "text",
   dryRun: false,
-  docker: true,
-  dockerSocket: "/var/run/docker.sock",
-  containerd: true,
-  containerdSocket: "/run/k3s/containerd/containerd.sock",
-  nerdctlDataRoot: "/var/lib/nerdctl",
-  iptables: true,
-  iptablesIntervalMs: 2000,
-  iptablesResyncMs: 60_000,
-  kubernetes: true,
-  kubeconfig: "/etc/rancher/k3s/k3s.yaml",
-  procnet: true,
-  procnetIntervalMs: 1000,
-  ignorePorts: [],
   controlSocket: "/run/guest-agent/control.sock",
   privilegedService: false,
   vtunnelAddr: "127.0.0.1:3040",
   connectInterface: "eth0",
-  k8sServiceListenerAddr: "0.0.0.0",
   adminInstall: false,
-  k8sApiPort: 6443,
   tapInterfaceIp: "192.168.127.2",
   hostSwitchUrl: "http://192.168.127.1:80",
   stateDir: "/var/lib/guest-agent",
   shutdownTimeoutMs: 5000,
   listenerSettleMs: 2000,
 };
+
+/**
+ * The options of `guest-agent` with no flags: auto mode, where every source
+ * may run when detected. Paths, addresses and ports equal the Go agent's.
+ */
+export const DEFAULT_OPTIONS: AgentOptions = {
+  ...CORE_DEFAULTS,
+  ...sourceDefaults(SOURCES),
+};
+
+/** The agent's own flags that come before the sources' in the help. */
+export const GENERAL_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
+  {
+    key: "debug",
+    name: "debug",
+    goName: "debug",
+    kind: "boolean",
+    help: "debug logging (Go: -debug)",
+    negation: "info logging",
+  },
+  {
+    key: "logFormat",
+    name: "log-format",
+    kind: "value",
+    valueName: "<format>",
+    help: 'log line format: "text" or "json"',
+    parse: choiceValue("--log-format", ["text", "json"] as const),
+  },
+  {
+    key: "dryRun",
+    name: "dry-run",
+    kind: "boolean",
+    help: "log the forwarding table instead of forwarding, in any mode",
+  },
+  {
+    key: "controlSocket",
+    name: "control-socket",
+    kind: "value",
+    valueName: "<path>",
+    help: 'unix socket of the ports and status commands ("" for none)',
+    parse: textValue,
+  },
+];
+
+/** The agent's forwarding flags, after the sources' in the help. */
+export const FORWARDING_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
+  {
+    key: "privilegedService",
+    name: "privileged-service",
+    goName: "privilegedService",
+    kind: "boolean",
+    help:
+      "send PortMapping JSON to the privileged service (Go: -privilegedService)",
+    negation: "do not use the privileged service",
+  },
+  {
+    key: "vtunnelAddr",
+    name: "vtunnel-addr",
+    goName: "vtunnelAddr",
+    kind: "value",
+    valueName: "<address>",
+    help:
+      "privileged service address: host:port, tcp://, unix:// or vsock:// (Go: -vtunnelAddr)",
+    parse: (value) => {
+      try {
+        parseVtunnelTarget(value);
+      } catch (error) {
+        throw new UsageError(
+          `invalid value for -vtunnelAddr: ${(error as Error).message}`,
+        );
+      }
+      return value;
+    },
+  },
+  {
+    key: "connectInterface",
+    name: "connect-interface",
+    kind: "value",
+    valueName: "<name>",
+    help: "interface whose addresses the privileged service connects to",
+    parse: (value) => {
+      if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(value)) {
+        throw new UsageError(
+          `invalid value ${
+            JSON.stringify(value)
+          } for --connect-interface: accepted values are interface names of 1 to 15 characters`,
+        );
+      }
+      return value;
+    },
+  },
+  {
+    key: "adminInstall",
+    name: "admin-install",
+    goName: "adminInstall",
+    kind: "boolean",
+    help:
+      "admin install: expose on the binding's own address (Go: -adminInstall)",
+    negation: "expose on 127.0.0.1",
+  },
+  {
+    key: "tapInterfaceIp",
+    name: "tap-interface-ip",
+    goName: "tap-interface-ip",
+    kind: "value",
+    valueName: "<address>",
+    help: "the VM's tap IP, host-switch remote (Go: -tap-interface-ip)",
+    parse: (value) => {
+      if (!isIpv4(value)) {
+        throw new UsageError(
+          `invalid value ${
+            JSON.stringify(value)
+          } for -tap-interface-ip: accepted values are IPv4 addresses`,
+        );
+      }
+      return value;
+    },
+  },
+  {
+    key: "hostSwitchUrl",
+    name: "host-switch-url",
+    kind: "value",
+    valueName: "<url>",
+    help: "the host-switch API (namespaced network)",
+    parse: (value) => {
+      const url = URL.parse(value);
+      if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+        throw new UsageError(
+          `invalid value ${
+            JSON.stringify(value)
+          } for --host-switch-url: accepted values are http:// or https:// URLs`,
+        );
+      }
+      return value;
+    },
+  },
+  {
+    key: "stateDir",
+    name: "state-dir",
+    kind: "value",
+    valueName: "<path>",
+    help: "where the agent records what it exposed",
+    parse: pathValue("--state-dir"),
+  },
+  {
+    key: "shutdownTimeoutMs",
+    name: "shutdown-timeout",
+    kind: "value",
+    valueName: "<ms>",
+    help: "how long shutdown may spend removing forwarded ports",
+    parse: msValue("--shutdown-timeout", 100),
+  },
+  {
+    key: "listenerSettleMs",
+    name: "listener-settle",
+    kind: "value",
+    valueName: "<ms>",
+    help:
+      "a port gets a listener only after nothing in the VM listened on it this long",
+    parse: msValue("--listener-settle", 0),
+  },
+];
+
+/**
+ * Every option spec, in help order: the agent's general options, each
+ * source's (in registry order), then the forwarding options.
+ */
+export function allOptionSpecs(registry: SourceRegistry): AnyOptionSpec[] {
+  return [
+    ...GENERAL_OPTIONS,
+    ...registry.flatMap((source) => source.options),
+    ...FORWARDING_OPTIONS,
+  ] as AnyOptionSpec[];
+}
+
+/** The defaults of the agent's own options and of every source in `registry`. */
+export function defaultOptions(registry: SourceRegistry): AgentOptions {
+  return { ...CORE_DEFAULTS, ...sourceDefaults(registry) };
+}

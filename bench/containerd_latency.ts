@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { injected } from "../tests/recording_forwarder.ts";
 import {
   canRunContainerd,
   startContainerd,
@@ -58,7 +59,7 @@ const options = {
 const forwarder = new TimingForwarder();
 const times = new UpsertTimes();
 const agent = await startAgent(options, {
-  forwarders: [forwarder],
+  ...injected([forwarder]),
   onSourceMessage: times.hook,
 });
 

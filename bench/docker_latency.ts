@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { injected } from "../tests/recording_forwarder.ts";
 import {
   canRunDockerd,
   startDockerd,
@@ -66,7 +67,7 @@ const agent = await startAgent({
   ...onlySources("docker"),
   dockerSocket: dockerd.socket,
 }, {
-  forwarders: [forwarder],
+  ...injected([forwarder]),
   onSourceMessage: times.hook,
 });
 

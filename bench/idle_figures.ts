@@ -18,7 +18,7 @@ import {
 } from "../tests/netns.ts";
 import { startNetnsAgent } from "../tests/netns_agent.ts";
 import { onlySources } from "../tests/test_options.ts";
-import type { SourceName } from "../sources/catalog.ts";
+import type { SourceName } from "../sources/registry.ts";
 import { print, processUsage, reportValue } from "./latency_support.ts";
 
 const IDLE_SECONDS = Number(Deno.args[0] ?? 60);

@@ -16,7 +16,7 @@ import {
   startKubeApiServer,
 } from "../tests/engines/kube_apiserver.ts";
 import { onlySources, TEST_OPTIONS } from "../tests/test_options.ts";
-import { RecordingForwarder } from "../tests/recording_forwarder.ts";
+import { injected, RecordingForwarder } from "../tests/recording_forwarder.ts";
 import { startAgent } from "../agent/run_agent.ts";
 
 const RESTARTS = Number(Deno.args[0] ?? 5);
@@ -32,7 +32,7 @@ const agent = await startAgent({
   ...onlySources("kubernetes"),
   mode: "listeners",
   kubeconfig: k.kubeconfig,
-}, { forwarders: [forwarder] });
+}, injected([forwarder]));
 const cleanUp = cleanUpOnce("kube_apiserver_figures", async () => {
   await agent.stop();
   await k.stop();

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { injected } from "../tests/recording_forwarder.ts";
 import type { AgentOptions } from "../agent/options.ts";
 import { type AgentDependencies, startAgent } from "../agent/run_agent.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
@@ -272,7 +273,7 @@ export async function measureAgentStarts(
   for (let i = 0; i < runs; i++) {
     const counter = new TimingForwarder();
     const start = performance.now();
-    const agent = await startAgent(options, { forwarders: [counter] });
+    const agent = await startAgent(options, injected([counter]));
     while (counter.addedAt.size < owners) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }

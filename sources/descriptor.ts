@@ -155,3 +155,26 @@ export function defaultRoute(mode: AgentMode): readonly ForwarderName[] {
       return ["host-switch"];
   }
 }
+
+/**
+ * An engine's binding in each mode: the privileged service, or the
+ * host-switch API (and a DNAT rule for a loopback binding, which the
+ * host-switch cannot reach otherwise).
+ */
+export function engineRoute(
+  mode: AgentMode,
+  binding: Binding,
+): readonly ForwarderName[] {
+  switch (mode) {
+    case "auto":
+      return ["log"];
+    case "listeners":
+      return ["listeners"];
+    case "privileged":
+      return ["vtunnel"];
+    case "host-switch":
+      return binding.hostIp === "127.0.0.1"
+        ? ["host-switch", "dnat"]
+        : ["host-switch"];
+  }
+}

@@ -3,10 +3,12 @@ import { waitFor } from "../tests/wait.ts";
 import { assert, assertEquals, assertStringIncludes } from "../tests/assert.ts";
 import { resetSync } from "@logtape/logtape";
 import { findLibcPath } from "../support/libc.ts";
-import { systemProbe } from "../agent/plan_sources.ts";
+import { systemProbe } from "./probe.ts";
 import { setupLogging } from "../support/logging.ts";
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
-import { NO_PERMISSIONS, SOURCE_WORKERS } from "./catalog.ts";
+import { NO_PERMISSIONS } from "./descriptor.ts";
+import { SOURCES } from "./registry.ts";
+import { procnetSource } from "./procnet/source.ts";
 import type { SourceMessage } from "./messages.ts";
 import { SourceSupervisor } from "./supervisor.ts";
 
@@ -161,11 +163,14 @@ Deno.test("each source's real grants: what a worker can and cannot do", async (t
       warnings: [],
     },
   };
-  for (const [name, spec] of Object.entries(SOURCE_WORKERS)) {
+  for (const source of SOURCES) {
+    const name = source.name;
     await t.step(name, async () => {
       const worker = new Worker(PROBE, {
         type: "module",
-        deno: { permissions: spec.permissions(DEFAULT_OPTIONS, facts) },
+        deno: {
+          permissions: source.worker.permissions(DEFAULT_OPTIONS, facts),
+        },
       });
       try {
         const result = await new Promise<Record<string, string>>(
@@ -214,13 +219,13 @@ Deno.test("each source's real grants: what a worker can and cannot do", async (t
 
 Deno.test("the procnet worker reads /proc/net with its narrow grant", async () => {
   const facts = { libcPath: findLibcPath() };
-  const spec = SOURCE_WORKERS.procnet!;
+  const { worker } = procnetSource;
   const received: SourceMessage[] = [];
   const supervisor = new SourceSupervisor([{
     name: "procnet",
-    entry: spec.entry,
-    permissions: spec.permissions(DEFAULT_OPTIONS, facts),
-    config: { ...spec.config(DEFAULT_OPTIONS, facts), intervalMs: 50 },
+    entry: worker.entry,
+    permissions: worker.permissions(DEFAULT_OPTIONS, facts),
+    config: { ...worker.config(DEFAULT_OPTIONS, facts), intervalMs: 50 },
   }], { onPortMessage: (_source, message) => received.push(message) });
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {

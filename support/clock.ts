@@ -84,7 +84,11 @@ export class FakeClock implements Clock {
   #now = 0;
   readonly #wallEpochMs: number;
 
-  /** @param wallEpochMs The wall-clock time of fake time 0. */
+  /**
+   * Creates a clock at fake time 0.
+   *
+   * @param wallEpochMs The wall-clock time of fake time 0.
+   */
   constructor(wallEpochMs: number = Date.UTC(2026, 0, 1)) {
     this.#wallEpochMs = wallEpochMs;
   }

@@ -19,7 +19,7 @@ export class UsageError extends Error {
 }
 
 /** What every option spec says, whatever its kind. */
-interface OptionSpecBase {
+export interface OptionSpecBase {
   /** The long option without dashes, as in `containerd-sock`. */
   readonly name: string;
   /** The Go agent's name of the flag, as in `containerdSock` (Go forms accepted). */

@@ -9,7 +9,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { collectText } from "./agent_process.ts";
 import { waitFor } from "./wait.ts";
-import { SOURCE_WORKERS } from "../sources/catalog.ts";
+import { SOURCE_NAMES } from "../sources/registry.ts";
 import { BUNDLE_RUN_FLAGS } from "./agent_runtime.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -20,9 +20,8 @@ Deno.test("the bundle task names every worker entry, and the bundled agent runs 
     await Deno.readTextFile(new URL("deno.json", ROOT)),
   );
   const task = config.tasks.bundle as string;
-  const entries = Object.keys(SOURCE_WORKERS).map((name) =>
-    `sources/${name}/worker.ts`
-  ).sort();
+  const entries = SOURCE_NAMES.map((name) => `sources/${name}/worker.ts`)
+    .sort();
   const named = [...task.matchAll(/(sources\/\S+\/worker\.ts)/g)].map((m) =>
     m[1]!
   )
@@ -46,7 +45,7 @@ Deno.test("the bundle task names every worker entry, and the bundled agent runs 
       stdin: "null",
     }).output();
     assertEquals(bundled.code, 0, new TextDecoder().decode(bundled.stderr));
-    for (const name of Object.keys(SOURCE_WORKERS)) {
+    for (const name of SOURCE_NAMES) {
       await Deno.stat(`${dir}/sources/${name}/worker.js`);
     }
 

@@ -7,7 +7,7 @@
  * @module
  */
 import { assertEquals } from "./assert.ts";
-import { SOURCE_WORKERS } from "../sources/catalog.ts";
+import { SOURCES } from "../sources/registry.ts";
 import { AGENT_V8_FLAGS } from "./agent_runtime.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -16,8 +16,8 @@ Deno.test("every compile task passes --include for every worker entry and the st
   const config = JSON.parse(
     await Deno.readTextFile(new URL("deno.json", ROOT)),
   );
-  const entries = Object.values(SOURCE_WORKERS)
-    .map((spec) => spec.entry.href.slice(ROOT.href.length))
+  const entries = SOURCES
+    .map((source) => source.worker.entry.href.slice(ROOT.href.length))
     .sort();
   for (const entry of entries) await Deno.stat(new URL(entry, ROOT));
   const targets = Object.entries(config.tasks as Record<string, string>)
@@ -90,8 +90,8 @@ Deno.test("the x86_64 compile task builds with deno standing in for denort: ever
       new TextDecoder().decode(compiled.stderr);
     assertEquals(compiled.code, 0, log);
     const embedded = embeddedPaths(log);
-    for (const spec of Object.values(SOURCE_WORKERS)) {
-      const entry = spec.entry.href.slice(ROOT.href.length);
+    for (const source of SOURCES) {
+      const entry = source.worker.entry.href.slice(ROOT.href.length);
       assertEquals(embedded.includes(entry), true, `${entry} in:\n${log}`);
     }
     // The metadata (JSON) sits in the payload after the runtime.

@@ -11,7 +11,7 @@ import {
   type Containerd,
   startContainerd,
 } from "./engines/containerd.ts";
-import { RecordingForwarder } from "./recording_forwarder.ts";
+import { injected, RecordingForwarder } from "./recording_forwarder.ts";
 import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
@@ -58,7 +58,7 @@ Deno.test("containerd source against a real containerd", {
       ...onlySources("containerd"),
       containerdSocket: c.socket,
       nerdctlDataRoot: nerdctlRoot,
-    }, { forwarders: [forwarder] });
+    }, injected([forwarder]));
 
     await t.step(
       "a container started before the agent is tracked",

@@ -6,7 +6,7 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { RecordingForwarder } from "./recording_forwarder.ts";
+import { injected, RecordingForwarder } from "./recording_forwarder.ts";
 import { TEST_OPTIONS } from "./test_options.ts";
 import { runControlCommand } from "../agent/control_commands.ts";
 import { runCommand } from "../support/run_command.ts";
@@ -15,12 +15,11 @@ import { startAgent } from "../agent/run_agent.ts";
 import type { AgentStatus, PortRow } from "../agent/control_view.ts";
 import { FakeClock } from "../support/clock.ts";
 import { readControl } from "./service_flags.ts";
-import { NO_PERMISSIONS } from "../sources/catalog.ts";
+import { fixtureSource } from "./fixtures/fixture_source.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import { unixAddress } from "../forwarding/vtunnel/socket_sender.ts";
 import { AF_UNIX, findLibcPath, Libc } from "../support/libc.ts";
 
-const STEADY = new URL("./fixtures/crashing_source_worker.ts", import.meta.url);
 const ROOT = new URL("../", import.meta.url);
 
 /** A forwarder whose host side is down: every add fails. */
@@ -48,12 +47,7 @@ function cli(args: string[]) {
 
 /** The steady fixture source holding one binding on `port`. */
 function steady(port: number) {
-  return [{
-    name: "steady",
-    entry: STEADY,
-    permissions: NO_PERMISSIONS,
-    config: { behaviour: "steady", port },
-  }];
+  return [fixtureSource("steady", { behaviour: "steady", port })];
 }
 
 Deno.test("ports says 'logged only' for a dry run, never 'forwarded'", async () => {
@@ -65,7 +59,7 @@ Deno.test("ports says 'logged only' for a dry run, never 'forwarded'", async () 
     privilegedService: true,
     dryRun: true,
     controlSocket: socket,
-  }, { sources: steady(4322) });
+  }, { registry: steady(4322) });
   try {
     let row = "";
     for (let i = 0; i < 100 && !row.includes("logged only"); i++) {
@@ -104,8 +98,8 @@ Deno.test("ports and status against a running agent, through its control socket"
     controlSocket: socket,
     shutdownTimeoutMs: 500,
   }, {
-    forwarders: [recording, new DownForwarder()],
-    sources: steady(4321),
+    ...injected([recording, new DownForwarder()]),
+    registry: steady(4321),
   });
   try {
     await recording.until(() => recording.keys.size === 1, "the binding");
@@ -190,8 +184,8 @@ Deno.test("ports and status against a running agent, through its control socket"
         ...TEST_OPTIONS,
         controlSocket: socket,
       }, {
-        forwarders: [new RecordingForwarder()],
-        sources: steady(4322),
+        ...injected([new RecordingForwarder()]),
+        registry: steady(4322),
       });
       await second.stop();
       const output = await runControlCommand([
@@ -287,8 +281,8 @@ Deno.test("the agent runs without a control API when its socket cannot be made",
   const occupied = `${dir}/occupied`;
   await Deno.writeTextFile(occupied, "not a socket");
   const agent = await startAgent({ ...TEST_OPTIONS, controlSocket: occupied }, {
-    forwarders: [new RecordingForwarder()],
-    sources: steady(4323),
+    ...injected([new RecordingForwarder()]),
+    registry: steady(4323),
   });
   await agent.stop();
   assertEquals(await Deno.readTextFile(occupied), "not a socket", "left alone");
@@ -307,8 +301,8 @@ Deno.test("ports and status read the agent's one clock: a FakeClock's wall time,
     kubernetes: false,
     controlSocket: socket,
   }, {
-    sources: steady(4329),
-    forwarders: [new RecordingForwarder()],
+    registry: steady(4329),
+    ...injected([new RecordingForwarder()]),
     clock,
   });
   try {

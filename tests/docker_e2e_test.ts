@@ -16,7 +16,7 @@ import {
 import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
-import { RecordingForwarder } from "./recording_forwarder.ts";
+import { injected, RecordingForwarder } from "./recording_forwarder.ts";
 import { bindingKey, makeBinding } from "../tracker/binding.ts";
 
 const run = runHttpd;
@@ -179,7 +179,7 @@ Deno.test("Docker source against a real dockerd", {
       ...TEST_OPTIONS,
       ...onlySources("docker"),
       dockerSocket: d.socket,
-    }, { forwarders: [forwarder] });
+    }, injected([forwarder]));
 
     await t.step(
       "a container started before the agent is tracked",
@@ -364,7 +364,7 @@ Deno.test("Docker source against a real dockerd", {
           ...TEST_OPTIONS,
           ...onlySources("docker"),
           dockerSocket: d.socket,
-        }, { forwarders: [second] });
+        }, injected([second]));
         try {
           await second.until(
             () => second.keysWith(18141).length === 2,

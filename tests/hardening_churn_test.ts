@@ -13,7 +13,7 @@ import { type LineReceiver, startLineReceiver } from "./line_receiver.ts";
 import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { waitFor } from "./wait.ts";
 import { startAgent } from "../agent/run_agent.ts";
-import { NO_PERMISSIONS } from "../sources/catalog.ts";
+import { fixtureSource } from "./fixtures/fixture_source.ts";
 
 const CHURN = new URL("./fixtures/churn_source_worker.ts", import.meta.url);
 const SEED = 20261124;
@@ -37,12 +37,7 @@ function startChurningAgent(
     connectInterface: "lo",
     shutdownTimeoutMs,
   }, {
-    sources: [{
-      name: "churn",
-      entry: CHURN,
-      permissions: NO_PERMISSIONS,
-      config,
-    }],
+    registry: [fixtureSource("churn", config, { entry: CHURN })],
   });
 }
 

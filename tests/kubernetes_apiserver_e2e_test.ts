@@ -18,7 +18,7 @@ import { exec } from "./netns.ts";
 import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
-import { RecordingForwarder } from "./recording_forwarder.ts";
+import { injected, RecordingForwarder } from "./recording_forwarder.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 
 /**
@@ -125,7 +125,7 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
       ...onlySources("kubernetes"),
       mode: "listeners",
       kubeconfig: k.kubeconfig,
-    }, { forwarders: [forwarder] });
+    }, injected([forwarder]));
 
     await t.step("a service made before the agent is tracked", async () => {
       await until(() => forwarder.keys.has("tcp/0.0.0.0:30080"), "early");

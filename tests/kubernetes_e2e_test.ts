@@ -10,7 +10,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { FakeKubeApi, fakeService } from "./fake_kube_api.ts";
 import { onlySources, TEST_OPTIONS } from "./test_options.ts";
-import { RecordingForwarder } from "./recording_forwarder.ts";
+import { injected, RecordingForwarder } from "./recording_forwarder.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { makeTestCertificates } from "./test_certificates.ts";
 
@@ -37,7 +37,7 @@ Deno.test("Kubernetes source against a fake API server speaking list + watch", a
       ...onlySources("kubernetes"),
       mode: "listeners",
       kubeconfig,
-    }, { forwarders: [forwarder] });
+    }, injected([forwarder]));
 
     await t.step(
       "with -kubernetes the API port is forwarded at once",
@@ -290,7 +290,7 @@ Deno.test("Kubernetes source over mutual TLS with a k3s-shaped kubeconfig (FAKE 
       ...onlySources("kubernetes"),
       mode: "listeners",
       kubeconfig,
-    }, { forwarders: [forwarder] });
+    }, injected([forwarder]));
     await forwarder.until(
       () =>
         [0, 1, 2].every((i) => forwarder.keys.has(`tcp/0.0.0.0:${31000 + i}`)),

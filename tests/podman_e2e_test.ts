@@ -11,7 +11,7 @@ import { canRunPodman, PODMAN_IMAGE, startPodman } from "./engines/podman.ts";
 import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
-import { RecordingForwarder } from "./recording_forwarder.ts";
+import { injected, RecordingForwarder } from "./recording_forwarder.ts";
 import { startNetnsAgent } from "./netns_agent.ts";
 
 const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
@@ -59,7 +59,7 @@ Deno.test("Docker source against Podman's Docker API", {
       ...TEST_OPTIONS,
       ...onlySources("docker"),
       dockerSocket: pm.socket,
-    }, { forwarders: [forwarder] });
+    }, injected([forwarder]));
 
     await t.step(
       "a container running before the agent is tracked",

@@ -52,3 +52,15 @@ export class RecordingForwarder implements Forwarder {
     return [...this.keys].filter((key) => key.endsWith(`:${port}`)).sort();
   }
 }
+
+/**
+ * Dependencies of startAgent that replace the mode's forwarders with
+ * `forwarders` and route every binding to all of them (tests that watch what
+ * the tracker holds, whatever the mode would do with it).
+ */
+export function injected(forwarders: readonly Forwarder[]): {
+  forwarders: readonly Forwarder[];
+  route: () => readonly string[];
+} {
+  return { forwarders, route: () => forwarders.map((f) => f.name) };
+}

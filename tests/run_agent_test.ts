@@ -7,14 +7,9 @@ import { waitFor } from "./wait.ts";
 import { TEST_OPTIONS } from "./test_options.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { startAgent } from "../agent/run_agent.ts";
-import { NO_PERMISSIONS } from "../sources/catalog.ts";
+import { fixtureSource } from "./fixtures/fixture_source.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
-
-const CRASHING = new URL(
-  "./fixtures/crashing_source_worker.ts",
-  import.meta.url,
-);
 
 class RecordingForwarder implements Forwarder {
   readonly name = "recording";
@@ -38,12 +33,8 @@ Deno.test("startAgent() keeps a crashing source's ports while it restarts", asyn
     shutdownTimeoutMs: 2000,
   }, {
     forwarders: [forwarder],
-    sources: [{
-      name: "crashing",
-      entry: CRASHING,
-      permissions: NO_PERMISSIONS,
-      config: { behaviour: "fatal", port: 4321 },
-    }],
+    registry: [fixtureSource("crashing", { behaviour: "fatal", port: 4321 })],
+    route: () => [forwarder.name],
   });
   try {
     await waitFor(() => (agent.supervisor.status()[0]?.restarts ?? 0) >= 3);
@@ -68,12 +59,8 @@ Deno.test("startAgent().stop() is bounded and reports what it could not remove",
     { ...TEST_OPTIONS, shutdownTimeoutMs: 300 },
     {
       forwarders: [forwarder],
-      sources: [{
-        name: "steady",
-        entry: CRASHING,
-        permissions: NO_PERMISSIONS,
-        config: { behaviour: "none", port: 5555 },
-      }],
+      registry: [fixtureSource("steady", { behaviour: "none", port: 5555 })],
+      route: () => [forwarder.name],
     },
   );
   await waitFor(() => forwarder.calls.length === 1);

@@ -6,8 +6,8 @@
  * @module
  */
 import { type AgentOptions, DEFAULT_OPTIONS } from "../agent/options.ts";
-import type { SourceName } from "../sources/catalog.ts";
-import { SOURCE_NAMES } from "../sources/catalog.ts";
+import type { SourceName } from "../sources/registry.ts";
+import { SOURCE_NAMES } from "../sources/registry.ts";
 
 /** DEFAULT_OPTIONS without the control socket. */
 export const TEST_OPTIONS: AgentOptions = {

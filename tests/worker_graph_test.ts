@@ -8,7 +8,7 @@
  * @module
  */
 import { assertEquals } from "./assert.ts";
-import { SOURCE_WORKERS, type SourceName } from "../sources/catalog.ts";
+import { type SourceName, SOURCES } from "../sources/registry.ts";
 
 /** npm packages a worker may load, by source. */
 const ALLOWED_NPM: Readonly<Record<SourceName, readonly string[]>> = {
@@ -36,11 +36,11 @@ async function npmImports(entry: URL): Promise<string[]> {
     .sort();
 }
 
-for (const [name, spec] of Object.entries(SOURCE_WORKERS)) {
-  Deno.test(`the ${name} worker loads only the npm packages it needs (no logging library)`, async () => {
+for (const source of SOURCES) {
+  Deno.test(`the ${source.name} worker loads only the npm packages it needs (no logging library)`, async () => {
     assertEquals(
-      await npmImports(spec!.entry),
-      [...ALLOWED_NPM[name as SourceName]].sort(),
+      await npmImports(source.worker.entry),
+      [...ALLOWED_NPM[source.name]].sort(),
     );
   });
 }

@@ -6,10 +6,7 @@ import {
 } from "../../tracker/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { findLibcPath, Libc } from "../../support/libc.ts";
-import {
-  isPublishing,
-  parseProcNet,
-} from "../../sources/procnet/parse_proc_net.ts";
+import { isPublishing, parseProcNet } from "../../support/parse_proc_net.ts";
 import { ListenerForwarder } from "./listener_forwarder.ts";
 
 function tracked(

@@ -18,8 +18,8 @@ import {
   isPublishing,
   parseProcNet,
   type ProcNetSocket,
-} from "./parse_proc_net.ts";
-import { DIAG_QUERIES, SockDiag } from "./sock_diag.ts";
+} from "../../support/parse_proc_net.ts";
+import { DIAG_QUERIES, SockDiag } from "../../support/sock_diag.ts";
 import { sourceLogger } from "../source_log.ts";
 
 /** The real /proc/net: the only root netlink diagnostics stand in for. */

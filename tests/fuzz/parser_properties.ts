@@ -10,7 +10,7 @@
  */
 import fc from "fast-check";
 import { Buffer } from "node:buffer";
-import { kubeconfigAccess } from "../../agent/kubeconfig_access.ts";
+import { kubeconfigAccess } from "../../sources/kubernetes/kubeconfig_access.ts";
 import { answer } from "../../agent/control_server.ts";
 import type { AgentStatus } from "../../agent/control_view.ts";
 import { parseOpenFilesLimit } from "../../support/open_files.ts";
@@ -34,8 +34,8 @@ import {
 } from "../../sources/kubernetes/parse_watch.ts";
 import { parseKubeConnection } from "../../sources/kubernetes/kube_connection.ts";
 import { MESSAGE_VERSION, parseSourceMessage } from "../../sources/messages.ts";
-import { parseProcNet } from "../../sources/procnet/parse_proc_net.ts";
-import { decodeDiagReply } from "../../sources/procnet/sock_diag.ts";
+import { parseProcNet } from "../../support/parse_proc_net.ts";
+import { decodeDiagReply } from "../../support/sock_diag.ts";
 import type { PortEntry } from "../../tracker/binding.ts";
 import { PortTracker } from "../../tracker/port_tracker.ts";
 
@@ -114,7 +114,7 @@ export function parserProperties(): [
     read("sources/iptables/testdata/cni.nat") +
     read("sources/iptables/testdata/netavark.nat");
   const limits = Deno.readTextFileSync("/proc/self/limits");
-  const procTcp = read("sources/procnet/testdata/tcp");
+  const procTcp = read("support/testdata/proc_net/tcp");
   const label = JSON.stringify([
     { HostPort: 8080, ContainerPort: 80, Protocol: "tcp", HostIP: "0.0.0.0" },
   ]);

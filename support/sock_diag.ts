@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { makeBinding, type Protocol } from "../../tracker/binding.ts";
-import { type Libc, NETLINK_SOCK_DIAG } from "../../support/libc.ts";
+import { makeBinding, type Protocol } from "../tracker/binding.ts";
+import { type Libc, NETLINK_SOCK_DIAG } from "./libc.ts";
 import {
   type ProcNetSocket,
   TCP_LISTEN,

@@ -12,7 +12,7 @@ import {
   isKubeServerUrl,
   type KubeConnection,
   type PemSource,
-} from "../sources/kubernetes/kube_connection.ts";
+} from "./kube_connection.ts";
 
 /** What a kubeconfig calls for. */
 export interface KubeconfigAccess {

@@ -1,13 +1,13 @@
-import { assertEquals, assertThrows } from "../../tests/assert.ts";
-import { bindingKey } from "../../tracker/binding.ts";
-import { confirmedKeys } from "./confirm_ports.ts";
+import { assertEquals, assertThrows } from "../tests/assert.ts";
+import { bindingKey } from "../tracker/binding.ts";
+import { confirmedKeys } from "../sources/procnet/confirm_ports.ts";
 import {
   decodeProcNetAddress,
   isPublishing,
   parseProcNet,
 } from "./parse_proc_net.ts";
 
-const testdata = new URL("./testdata/", import.meta.url);
+const testdata = new URL("./testdata/proc_net/", import.meta.url);
 const read = (name: string) => Deno.readTextFileSync(new URL(name, testdata));
 
 function published(name: string, protocol: "tcp" | "udp"): string[] {

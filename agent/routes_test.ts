@@ -1,7 +1,7 @@
 import { assertEquals } from "../tests/assert.ts";
 import { makeBinding } from "../tracker/binding.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
-import { routeBinding } from "./router.ts";
+import { routeBinding } from "./routes.ts";
 
 function held(hostIp: string, ...sources: string[]): TrackedBinding {
   const binding = makeBinding("tcp", hostIp, 8080);

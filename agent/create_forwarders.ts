@@ -1,0 +1,85 @@
+/**
+ * The forwarders of a mode, made from the options: the log forwarder in
+ * auto mode and dry runs, else the mode's own.
+ *
+ * @module
+ */
+import type { Forwarder } from "../forwarding/forwarder.ts";
+import { LogForwarder } from "../forwarding/log_forwarder.ts";
+import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
+import { HostSwitchForwarder } from "../forwarding/host_switch/host_switch_forwarder.ts";
+import { DnatForwarder } from "../forwarding/dnat/dnat_forwarder.ts";
+import { VtunnelForwarder } from "../forwarding/vtunnel/vtunnel_forwarder.ts";
+import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
+import { libcSocketSender } from "../forwarding/vtunnel/socket_sender.ts";
+import { sendOverStream } from "../forwarding/vtunnel/send_message.ts";
+import { LIBC_CANDIDATES } from "../support/libc.ts";
+import { MODE_FORWARDERS } from "../support/modes.ts";
+import type { OpenFilesLimit } from "../support/open_files.ts";
+import type { AgentOptions } from "./options.ts";
+
+/** Descriptors kept for everything but listeners (sources, control, forwarders). */
+export const FD_RESERVE = 256;
+
+/** The agent cannot start with these options; the CLI exits 2. */
+export class AgentStartError extends Error {
+  /** Creates the error; the message is what the user reads. */
+  constructor(message: string) {
+    super(message);
+    this.name = "AgentStartError";
+  }
+}
+
+/**
+ * Creates the forwarders of `options.mode`.
+ *
+ * @param options The agent's options.
+ * @param libcPath libc, for vsock and the vtunnel's socket calls.
+ * @param limit The open-files limit: the listeners keep under it.
+ * @throws {AgentStartError} When vsock is asked for and there is no libc.
+ */
+export function createForwarders(
+  options: AgentOptions,
+  libcPath: string | undefined,
+  limit: OpenFilesLimit | undefined,
+): Forwarder[] {
+  const names = MODE_FORWARDERS[options.mode];
+  if (options.mode === "auto" || options.dryRun) {
+    return names.map((name) => new LogForwarder(name));
+  }
+  return names.map((name): Forwarder => {
+    switch (name) {
+      case "listeners":
+        return new ListenerForwarder(
+          limit ? { maxOpen: Math.max(16, limit.soft - FD_RESERVE) } : {},
+        );
+      case "host-switch":
+        return new HostSwitchForwarder({
+          baseUrl: options.hostSwitchUrl,
+          adminInstall: options.adminInstall,
+          tapIp: options.tapInterfaceIp,
+          statePath: `${options.stateDir}/host-switch.json`,
+        });
+      case "dnat":
+        return new DnatForwarder();
+      case "vtunnel": {
+        const target = parseVtunnelTarget(options.vtunnelAddr);
+        if (target.transport === "vsock" && libcPath === undefined) {
+          throw new AgentStartError(
+            `Cannot send to ${options.vtunnelAddr}: vsock goes through libc, and no libc was found (looked in ${
+              LIBC_CANDIDATES.join(", ")
+            })`,
+          );
+        }
+        return new VtunnelForwarder(target, {
+          interfaceName: options.connectInterface,
+          ...(libcPath
+            ? { send: libcSocketSender(libcPath, sendOverStream) }
+            : {}),
+        });
+      }
+      case "log":
+        return new LogForwarder(name);
+    }
+  });
+}

@@ -1,0 +1,111 @@
+/**
+ * What "a forwarder should have this binding" means per forwarder: the
+ * delivery queue's desired set, except for the listeners, where the unserved
+ * gate first waits until nothing in the VM serves the port.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type {
+  DeliveryQueue,
+  DeliveryStatus,
+} from "../forwarding/delivery_queue.ts";
+import type { Forwarder } from "../forwarding/forwarder.ts";
+import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
+import { UnservedGate } from "../forwarding/listeners/unserved_gate.ts";
+import type { Clock } from "../support/clock.ts";
+import type { OpenFilesLimit } from "../support/open_files.ts";
+import { bindingKey, type PortEntry } from "../tracker/binding.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
+import { FD_RESERVE } from "./create_forwarders.ts";
+import { listeningSocketsReader } from "./listening_sockets.ts";
+
+/** The desired sets of every forwarder, as one thing to drive. */
+export interface Lanes {
+  /** `lane` should have `binding`. */
+  want(lane: string, binding: TrackedBinding): void;
+  /** `lane` should not have `key`. */
+  unwant(lane: string, key: string): void;
+  /** The queue's status and the gate's. */
+  deliveries(): DeliveryStatus[];
+  /** Drops the agent's own listener sockets from a source's entries. */
+  withoutOwnSockets(entries: readonly PortEntry[]): PortEntry[];
+  /** Stops the gate. */
+  close(): void;
+}
+
+/** Settings of {@linkcode lanesOf}. */
+export interface LaneSettings {
+  /** How long a port must stay unserved before it gets a listener. */
+  readonly settleMs: number;
+  /** The open-files limit, for the warning when listeners outgrow it. */
+  readonly limit: OpenFilesLimit | undefined;
+  /** libc, to read the listening sockets through. */
+  readonly libcPath: string | undefined;
+  /** The agent's clock. */
+  readonly clock?: Clock;
+}
+
+/**
+ * The lanes of `queue`: a listener forwarder among `forwarders` gets its
+ * bindings through an {@linkcode UnservedGate}.
+ */
+export function lanesOf(
+  queue: DeliveryQueue,
+  forwarders: readonly Forwarder[],
+  settings: LaneSettings,
+): Lanes {
+  const logger = getLogger(["guest-agent"]);
+  const listeners = forwarders.filter((f) => f instanceof ListenerForwarder);
+  const listenerLane = listeners[0]?.name;
+  const { limit } = settings;
+  if (listenerLane !== undefined && limit !== undefined) {
+    logger.info("open-files limit {soft} (hard {hard}): one per listener", {
+      soft: limit.soft,
+      hard: limit.hard,
+    });
+  }
+  // Each listener takes a descriptor: say so once when they outgrow the limit.
+  const withListener = new Set<string>();
+  let warnedLimit = false;
+  const gate = listenerLane === undefined ? undefined : new UnservedGate({
+    forwarder: listenerLane,
+    settleMs: settings.settleMs,
+    ...(settings.clock ? { clock: settings.clock } : {}),
+    pass: (binding) => {
+      withListener.add(binding.key);
+      if (
+        !warnedLimit && limit !== undefined &&
+        withListener.size > limit.soft - FD_RESERVE
+      ) {
+        warnedLimit = true;
+        logger.warn(
+          "{count} ports want listeners, more than the open-files limit {soft} leaves room for: raise it (LimitNOFILE= in the systemd unit, rc_ulimit in the OpenRC script); the rest are retried",
+          { count: withListener.size, soft: limit.soft },
+        );
+      }
+      queue.setDesired(listenerLane, binding);
+    },
+    withdraw: (key) => {
+      withListener.delete(key);
+      queue.unsetDesired(listenerLane, key);
+    },
+    listening: listeningSocketsReader(settings.libcPath),
+  });
+  return {
+    want: (lane, binding) =>
+      lane === listenerLane
+        ? gate!.want(binding)
+        : queue.setDesired(lane, binding),
+    unwant: (lane, key) =>
+      lane === listenerLane ? gate!.unwant(key) : queue.unsetDesired(lane, key),
+    deliveries: () => [...queue.status(), ...gate?.status() ?? []],
+    // The listener forwarder's own sockets must never come back in as ports.
+    withoutOwnSockets: (entries) => {
+      if (listeners.length === 0) return [...entries];
+      const own = new Set(listeners.flatMap((f) => f.openKeys()));
+      return entries.filter((entry) => !own.has(bindingKey(entry.binding)));
+    },
+    close: () => gate?.close(),
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * The step from the tracker's diffs to each forwarder's desired set: a
+ * binding that appeared or changed is wanted by the forwarders its route
+ * names and unwanted by the others; a binding that went is unwanted by all.
+ * The route is injected (agent/routes.ts builds it from the registry; tests
+ * give their own).
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { type Clock, systemClock } from "../support/clock.ts";
+import { describeOwners } from "../tracker/describe_owners.ts";
+import type { TrackedBinding, TrackerDiff } from "../tracker/port_tracker.ts";
+
+/** What a {@linkcode DiffRouter} drives. */
+export interface DiffRouterOptions {
+  /** The forwarders, by name. */
+  readonly lanes: readonly string[];
+  /** The forwarders that should have a binding. */
+  readonly route: (binding: TrackedBinding) => readonly string[];
+  /** `lane` should have `binding` (again, if it changed). */
+  want(lane: string, binding: TrackedBinding): void;
+  /** `lane` should not have the binding `key`. */
+  unwant(lane: string, key: string): void;
+  /** When bindings appeared. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/**
+ * Applies tracker diffs to the forwarders' desired sets and logs each
+ * binding that appears or goes, with who holds it.
+ *
+ * @example
+ * ```ts
+ * import { DiffRouter } from "./diff_router.ts";
+ * import { PortTracker } from "../tracker/port_tracker.ts";
+ * import { makeBinding } from "../tracker/binding.ts";
+ * const wanted: string[] = [];
+ * const router = new DiffRouter({
+ *   lanes: ["listeners"],
+ *   route: () => ["listeners"],
+ *   want: (lane, binding) => wanted.push(`${lane} ${binding.key}`),
+ *   unwant: () => {},
+ * });
+ * const binding = makeBinding("tcp", "0.0.0.0", 80);
+ * router.apply(new PortTracker().apply({
+ *   type: "snapshot",
+ *   source: "iptables",
+ *   entries: [{ ownerId: "r1", binding }],
+ * }));
+ * wanted; // ["listeners tcp/0.0.0.0:80"]
+ * ```
+ */
+export class DiffRouter {
+  readonly #options: DiffRouterOptions;
+  readonly #clock: Clock;
+  readonly #appearedAt = new Map<string, number>();
+  readonly #logger = getLogger(["guest-agent"]);
+
+  /** @param options The lanes, the route, and what wanting means. */
+  constructor(options: DiffRouterOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** When each tracked binding appeared (the clock's time). */
+  get appearedAt(): ReadonlyMap<string, number> {
+    return this.#appearedAt;
+  }
+
+  /** Routes one tracker diff. */
+  apply(diff: TrackerDiff): void {
+    const { lanes, route, want, unwant } = this.#options;
+    for (const binding of diff.added) {
+      this.#appearedAt.set(binding.key, this.#clock.now());
+    }
+    for (const gone of diff.removed) {
+      this.#appearedAt.delete(gone.key);
+      this.#logger.info("{key} gone (last held by {owners})", {
+        key: gone.key,
+        owners: describeOwners(gone),
+      });
+      for (const lane of lanes) unwant(lane, gone.key);
+    }
+    for (const binding of diff.added) {
+      this.#logger.info("{key} appeared (held by {owners})", {
+        key: binding.key,
+        owners: describeOwners(binding),
+      });
+    }
+    for (const binding of [...diff.added, ...diff.changed]) {
+      const routes = new Set(route(binding));
+      for (const lane of lanes) {
+        if (routes.has(lane)) want(lane, binding);
+        else unwant(lane, binding.key);
+      }
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The /proc/net source: listening sockets of this network namespace, read
+ * through sock_diag or /proc/net/{tcp,udp}{,6}. See docs/protocols.md,
+ * "/proc/net".
+ *
+ * @module
+ */
+import type { SourceDescriptor } from "../descriptor.ts";
+import { defaultRoute, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
+import { msValue, portValue } from "../../support/option_table.ts";
+import { PROC_NET_ROOT, type ProcNetConfig } from "./config.ts";
+
+/** The /proc/net source's options. */
+export interface ProcNetOptions {
+  /** Scan /proc/net for listening sockets. */
+  readonly procnet: boolean;
+  /** /proc/net scan interval in ms. */
+  readonly procnetIntervalMs: number;
+  /** Host ports never to forward. */
+  readonly ignorePorts: readonly number[];
+}
+
+/** The /proc/net source. */
+export const procnetSource: SourceDescriptor<
+  "procnet",
+  ProcNetOptions,
+  ProcNetConfig
+> = {
+  name: "procnet",
+  options: [
+    {
+      key: "procnet",
+      name: "procnet",
+      kind: "boolean",
+      help: "scan /proc/net for listening sockets",
+      negation: "do not scan /proc/net",
+    },
+    {
+      key: "procnetIntervalMs",
+      name: "procnet-interval",
+      kind: "value",
+      valueName: "<ms>",
+      help: "time between /proc/net scans",
+      parse: msValue("--procnet-interval", 10),
+    },
+    {
+      key: "ignorePorts",
+      name: "ignore-port",
+      kind: "repeated",
+      valueName: "<port>",
+      help: "a host port never to forward (repeat for more)",
+      parse: portValue("--ignore-port"),
+    },
+  ],
+  defaults: { procnet: true, procnetIntervalMs: 1000, ignorePorts: [] },
+  async detect(_options, probe) {
+    if (!await probe.exists("/proc/net/tcp")) {
+      return { ok: false, reason: "/proc/net/tcp does not exist" };
+    }
+    const libc = probe.libcPath();
+    return libc
+      ? { ok: true, reason: `/proc/net exists; read through ${libc}` }
+      : { ok: false, reason: "no libc found to read /proc/net through" };
+  },
+  worker: {
+    entry: workerEntry("procnet", import.meta.url),
+    // Deno refuses to read /proc/net (it is /proc/self/net) without
+    // --allow-all, so the worker reads through libc: FFI for that one file.
+    permissions: (_options, facts) => ({
+      ...NO_PERMISSIONS,
+      ffi: facts.libcPath ? [facts.libcPath] : false,
+    }),
+    config: (options, facts) => ({
+      root: PROC_NET_ROOT,
+      intervalMs: options.procnetIntervalMs,
+      ignorePorts: [...options.ignorePorts],
+      ...(facts.libcPath ? { libcPath: facts.libcPath } : {}),
+    }),
+  },
+  // WSL relays real listening sockets by itself: nothing to add there.
+  route: (mode) => mode === "listeners" ? [] : defaultRoute(mode),
+  seesAgentListeners: true,
+};

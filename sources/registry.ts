@@ -1,0 +1,57 @@
+/**
+ * The registry: every source this build has, in the order they are
+ * reported. Adding a source is its folder `sources/<name>/` (a `source.ts`
+ * descriptor and a `worker.ts` entry) and one line here; the CLI, planning,
+ * routing, the supervisor, and the bundle and compile tasks (checked by
+ * tests/bundle_test.ts and tests/compile_task_test.ts) read this list.
+ *
+ * @module
+ */
+import type { SourceDescriptor } from "./descriptor.ts";
+import { containerdSource } from "./containerd/source.ts";
+import { dockerSource } from "./docker/source.ts";
+import { iptablesSource } from "./iptables/source.ts";
+import { kubernetesSource } from "./kubernetes/source.ts";
+import { procnetSource } from "./procnet/source.ts";
+
+/** The sources of this build. */
+export const SOURCES = [
+  dockerSource,
+  containerdSource,
+  iptablesSource,
+  kubernetesSource,
+  procnetSource,
+] as const;
+
+/** A descriptor of any source, its types forgotten (what the agent iterates). */
+// deno-lint-ignore no-explicit-any -- the registry holds descriptors of different option, config and fact types
+export type AnySourceDescriptor = SourceDescriptor<string, any, any, any>;
+
+/** A list of sources: {@linkcode SOURCES}, or a test's own list. */
+export type SourceRegistry = readonly AnySourceDescriptor[];
+
+/** Every source the agent knows of. */
+export type SourceName = typeof SOURCES[number]["name"];
+
+/** All source names, in the order they are reported. */
+export const SOURCE_NAMES: readonly SourceName[] = SOURCES.map((source) =>
+  source.name
+);
+
+/** The options type of a descriptor. */
+export type OptionsOf<D> = D extends { readonly defaults: infer O } ? O
+  : never;
+
+/** One type with every member of the union `U` (A | B → A & B). */
+export type Intersection<U> =
+  (U extends unknown ? (all: U) => void : never) extends (all: infer I) => void
+    ? I
+    : never;
+
+/** The options of every registered source, in one object. */
+export type SourceOptions = Intersection<OptionsOf<typeof SOURCES[number]>>;
+
+/** Each source's defaults, in one object. */
+export function sourceDefaults(registry: SourceRegistry): SourceOptions {
+  return Object.assign({}, ...registry.map((source) => source.defaults));
+}
