@@ -5,7 +5,9 @@
  * @module
  */
 import { type KubeConnection, parseKubeConnection } from "./kube_connection.ts";
-import type { ServiceListenAddress } from "./parse_service.ts";
+
+/** Where service ports are listened on: `-k8sServiceListenerAddr`. */
+export type ServiceListenAddress = "0.0.0.0" | "127.0.0.1";
 
 /** Configuration of the Kubernetes source. */
 export interface KubernetesConfig {

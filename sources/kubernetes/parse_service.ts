@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { ServiceListenAddress } from "./config.ts";
 import {
   bindingKey,
   makeBinding,
@@ -23,9 +24,6 @@ export interface ServicePorts {
   /** Ports skipped, each with the reason. */
   readonly skipped: string[];
 }
-
-/** Where service ports are listened on: `-k8sServiceListenerAddr`. */
-export type ServiceListenAddress = "0.0.0.0" | "127.0.0.1";
 
 function record(value: unknown): Record<string, unknown> | undefined {
   return typeof value === "object" && value !== null && !Array.isArray(value)

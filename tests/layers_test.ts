@@ -1,0 +1,97 @@
+/**
+ * The dependency rules, checked on the real module graphs:
+ * - the main thread (main.ts) loads no watcher module: of sources/ only the
+ *   descriptors, their configuration types, the registry, the supervisor and
+ *   the main-thread companions; of npm only the logging library and js-yaml;
+ * - imports point one way: agent/ (the composition root) → sources/,
+ *   forwarding/ → tracker/, support/. Nothing under sources/, forwarding/,
+ *   tracker/ or support/ imports agent/; sources/ and forwarding/ do not
+ *   import each other; support/ imports only support/ and the binding value.
+ *
+ * @module
+ */
+import { assertEquals } from "./assert.ts";
+
+const ROOT = new URL("../", import.meta.url);
+
+interface Graph {
+  readonly modules: readonly {
+    readonly specifier: string;
+    readonly dependencies?: readonly {
+      readonly specifier: string;
+      readonly code?: { readonly specifier: string };
+      readonly type?: { readonly specifier: string };
+    }[];
+  }[];
+}
+
+async function graphOf(path: string): Promise<Graph> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", path],
+    cwd: ROOT,
+    stdin: "null",
+  }).output();
+  if (code !== 0) throw new Error(new TextDecoder().decode(stderr));
+  return JSON.parse(new TextDecoder().decode(stdout));
+}
+
+/** A module's path in the repository, or its npm package. */
+function named(specifier: string): string {
+  if (specifier.startsWith(ROOT.href)) return specifier.slice(ROOT.href.length);
+  return specifier.replace(/^npm:\/?/, "npm:").replace(/@[^@/]*$/, "");
+}
+
+/** The sources/ modules the main thread may load. */
+const MAIN_THREAD_SOURCES =
+  /^sources\/((descriptor|registry|probe|supervisor|messages|source_log)\.ts|[a-z]+\/(source|config)\.ts|kubernetes\/(follow_kubeconfig|kubeconfig_access|kube_connection)\.ts)$/;
+
+Deno.test("the main thread loads no watcher module", async () => {
+  const loaded = (await graphOf("main.ts")).modules.map((module) =>
+    named(module.specifier)
+  );
+  assertEquals(
+    loaded.filter((name) =>
+      name.startsWith("sources/") && !MAIN_THREAD_SOURCES.test(name)
+    ),
+    [],
+  );
+  assertEquals(
+    loaded.filter((name) => name.startsWith("npm:")).sort(),
+    ["npm:@logtape/logtape", "npm:js-yaml"],
+  );
+});
+
+/** Which top-level folders each folder may import from. */
+const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
+  agent: ["agent", "sources", "forwarding", "tracker", "support"],
+  sources: ["sources", "tracker", "support", "proto"],
+  forwarding: ["forwarding", "tracker", "support"],
+  tracker: ["tracker", "support"],
+  support: ["support"],
+};
+
+Deno.test("imports point one way: agent → sources, forwarding → tracker, support", async () => {
+  const graph = await graphOf("mod.ts");
+  const workers = await Promise.all(
+    ["containerd", "docker", "iptables", "kubernetes", "procnet"].map((name) =>
+      graphOf(`sources/${name}/worker.ts`)
+    ),
+  );
+  const wrong = new Set<string>();
+  for (const module of [graph, ...workers].flatMap((g) => g.modules)) {
+    const from = named(module.specifier);
+    const folder = from.split("/")[0]!;
+    const allowed = MAY_IMPORT[folder];
+    if (allowed === undefined) continue;
+    for (const dependency of module.dependencies ?? []) {
+      const target = dependency.code?.specifier ?? dependency.type?.specifier;
+      if (target === undefined || !target.startsWith(ROOT.href)) continue;
+      const to = named(target);
+      const toFolder = to.split("/")[0]!;
+      // support/ may use the binding value (tracker/binding.ts) only.
+      if (folder === "support" && to === "tracker/binding.ts") continue;
+      if (!allowed.includes(toFolder)) wrong.add(`${from} → ${to}`);
+    }
+  }
+  assertEquals([...wrong].sort(), []);
+});
