@@ -9,7 +9,8 @@
 import { type AnyOptionSpec, UsageError } from "../support/option_table.ts";
 import type { AgentMode } from "../support/modes.ts";
 import { type SourceRegistry, SOURCES } from "../sources/registry.ts";
-import { goFlagsOf, normaliseGoFlags, parseGoBoolean } from "./go_flags.ts";
+import { goFlagsOf, normaliseGoFlags } from "./go_flags.ts";
+import { type GivenOptions, readArguments } from "./read_arguments.ts";
 import {
   type AgentOptions,
   allOptionSpecs,
@@ -81,81 +82,6 @@ function helpText(
     ...rows.map(([flags, help]) => `  ${flags.padEnd(width)}${help}`),
     MODES_HELP,
   ].join("\n");
-}
-
-/** What the arguments set: a value per option given (repeated ones: all), by long name. */
-type GivenOptions = Map<string, unknown>;
-
-/** Reads normalised arguments; `"help"` or `"version"` when one was asked for. */
-function readArguments(
-  args: readonly string[],
-  byName: ReadonlyMap<string, AnyOptionSpec>,
-): GivenOptions | "help" | "version" {
-  const given: GivenOptions = new Map();
-  for (let index = 0; index < args.length; index++) {
-    const arg = args[index]!;
-    if (arg === "-h" || arg === "--help") return "help";
-    if (arg === "-V" || arg === "--version") return "version";
-    if (arg === "--" || !arg.startsWith("-") || arg === "-") {
-      const extra = arg === "--" ? args[index + 1] : arg;
-      if (extra === undefined) continue;
-      throw new UsageError(
-        `unexpected argument ${
-          JSON.stringify(extra)
-        }: flags take the form -name, -name=value or -name value`,
-      );
-    }
-    // Go's flag package takes -name and --name alike; so do we.
-    const match = /^--?([a-z0-9][a-z0-9-]*)(?:=(.*))?$/s.exec(arg);
-    const flag = match?.[1] ?? "";
-    const inline = match?.[2];
-    const negated = flag.startsWith("no-")
-      ? byName.get(flag.slice(3))
-      : undefined;
-    if (negated?.kind === "boolean" && !byName.has(flag)) {
-      if (inline !== undefined) {
-        throw new UsageError(
-          `--${flag} takes no value: use --${negated.name}=true or false`,
-        );
-      }
-      given.set(negated.name, false);
-      continue;
-    }
-    const spec = byName.get(flag);
-    if (!match || !spec) {
-      throw new UsageError(
-        `unknown flag ${arg.split("=")[0]}: see --help for the accepted flags`,
-      );
-    }
-    if (spec.kind === "boolean") {
-      const value = inline === undefined ? true : parseGoBoolean(inline);
-      if (value === undefined) {
-        throw new UsageError(
-          `invalid value ${
-            JSON.stringify(inline)
-          } for --${spec.name}: accepted values are true and false`,
-        );
-      }
-      given.set(spec.name, value);
-      continue;
-    }
-    let value = inline;
-    if (value === undefined) {
-      value = args[index + 1];
-      if (value === undefined) {
-        throw new UsageError(`--${spec.name} needs a value: see --help`);
-      }
-      index++;
-    }
-    const parsed = spec.parse ? spec.parse(value) : value;
-    given.set(
-      spec.name,
-      spec.kind === "repeated"
-        ? [...(given.get(spec.name) as unknown[] | undefined ?? []), parsed]
-        : parsed,
-    );
-  }
-  return given;
 }
 
 /**

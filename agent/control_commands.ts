@@ -15,6 +15,31 @@ import {
   type PortRow,
 } from "./control_view.ts";
 import { DEFAULT_OPTIONS } from "./options.ts";
+import { readArguments } from "./read_arguments.ts";
+import {
+  type AnyOptionSpec,
+  textValue,
+  UsageError,
+} from "../support/option_table.ts";
+
+/** The flags of `ports` and `status`. */
+const COMMAND_OPTIONS: ReadonlyMap<string, AnyOptionSpec> = new Map(
+  [
+    {
+      key: "json",
+      name: "json",
+      kind: "boolean",
+      help: "print JSON",
+    },
+    {
+      key: "controlSocket",
+      name: "control-socket",
+      kind: "value",
+      help: "the agent's control socket",
+      parse: textValue,
+    },
+  ].map((spec) => [spec.name, spec as AnyOptionSpec]),
+);
 
 /** The command names. */
 export const CONTROL_COMMANDS: readonly string[] = ["ports", "status"];
@@ -45,26 +70,25 @@ export async function runControlCommand(
   now: number = Date.now(),
 ): Promise<CommandOutput> {
   const [command, ...rest] = argv;
-  let json = false;
-  let socket = DEFAULT_OPTIONS.controlSocket;
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!;
-    if (arg === "--json") json = true;
-    else if (arg === "--control-socket" && rest[i + 1]) socket = rest[++i]!;
-    else if (arg.startsWith("--control-socket=")) {
-      socket = arg.slice("--control-socket=".length);
-    } else if (arg === "--help" || arg === "-h") {
-      return { code: 0, stdout: USAGE, stderr: "" };
-    } else {
-      return {
-        code: 2,
-        stdout: "",
-        stderr: `guest-agent ${command}: unknown argument ${
-          JSON.stringify(arg)
-        }\n${USAGE}`,
-      };
-    }
+  let given;
+  try {
+    given = readArguments(rest, COMMAND_OPTIONS);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    return {
+      code: 2,
+      stdout: "",
+      stderr: `guest-agent ${command}: ${error.message}\n${USAGE}`,
+    };
   }
+  if (given === "help") return { code: 0, stdout: USAGE, stderr: "" };
+  if (given === "version") {
+    return { code: 2, stdout: "", stderr: USAGE };
+  }
+  const json = given.get("json") === true;
+  const socket = given.has("control-socket")
+    ? String(given.get("control-socket"))
+    : DEFAULT_OPTIONS.controlSocket;
   if (!CONTROL_COMMANDS.includes(command ?? "")) {
     return { code: 2, stdout: "", stderr: USAGE };
   }

@@ -269,7 +269,7 @@ Deno.test("ports and status say clearly that no agent is running", async (t) => 
     await t.step("usage errors exit 2", async () => {
       const output = await runControlCommand(["ports", "--bogus"]);
       assertEquals(output.code, 2);
-      assertStringIncludes(output.stderr, 'unknown argument "--bogus"');
+      assertStringIncludes(output.stderr, "unknown flag --bogus");
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
