@@ -3,10 +3,11 @@
  * calls a {@linkcode SourceLogger}; inside a worker the runtime sends each
  * record to the main thread, which logs it through its own setup (one
  * configuration, one sink, the worker's lines in order with its messages).
- * Workers load no logging library (measured: about 1 MiB of RSS per worker;
- * the agent with procnet + Kubernetes 88.8 → 86.6 MiB, medians of 5), and
- * the level and format are set in one place. Outside a worker (tests, a program running a watcher
- * in-process) records go to stderr as text unless a sink is set.
+ * Workers load no logging library (a library costs RSS in every worker
+ * that loads it; tests/worker_graph_test.ts keeps it out), and the level
+ * and format are set in one place. Outside a worker (tests, a program
+ * running a watcher in-process) records go to stderr as text unless a sink
+ * is set.
  *
  * @module
  */

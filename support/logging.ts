@@ -1,5 +1,7 @@
 /**
- * Logging setup for the main thread and for each worker.
+ * Logging setup of the main thread: the one configuration (level, text or
+ * JSON lines, stderr). Workers load no logging library; their records come
+ * to the main thread (sources/source_log.ts) and are logged here.
  *
  * @module
  */

@@ -1,8 +1,8 @@
 /**
  * Listening sockets through netlink socket diagnostics (NETLINK_SOCK_DIAG,
  * what `ss` uses): the kernel walks only the sockets in the asked states,
- * where reading /proc/net/tcp walks the whole connection hash table (about
- * 2 ms per file on a machine with much memory, even with no sockets).
+ * where reading /proc/net/tcp walks the whole connection hash table (slow on
+ * a machine with much memory, even with no sockets).
  * Encoding and decoding are pure; {@linkcode SockDiag} does the I/O.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * The loopback DNAT rules (PROTOCOLS.md §6), as iptables argument arrays.
+ * The loopback DNAT rules (docs/protocols.md, "iptables rules"), as iptables argument arrays.
  *
  * A binding on 127.0.0.1 gets an engine rule that only matches destination
  * 127.0.0.1, so traffic arriving on eth0 from the host misses it. The agent

@@ -1,6 +1,6 @@
 /**
  * Client of the host-switch forwarder API (gvisor-tap-vsock,
- * PROTOCOLS.md §3).
+ * docs/protocols.md, "host-switch API").
  *
  * Exchange:
  * - `POST /services/forwarder/expose` `{"local","remote","protocol"}` → 200, empty body;

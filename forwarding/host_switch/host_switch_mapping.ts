@@ -1,5 +1,5 @@
 /**
- * Which host-switch mapping a binding needs (PROTOCOLS.md §3).
+ * Which host-switch mapping a binding needs (docs/protocols.md, "host-switch API").
  *
  * @module
  */

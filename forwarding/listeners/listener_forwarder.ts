@@ -1,6 +1,6 @@
 /**
  * The listener forwarder: a socket per binding, so WSL relays the port to
- * the host (PROTOCOLS.md §8). Real traffic is DNAT'd before it reaches the
+ * the host (docs/protocols.md, "Listeners"). Real traffic is DNAT'd before it reaches the
  * listener; a connection that does reach it is closed at once.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * The privileged service's PortMapping message (PROTOCOLS.md §2), built
+ * The privileged service's PortMapping message (docs/protocols.md, "Privileged service PortMapping"), built
  * byte-for-byte as the Go agent's encoding/json writes it.
  *
  * @module

@@ -1,6 +1,6 @@
 /**
  * One message, one connection: connect, write, close our side, and wait for
- * the peer to close its side (PROTOCOLS.md §2). The Go peers read to EOF and
+ * the peer to close its side (docs/protocols.md, "Privileged service PortMapping"). The Go peers read to EOF and
  * then close, so an in-order close is the only sign the message was read: a
  * write that "completes" has only reached our kernel's buffer, and a peer
  * that resets the connection or never reads has lost it.

@@ -1,5 +1,5 @@
 /**
- * Parsing for the containerd source (PROTOCOLS.md §5): event envelopes as
+ * Parsing for the containerd source (docs/protocols.md, "containerd"): event envelopes as
  * gRPC decodes them, and published ports from the `nerdctl/ports` label or
  * nerdctl's `network-config.json`. Pure functions; bad input throws a
  * SyntaxError or TypeError naming what is wrong.

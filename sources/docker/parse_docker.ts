@@ -1,5 +1,5 @@
 /**
- * Parsing of Docker Engine API replies (PROTOCOLS.md §4): event lines and
+ * Parsing of Docker Engine API replies (docs/protocols.md, "Docker Engine API"): event lines and
  * container inspect objects. Pure functions; bad input throws a SyntaxError
  * or TypeError that names what is wrong.
  *

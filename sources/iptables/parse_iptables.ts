@@ -1,6 +1,6 @@
 /**
  * Parsing of `iptables-save -t nat` / `ip6tables-save -t nat` output
- * (PROTOCOLS.md §6): the DNAT rules of Docker's `DOCKER` chain, of CNI
+ * (docs/protocols.md, "iptables rules"): the DNAT rules of Docker's `DOCKER` chain, of CNI
  * portmap's `CNI-DN-…` chains and of netavark's (Podman's) `NETAVARK-DN-…`
  * chains become port entries. Pure functions; other
  * rules are ignored, a malformed DNAT rule is skipped with a reason.

@@ -1,9 +1,9 @@
 /**
  * The two Kubernetes API calls the source makes, list (paged) and watch,
  * over Deno's own fetch with the kubeconfig's TLS material and credentials.
- * It replaces @kubernetes/client-node: importing that library costs a
- * worker ~75 MiB of heap (its generated API models and node-fetch), more
- * than the agent's whole memory target.
+ * It replaces @kubernetes/client-node, whose import alone (its generated API
+ * models and node-fetch) costs a worker more heap than the agent's whole
+ * memory target (README, Dependencies).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Published ports of Kubernetes services (PROTOCOLS.md §9): NodePort
+ * Published ports of Kubernetes services (docs/protocols.md, "Kubernetes"): NodePort
  * services publish `spec.ports[].nodePort`, LoadBalancer services
  * `spec.ports[].port`; TCP and UDP on one port are two bindings. Pure;
  * a malformed service throws a TypeError naming it, a bad port is skipped.
