@@ -1,9 +1,13 @@
 /**
- * The agent's only use of `Deno.dlopen`: a few libc calls, for what Deno's
- * own APIs cannot do. (1) Deno refuses to read anything under /proc/<pid> —
- * /proc/net is /proc/self/net — without --allow-all, so the /proc/net source
- * reads through libc with an FFI grant scoped to the libc file and nothing
- * else. (2) AF_VSOCK straight to the host for the privileged service.
+ * The agent's only use of `Deno.dlopen`: libc, opened once per thread that
+ * needs it, for what Deno's own APIs cannot do. (1) Deno refuses to read
+ * anything under /proc/<pid> — /proc/net is /proc/self/net — without
+ * --allow-all, so the /proc/net source reads through libc with an FFI grant
+ * scoped to the libc file and nothing else. (2) AF_VSOCK straight to the
+ * host for the privileged service (forwarding/vtunnel/stream_socket.ts).
+ * (3) Netlink: nf_tables notifications and socket diagnostics
+ * (support/netlink.ts). This module is the core: the library, errno and its
+ * errors, reading a file, polling and receiving.
  *
  * Every socket is non-blocking and every call but `poll` is synchronous and
  * returns at once, so errno is read on the same thread right after the call
@@ -45,6 +49,7 @@ export function findLibcPath(
   return LIBC_CANDIDATES.find(exists);
 }
 
+/** The libc functions the agent calls. */
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
@@ -76,40 +81,28 @@ const SYMBOLS = {
   },
 } as const;
 
+/** The opened functions of {@linkcode SYMBOLS}. */
+export type LibcSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
 /** AF_UNIX. */
 export const AF_UNIX = 1;
 /** AF_VSOCK. */
 export const AF_VSOCK = 40;
-/** AF_NETLINK. */
-export const AF_NETLINK = 16;
-/** Netlink protocol of nfnetlink (nf_tables change notifications). */
-export const NETLINK_NETFILTER = 12;
-/** nfnetlink multicast group announcing every nf_tables ruleset change. */
-export const NFNLGRP_NFTABLES = 7;
-/** Netlink protocol of socket diagnostics (what `ss` uses). */
-export const NETLINK_SOCK_DIAG = 4;
-/** errno: a netlink socket's receive buffer overflowed (messages lost). */
-export const ENOBUFS = 105;
-const SOCK_RAW = 3;
-const SOCK_DGRAM = 2;
-const SO_RCVTIMEO = 20;
-const SOL_NETLINK = 270;
-const NETLINK_ADD_MEMBERSHIP = 1;
 const POLLIN = 0x1;
-const SOCK_STREAM = 1;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_ERROR = 4;
-const MSG_NOSIGNAL = 0x4000;
-const POLLOUT = 0x4;
-const POLL_SLICE_MS = 50;
-const SHUT_WR = 1;
+/** socket(2) flag: non-blocking. */
+export const SOCK_NONBLOCK = 0o4000;
+/** socket(2) flag: close on exec. */
+export const SOCK_CLOEXEC = 0o2000000;
+/** setsockopt level of socket options. */
+export const SOL_SOCKET = 1;
+/** The longest one poll call may park a thread of Deno's FFI pool, in ms. */
+export const POLL_SLICE_MS = 50;
 /** errno: operation in progress (a non-blocking connect). */
 export const EINPROGRESS = 115;
 /** errno: try again (a full socket buffer). */
 export const EAGAIN = 11;
 
+const MSG_NOSIGNAL = 0x4000;
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
 const EINTR = 4;
@@ -148,6 +141,11 @@ export class Libc {
     this.#library = Deno.dlopen(path, SYMBOLS);
   }
 
+  /** The library's functions, for the socket helpers beside their users. */
+  get symbols(): LibcSymbols {
+    return this.#library.symbols;
+  }
+
   /** The calling thread's errno (read through memcpy: no pointer views needed). */
   errno(): number {
     const location = this.#library.symbols.__errno_location();
@@ -163,7 +161,8 @@ export class Libc {
     return new TextDecoder().decode(bytes);
   }
 
-  #fail(call: string, path: string): never {
+  /** Throws for the errno of the call that just failed. */
+  fail(call: string, path: string): never {
     return this.#failWith(call, path, this.errno());
   }
 
@@ -195,7 +194,7 @@ export class Libc {
   readFile(path: string, maxBytes = 64 * 1024 * 1024): Uint8Array {
     const { open, read, close } = this.#library.symbols;
     const fd = open(encoder.encode(`${path}\0`), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) this.#fail("open", path);
+    if (fd < 0) this.fail("open", path);
     try {
       const chunks: Uint8Array[] = [];
       let total = 0;
@@ -204,7 +203,7 @@ export class Libc {
         const count = Number(read(fd, chunk, BigInt(chunk.length)));
         if (count < 0) {
           if (this.errno() === EINTR) continue;
-          this.#fail("read", path);
+          this.fail("read", path);
         }
         if (count === 0) break;
         total += count;
@@ -225,173 +224,6 @@ export class Libc {
     } finally {
       close(fd);
     }
-  }
-
-  /**
-   * Creates a non-blocking, close-on-exec stream socket.
-   *
-   * @throws {LibcError} With errno (EAFNOSUPPORT when the family is missing).
-   */
-  streamSocket(family: number): number {
-    const fd = this.#library.symbols.socket(
-      family,
-      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-      0,
-    );
-    if (fd < 0) this.#fail("create a socket of family", String(family));
-    return fd;
-  }
-
-  /** Starts connecting; returns 0 when connected, EINPROGRESS or EAGAIN while pending. */
-  connectStart(fd: number, address: Uint8Array, what: string): number {
-    if (this.#library.symbols.connect(fd, address, address.length) === 0) {
-      return 0;
-    }
-    const errno = this.errno();
-    if (errno === EINPROGRESS || errno === EAGAIN) return errno;
-    return this.#failWith("connect to", what, errno);
-  }
-
-  /** The pending error of a socket (SO_ERROR), 0 when none. */
-  socketError(fd: number): number {
-    const value = new Int32Array(1);
-    const length = new Uint32Array([4]);
-    if (
-      this.#library.symbols.getsockopt(
-        fd,
-        SOL_SOCKET,
-        SO_ERROR,
-        value,
-        length,
-      ) < 0
-    ) {
-      return this.errno();
-    }
-    return value[0]!;
-  }
-
-  /** Sends what the socket takes now: the count, or 0 when its buffer is full. */
-  sendSome(fd: number, bytes: Uint8Array, what: string): number {
-    const count = Number(
-      this.#library.symbols.send(fd, bytes, BigInt(bytes.length), MSG_NOSIGNAL),
-    );
-    if (count >= 0) return count;
-    const errno = this.errno();
-    if (errno === EAGAIN) return 0;
-    return this.#failWith("send to", what, errno);
-  }
-
-  /** Binds a socket (tests bind AF_VSOCK; nothing ever connects one). */
-  bind(fd: number, address: Uint8Array, what: string): void {
-    if (this.#library.symbols.bind(fd, address, address.length) < 0) {
-      this.#fail("bind", what);
-    }
-  }
-
-  /** Marks a socket as listening. */
-  listen(fd: number, backlog: number, what: string): void {
-    if (this.#library.symbols.listen(fd, backlog) < 0) {
-      this.#fail("listen on", what);
-    }
-  }
-
-  /**
-   * Waits until a socket is writable or failed, or `deadline` (a
-   * performance.now() time) passes, polling in slices of at most 50 ms.
-   *
-   * @returns true when writable or failed, false at the deadline.
-   */
-  async waitWritable(fd: number, deadline: number): Promise<boolean> {
-    const pollfd = new Uint8Array(8);
-    const view = new DataView(pollfd.buffer);
-    for (;;) {
-      const left = deadline - performance.now();
-      if (left <= 0) return false;
-      view.setInt32(0, fd, true);
-      view.setInt16(4, POLLOUT, true);
-      view.setInt16(6, 0, true);
-      const ready = await this.#library.symbols.pollAsync(
-        pollfd,
-        1n,
-        Math.max(1, Math.min(POLL_SLICE_MS, Math.ceil(left))),
-      );
-      if (ready > 0 && view.getInt16(6, true) !== 0) return true;
-    }
-  }
-
-  /**
-   * Opens a non-blocking netlink socket of `protocol` and joins the
-   * multicast `groups` (root is needed for most of them).
-   *
-   * @returns The socket's file descriptor.
-   * @throws {LibcError} or {Deno.errors.PermissionDenied} when refused.
-   */
-  netlinkSubscribe(protocol: number, groups: readonly number[]): number {
-    const { socket, setsockopt } = this.#library.symbols;
-    const what = `netlink protocol ${protocol}`;
-    const fd = socket(
-      AF_NETLINK,
-      SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
-      protocol,
-    );
-    if (fd < 0) this.#fail("open a socket for", what);
-    try {
-      // struct sockaddr_nl: family u16, pad u16, pid u32 (0: the kernel
-      // picks), groups u32 (0: join with setsockopt below).
-      const address = new Uint8Array(12);
-      new DataView(address.buffer).setUint16(0, AF_NETLINK, true);
-      this.bind(fd, address, what);
-      for (const group of groups) {
-        const value = new Int32Array([group]);
-        if (
-          setsockopt(
-            fd,
-            SOL_NETLINK,
-            NETLINK_ADD_MEMBERSHIP,
-            new Uint8Array(value.buffer),
-            4,
-          ) < 0
-        ) {
-          this.#fail("join multicast group", `${group} of ${what}`);
-        }
-      }
-      return fd;
-    } catch (error) {
-      this.closeFd(fd);
-      throw error;
-    }
-  }
-
-  /**
-   * Opens a blocking netlink datagram socket of `protocol` whose receives
-   * give up after `timeoutMs` (for request/reply exchanges with the kernel).
-   *
-   * @returns The socket's file descriptor.
-   */
-  netlinkRequestSocket(protocol: number, timeoutMs: number): number {
-    const { socket, setsockopt } = this.#library.symbols;
-    const what = `netlink protocol ${protocol}`;
-    const fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, protocol);
-    if (fd < 0) this.#fail("open a socket for", what);
-    // struct timeval: tv_sec i64, tv_usec i64.
-    const timeout = new BigInt64Array([
-      BigInt(Math.floor(timeoutMs / 1000)),
-      BigInt((timeoutMs % 1000) * 1000),
-    ]);
-    if (
-      setsockopt(
-        fd,
-        SOL_SOCKET,
-        SO_RCVTIMEO,
-        new Uint8Array(timeout.buffer),
-        16,
-      ) < 0
-    ) {
-      const errno = this.errno();
-      this.closeFd(fd);
-      this.failWith("set a receive timeout on", what, errno);
-    }
-    return fd;
   }
 
   /**
@@ -429,49 +261,15 @@ export class Libc {
     return this.#failWith("receive from", what, errno);
   }
 
-  /** Closes the writing side of a connected socket (`shutdown(SHUT_WR)`). */
-  shutdownWrite(fd: number, what: string): void {
-    if (this.#library.symbols.shutdown(fd, SHUT_WR) < 0) {
-      this.#failWith("shut down writing to", what, this.errno());
-    }
-  }
-
-  /**
-   * Reads a connected non-blocking socket until the peer closes in order,
-   * dropping what it sends (1 MiB at most), or until `deadline` (a
-   * performance.now() time).
-   *
-   * @returns true when the peer closed, false at the deadline.
-   * @throws {LibcError} When the peer reset the connection (ECONNRESET) or
-   *   another error ended it.
-   */
-  async awaitPeerClose(
-    fd: number,
-    deadline: number,
-    what: string,
-  ): Promise<boolean> {
-    const buffer = new Uint8Array(4096);
-    let total = 0;
-    for (;;) {
-      const count = Number(
-        this.#library.symbols.recv(fd, buffer, BigInt(buffer.length), 0),
-      );
-      if (count === 0) return true;
-      if (count > 0) {
-        total += count;
-        if (total > 1024 * 1024) {
-          throw new Error(
-            `Cannot send to ${what}: the peer sent more than 1 MiB instead of closing`,
-          );
-        }
-        continue;
-      }
-      const errno = this.errno();
-      if (errno !== EAGAIN) this.#failWith("receive from", what, errno);
-      const left = deadline - performance.now();
-      if (left <= 0) return false;
-      await this.waitReadable(fd, Math.min(POLL_SLICE_MS, Math.ceil(left)));
-    }
+  /** Sends what the socket takes now: the count, or 0 when its buffer is full. */
+  sendSome(fd: number, bytes: Uint8Array, what: string): number {
+    const count = Number(
+      this.#library.symbols.send(fd, bytes, BigInt(bytes.length), MSG_NOSIGNAL),
+    );
+    if (count >= 0) return count;
+    const errno = this.errno();
+    if (errno === EAGAIN) return 0;
+    return this.#failWith("send to", what, errno);
   }
 
   /** Closes a file descriptor. */

@@ -8,7 +8,8 @@
  * @module
  */
 import { makeBinding, type Protocol } from "../tracker/binding.ts";
-import { type Libc, NETLINK_SOCK_DIAG } from "./libc.ts";
+import type { Libc } from "./libc.ts";
+import { NETLINK_SOCK_DIAG, netlinkRequestSocket } from "./netlink.ts";
 import {
   type ProcNetSocket,
   TCP_LISTEN,
@@ -156,7 +157,7 @@ export class SockDiag {
    * @throws {Error} When netlink refuses or does not answer within 1 s.
    */
   dump(query: DiagQuery): ProcNetSocket[] {
-    this.#fd ??= this.#libc.netlinkRequestSocket(NETLINK_SOCK_DIAG, 1_000);
+    this.#fd ??= netlinkRequestSocket(this.#libc, NETLINK_SOCK_DIAG, 1_000);
     const fd = this.#fd;
     try {
       const request = encodeDiagRequest(query, this.#sequence++);

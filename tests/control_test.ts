@@ -19,6 +19,7 @@ import { fixtureSource } from "./fixtures/fixture_source.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import { unixAddress } from "../forwarding/vtunnel/socket_sender.ts";
 import { AF_UNIX, findLibcPath, Libc } from "../support/libc.ts";
+import { bind, streamSocket } from "../forwarding/vtunnel/stream_socket.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -241,8 +242,8 @@ Deno.test("ports and status say clearly that no agent is running", async (t) => 
       // A bound socket whose process is gone (Deno's listener would remove
       // its file on close; a bare bind through libc leaves it).
       const libc = new Libc(findLibcPath()!);
-      const fd = libc.streamSocket(AF_UNIX);
-      libc.bind(fd, unixAddress(path), path);
+      const fd = streamSocket(libc, AF_UNIX);
+      bind(libc, fd, unixAddress(path), path);
       libc.closeFd(fd);
       libc.close();
       await Deno.chmod(path, 0o600);

@@ -7,6 +7,14 @@
  * @module
  */
 import { AF_UNIX, AF_VSOCK, Libc } from "../../support/libc.ts";
+import {
+  awaitPeerClose,
+  connectStart,
+  shutdownWrite,
+  socketError,
+  streamSocket,
+  waitWritable,
+} from "./stream_socket.ts";
 import type { MessageSender } from "./send_message.ts";
 import { isIpv4, isIpv6, normaliseHostIp } from "../../support/ip.ts";
 
@@ -58,25 +66,25 @@ export async function sendOverSocket(
   const deadline = performance.now() + timeoutMs;
   const timedOut = () =>
     new Error(`Cannot send to ${what}: timed out after ${timeoutMs} ms`);
-  const fd = libc.streamSocket(family);
+  const fd = streamSocket(libc, family);
   try {
-    if (libc.connectStart(fd, address, what) !== 0) {
-      if (!await libc.waitWritable(fd, deadline)) throw timedOut();
-      const error = libc.socketError(fd);
+    if (connectStart(libc, fd, address, what) !== 0) {
+      if (!await waitWritable(libc, fd, deadline)) throw timedOut();
+      const error = socketError(libc, fd);
       if (error !== 0) libc.failWith("connect to", what, error);
     }
     let sent = 0;
     while (sent < bytes.length) {
       const count = libc.sendSome(fd, bytes.subarray(sent), what);
-      if (count === 0 && !await libc.waitWritable(fd, deadline)) {
+      if (count === 0 && !await waitWritable(libc, fd, deadline)) {
         throw timedOut();
       }
       sent += count;
     }
     // Delivered only once the peer read it all and closed (see
     // send_message.ts): a reset or a silent peer is a failure.
-    libc.shutdownWrite(fd, what);
-    if (!await libc.awaitPeerClose(fd, deadline, what)) {
+    shutdownWrite(libc, fd, what);
+    if (!await awaitPeerClose(libc, fd, deadline, what)) {
       throw new Error(
         `Cannot send to ${what}: the peer did not read the message and close within ${timeoutMs} ms`,
       );

@@ -3,6 +3,7 @@ import { startLineReceiver } from "../../tests/line_receiver.ts";
 import { ignoreUnless } from "../../tests/requirements.ts";
 import { waitFor } from "../../tests/wait.ts";
 import { AF_UNIX, AF_VSOCK, findLibcPath, Libc } from "../../support/libc.ts";
+import { bind, listen, streamSocket } from "./stream_socket.ts";
 import { sendOverSocket, unixAddress, vsockAddress } from "./socket_sender.ts";
 
 Deno.test("vsockAddress() packs struct sockaddr_vm", () => {
@@ -75,7 +76,7 @@ Deno.test("sendOverSocket() names the target and errno when nobody listens", asy
 function kernelHasVsock(): boolean {
   const libc = new Libc(findLibcPath()!);
   try {
-    libc.closeFd(libc.streamSocket(AF_VSOCK));
+    libc.closeFd(streamSocket(libc, AF_VSOCK));
     return true;
   } catch {
     return false;
@@ -93,13 +94,14 @@ Deno.test(
     const libc = new Libc(findLibcPath()!);
     let fd = -1;
     try {
-      fd = libc.streamSocket(AF_VSOCK);
-      libc.bind(
+      fd = streamSocket(libc, AF_VSOCK);
+      bind(
+        libc,
         fd,
         vsockAddress(0xffffffff, 0x7fff_0000 + (Deno.pid % 0xffff)),
         "vsock any",
       );
-      libc.listen(fd, 1, "vsock any");
+      listen(libc, fd, 1, "vsock any");
     } finally {
       if (fd >= 0) libc.closeFd(fd);
       libc.close();

@@ -6,13 +6,13 @@
  *
  * @module
  */
+import { Libc, LibcError } from "../../support/libc.ts";
 import {
   ENOBUFS,
-  Libc,
-  LibcError,
   NETLINK_NETFILTER,
+  netlinkSubscribe,
   NFNLGRP_NFTABLES,
-} from "../../support/libc.ts";
+} from "../../support/netlink.ts";
 
 /** How long one wait for a message may block an FFI thread. */
 const WAIT_SLICE_MS = 1_000;
@@ -35,7 +35,7 @@ export function subscribeNftChanges(libcPath: string): ChangeSubscription {
   const libc = new Libc(libcPath);
   let fd: number;
   try {
-    fd = libc.netlinkSubscribe(NETLINK_NETFILTER, [NFNLGRP_NFTABLES]);
+    fd = netlinkSubscribe(libc, NETLINK_NETFILTER, [NFNLGRP_NFTABLES]);
   } catch (error) {
     libc.close();
     throw error;
