@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ContainerRecord } from "./parse_containerd.ts";
+import type { ContainerRecord } from "./parse_event.ts";
 
 /** Fetches one container; undefined when it does not exist. */
 export type FetchContainer = (

@@ -1,6 +1,6 @@
 import { assertEquals } from "../../tests/assert.ts";
 import { ContainerLookahead } from "./container_lookahead.ts";
-import type { ContainerRecord } from "./parse_containerd.ts";
+import type { ContainerRecord } from "./parse_event.ts";
 
 function recordingFetch(fail = new Set<number>()) {
   const calls: string[] = [];

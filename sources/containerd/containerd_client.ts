@@ -20,7 +20,7 @@ import type {
   ContainerRecord,
   EnvelopeRecord,
   ProcessRecord,
-} from "./parse_containerd.ts";
+} from "./parse_event.ts";
 
 /** How long one unary call may take before it fails. */
 const CALL_TIMEOUT_MS = 10_000;

@@ -18,19 +18,21 @@ import { ContainerLookahead } from "./container_lookahead.ts";
 import {
   CONTAINERD_TOPICS,
   type ContainerdEvent,
-  containerOwner,
-  type ContainerPorts,
   type ContainerRecord,
   isLiveTask,
+  parseContainerdEvent,
+} from "./parse_event.ts";
+import {
+  containerOwner,
+  type ContainerPorts,
   MAX_PORTS_TEXT,
   NETWORK_CONFIG_FILE,
-  parseContainerdEvent,
   parseNerdctlPortsLabel,
   parseNetworkConfig,
   PORTS_LABEL,
   portsLocation,
   STATE_DIR_LABEL,
-} from "./parse_containerd.ts";
+} from "./nerdctl_ports.ts";
 import { sourceLogger } from "../source_log.ts";
 
 /** Options of {@linkcode watchContainerd}. */

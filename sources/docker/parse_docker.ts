@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { quotedPreview } from "../../support/preview.ts";
 import { makeBinding, type PortEntry } from "../../tracker/binding.ts";
 import { isIpv4, isIpv6 } from "../../support/ip.ts";
 
@@ -63,10 +64,6 @@ export interface InspectedContainer {
 
 const ID = /^[0-9a-f]{12,64}$/;
 
-function preview(text: string): string {
-  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
-}
-
 /**
  * Parses one line of `/events`. Returns undefined for events the source
  * ignores (other types or actions).
@@ -81,12 +78,12 @@ export function parseDockerEvent(line: string): ContainerEvent | undefined {
     raw = JSON.parse(line);
   } catch {
     throw new SyntaxError(
-      `Cannot parse Docker event: not JSON: ${preview(line)}`,
+      `Cannot parse Docker event: not JSON: ${quotedPreview(line, 120)}`,
     );
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new TypeError(
-      `Cannot use Docker event: not an object: ${preview(line)}`,
+      `Cannot use Docker event: not an object: ${quotedPreview(line, 120)}`,
     );
   }
   const event = raw as Record<string, unknown>;
@@ -98,7 +95,7 @@ export function parseDockerEvent(line: string): ContainerEvent | undefined {
   if (typeof id !== "string" || !ID.test(id)) {
     throw new TypeError(
       `Cannot use Docker ${String(action)} event: no valid Actor.ID: ${
-        preview(line)
+        quotedPreview(line, 120)
       }`,
     );
   }

@@ -11,7 +11,7 @@
  */
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { CONTAINERD_PACKAGE_DEFINITION } from "../../sources/containerd/containerd_protos.ts";
-import { CONTAINERD_TOPICS } from "../../sources/containerd/parse_containerd.ts";
+import { CONTAINERD_TOPICS } from "../../sources/containerd/parse_event.ts";
 import { startContainerd } from "./containerd.ts";
 import { encodeHex } from "./hex.ts";
 

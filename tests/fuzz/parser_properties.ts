@@ -16,12 +16,14 @@ import type { AgentStatus } from "../../agent/control_view.ts";
 import { parseOpenFilesLimit } from "../../support/open_files.ts";
 import { CONTAINERD_PACKAGE_DEFINITION } from "../../sources/containerd/containerd_protos.ts";
 import {
-  containerOwner,
   type EnvelopeRecord,
   parseContainerdEvent,
+} from "../../sources/containerd/parse_event.ts";
+import {
+  containerOwner,
   parseNerdctlPortsLabel,
   parseNetworkConfig,
-} from "../../sources/containerd/parse_containerd.ts";
+} from "../../sources/containerd/nerdctl_ports.ts";
 import {
   parseDockerEvent,
   parseDockerInspect,
