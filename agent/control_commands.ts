@@ -8,12 +8,8 @@
  * @module
  */
 import { ControlError, queryControl } from "./control_client.ts";
-import {
-  type AgentStatus,
-  formatPorts,
-  formatStatus,
-  type PortRow,
-} from "./control_view.ts";
+import type { AgentStatus, PortRow } from "./control_view.ts";
+import { formatPorts, formatStatus } from "./control_format.ts";
 import { DEFAULT_OPTIONS } from "./options.ts";
 import { readArguments } from "./read_arguments.ts";
 import {

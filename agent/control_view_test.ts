@@ -1,5 +1,6 @@
 import { assert, assertStringIncludes } from "../tests/assert.ts";
-import { formatPorts, formatStatus, type PortRow } from "./control_view.ts";
+import type { PortRow } from "./control_view.ts";
+import { formatPorts, formatStatus } from "./control_format.ts";
 
 const HOSTILE = "evil\n\x1b[2Jtcp    0.0.0.0:22  forged\u202e";
 

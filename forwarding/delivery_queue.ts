@@ -1,60 +1,29 @@
 /**
  * Delivery of binding changes to forwarders, as reconciliation.
  *
+ * Longer than our ~300-line rule on purpose: this is one state machine
+ * (desired vs applied per forwarder, one call in flight per binding, reads
+ * of the host side before calls) whose invariants hold only together; the
+ * per-lane state, its status rows and the failure log are in lane.ts.
+ *
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import { backoffDelay, type BackoffOptions } from "../support/backoff.ts";
-import { type Clock, systemClock, type TimerId } from "../support/clock.ts";
+import { type Clock, systemClock } from "../support/clock.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 import type { Forwarder } from "./forwarder.ts";
-import { describeOwners } from "../tracker/describe_owners.ts";
+import {
+  type DeliveryStatus,
+  type Lane,
+  laneRows,
+  type LaneStatus,
+  laneSummary,
+  logFailure,
+  newLane,
+} from "./lane.ts";
 
-/** Where one binding stands with one forwarder. */
-export interface DeliveryStatus {
-  /** The forwarder. */
-  readonly forwarder: string;
-  /** The binding's key. */
-  readonly key: string;
-  /**
-   * forwarded: applied and wanted; logged: applied by a forwarder that only
-   * logs; pending: a call is due or running; retrying: the last call failed;
-   * removing: applied but no longer wanted; skipped: wanted, but the
-   * forwarder does not take it (see `reason`).
-   */
-  readonly state:
-    | "forwarded"
-    | "logged"
-    | "pending"
-    | "retrying"
-    | "removing"
-    | "skipped";
-  /** Failed attempts in a row. */
-  readonly attempts: number;
-  /** Message of the last failure, while retrying. */
-  readonly lastError?: string;
-  /** Why the forwarder does not take it, when skipped. */
-  readonly reason?: string;
-  /** Clock time of the last state change. */
-  readonly since: number;
-}
-
-/** What the queue knows of one forwarder's host side as a whole. */
-export interface LaneStatus {
-  /** The forwarder. */
-  readonly forwarder: string;
-  /** Clock time of the last successful read of the host side, if it has one. */
-  readonly lastReadAt?: number;
-  /** Why the last read of the host side failed, while it does. */
-  readonly readError?: string;
-  /** The last time the host side had lost bindings it had been given. */
-  readonly lastRestore?: {
-    /** Clock time it was noticed (and the restore began). */
-    readonly at: number;
-    /** How many bindings it had lost. */
-    readonly count: number;
-  };
-}
+export type { DeliveryStatus, LaneStatus } from "./lane.ts";
 
 /** Options of {@linkcode DeliveryQueue}. */
 export interface DeliveryQueueOptions {
@@ -63,41 +32,6 @@ export interface DeliveryQueueOptions {
   /** Retry delays. @default 250 ms doubling to 30 s */
   readonly backoff?: BackoffOptions;
 }
-
-interface Failure {
-  attempts: number;
-  notBefore: number;
-  lastError: string;
-}
-
-interface Lane {
-  readonly forwarder: Forwarder;
-  readonly desired: Map<string, TrackedBinding>;
-  readonly applied: Map<string, TrackedBinding>;
-  /** Keys whose desired and applied may differ. */
-  readonly dirty: Set<string>;
-  readonly inFlight: Set<string>;
-  readonly failures: Map<string, Failure>;
-  readonly since: Map<string, number>;
-  /** Wanted bindings the forwarder does not take, with the reason. */
-  readonly skipped: Map<string, { binding: TrackedBinding; reason: string }>;
-  timer: TimerId | undefined;
-  timerAt: number | undefined;
-  /** The applied set must be read from the host side before the next call. */
-  needsRefresh: boolean;
-  refreshing: boolean;
-  refreshFailure: Failure | undefined;
-  auditTimer: TimerId | undefined;
-  lastReadAt: number | undefined;
-  /** The last successful read found exactly what was wanted. */
-  lastReadMatched: boolean;
-  lastRestore: { at: number; count: number } | undefined;
-  /** Failure causes logged lately (see #logFailure). */
-  readonly causes: Map<string, { loggedAt: number; more: number }>;
-}
-
-/** A failure cause is logged at most once this often per forwarder. */
-const CAUSE_LOG_INTERVAL_MS = 60_000;
 
 /**
  * One queue for all forwarders. Each forwarder has a desired set (set by the
@@ -155,26 +89,7 @@ export class DeliveryQueue {
           `Cannot add forwarder ${forwarder.name}: the name is taken`,
         );
       }
-      this.#lanes.set(forwarder.name, {
-        forwarder,
-        desired: new Map(),
-        applied: new Map(),
-        dirty: new Set(),
-        inFlight: new Set(),
-        failures: new Map(),
-        since: new Map(),
-        skipped: new Map(),
-        timer: undefined,
-        timerAt: undefined,
-        needsRefresh: forwarder.readApplied !== undefined,
-        refreshing: false,
-        refreshFailure: undefined,
-        auditTimer: undefined,
-        lastReadAt: undefined,
-        lastReadMatched: false,
-        lastRestore: undefined,
-        causes: new Map(),
-      });
+      this.#lanes.set(forwarder.name, newLane(forwarder));
     }
     // Forwarders with a readable host side converge at start even when
     // nothing is wanted yet (stale entries from an earlier run go).
@@ -259,54 +174,13 @@ export class DeliveryQueue {
 
   /** Where every wanted, applied or skipped binding stands, per forwarder. */
   status(): DeliveryStatus[] {
-    const rows: DeliveryStatus[] = [];
-    for (const [name, lane] of this.#lanes) {
-      const applied = lane.forwarder.onlyLogs ? "logged" : "forwarded";
-      const keys = new Set([...lane.desired.keys(), ...lane.applied.keys()]);
-      for (const key of [...keys].sort()) {
-        const failure = lane.failures.get(key);
-        const wanted = lane.desired.has(key);
-        const state = failure
-          ? "retrying"
-          : !wanted
-          ? "removing"
-          : lane.dirty.has(key)
-          ? "pending"
-          : applied;
-        rows.push({
-          forwarder: name,
-          key,
-          state,
-          attempts: failure?.attempts ?? 0,
-          ...(failure ? { lastError: failure.lastError } : {}),
-          since: lane.since.get(key) ?? this.#clock.now(),
-        });
-      }
-      for (const [key, { reason }] of lane.skipped) {
-        if (keys.has(key)) continue;
-        rows.push({
-          forwarder: name,
-          key,
-          state: "skipped",
-          attempts: 0,
-          reason,
-          since: lane.since.get(key) ?? this.#clock.now(),
-        });
-      }
-    }
-    return rows;
+    const now = this.#clock.now();
+    return [...this.#lanes.values()].flatMap((lane) => laneRows(lane, now));
   }
 
   /** What the queue knows of each forwarder's host side as a whole. */
   laneStatus(): LaneStatus[] {
-    return [...this.#lanes.values()].map((lane) => ({
-      forwarder: lane.forwarder.name,
-      ...(lane.refreshFailure
-        ? { readError: lane.refreshFailure.lastError }
-        : {}),
-      ...(lane.lastReadAt === undefined ? {} : { lastReadAt: lane.lastReadAt }),
-      ...(lane.lastRestore ? { lastRestore: { ...lane.lastRestore } } : {}),
-    }));
+    return [...this.#lanes.values()].map(laneSummary);
   }
 
   /** True when every forwarder's applied set equals its desired set. */
@@ -491,7 +365,10 @@ export class DeliveryQueue {
           { attempts: 0, notBefore: 0, lastError: "" };
         const delay = backoffDelay(failure.attempts, this.#backoff);
         if (failure.attempts === 0 || failure.lastError !== message) {
-          this.#logFailure(lane, operation, binding, message, delay);
+          logFailure(this.#logger, lane, operation, binding, message, {
+            delay,
+            now: this.#clock.now(),
+          });
         }
         failure.attempts++;
         failure.lastError = message;
@@ -501,46 +378,6 @@ export class DeliveryQueue {
         if (forwarder.readApplied) lane.needsRefresh = true;
         lane.since.set(key, this.#clock.now());
         this.#pump(lane);
-      },
-    );
-  }
-
-  /**
-   * Logs a failed call, once per cause: a thousand bindings failing the
-   * same way (the host side down, out of descriptors) make one line with
-   * the first binding, then one line a minute saying how many more did.
-   */
-  #logFailure(
-    lane: Lane,
-    operation: "add" | "remove",
-    binding: TrackedBinding,
-    message: string,
-    delay: number,
-  ): void {
-    const owner = describeOwners(binding);
-    const cause = `${operation} ${
-      message.replaceAll(binding.key, "<binding>").replaceAll(owner, "<owner>")
-    }`;
-    const now = this.#clock.now();
-    const seen = lane.causes.get(cause);
-    if (seen && now - seen.loggedAt < CAUSE_LOG_INTERVAL_MS) {
-      seen.more++;
-      return;
-    }
-    if (lane.causes.size > 1000) lane.causes.clear();
-    lane.causes.set(cause, { loggedAt: now, more: 0 });
-    this.#logger.warn(
-      "{forwarder}: cannot {operation} {key} (owner {owner}): {error}; retrying in {delay} ms{more}",
-      {
-        forwarder: lane.forwarder.name,
-        operation,
-        key: binding.key,
-        owner,
-        error: message,
-        delay,
-        more: seen && seen.more > 0
-          ? ` (and ${seen.more} more failed the same way since the last such line)`
-          : "",
       },
     );
   }

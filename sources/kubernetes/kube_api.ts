@@ -5,6 +5,9 @@
  * models and node-fetch) costs a worker more heap than the agent's whole
  * memory target (README, Dependencies).
  *
+ * Slightly over ~300 lines: the two calls (list, watch) share their TLS,
+ * error and line-reading handling.
+ *
  * @module
  */
 import type { KubeConnection, PemSource } from "./kube_connection.ts";

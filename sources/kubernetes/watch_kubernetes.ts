@@ -207,7 +207,7 @@ export async function watchKubernetes(
             resourceVersion = await list(api);
             connected();
           }
-          const startedAt = Date.now();
+          const startedAt = clock.now();
           let lines: AsyncGenerator<string>;
           try {
             lines = await api.watch(SERVICES, {
@@ -242,7 +242,7 @@ export async function watchKubernetes(
           }
           // The server ended the watch (its timeout): watch again at once,
           // unless it keeps ending them straight away (then with backoff).
-          if (changes > 0 || Date.now() - startedAt >= 1000) {
+          if (changes > 0 || clock.now() - startedAt >= 1000) {
             quickEnds = 0;
             continue;
           }
