@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertStringIncludes } from "../tests/assert.ts";
 import { BOOLEAN_OPTIONS, parseCommandLine } from "./cli.ts";
 import { GO_FLAGS, normaliseGoFlags } from "./go_flags.ts";
-import type { AgentOptions } from "./options.ts";
+import { type AgentOptions, allOptionSpecs } from "./options.ts";
+import { SOURCES } from "../sources/registry.ts";
 import { VERSION } from "./version.ts";
 
 function run(argv: string[], env = {}): AgentOptions {
@@ -283,4 +284,18 @@ Deno.test("VERSION equals deno.json's version", async () => {
     await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
   );
   assertEquals(config.version, VERSION);
+});
+
+Deno.test("README's flag table lists every flag of the option tables", async () => {
+  const readme = await Deno.readTextFile(
+    new URL("../README.md", import.meta.url),
+  );
+  const table = readme.slice(
+    readme.indexOf("## Flags"),
+    readme.indexOf("## Modes"),
+  );
+  for (const spec of allOptionSpecs(SOURCES)) {
+    assertStringIncludes(table, `--${spec.name}`);
+    if (spec.goName) assertStringIncludes(table, `| -${spec.goName} `);
+  }
 });
