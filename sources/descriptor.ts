@@ -165,16 +165,21 @@ export function engineRoute(
   mode: AgentMode,
   binding: Binding,
 ): readonly ForwarderName[] {
-  switch (mode) {
-    case "auto":
-      return ["log"];
-    case "listeners":
-      return ["listeners"];
-    case "privileged":
-      return ["vtunnel"];
-    case "host-switch":
-      return binding.hostIp === "127.0.0.1"
-        ? ["host-switch", "dnat"]
-        : ["host-switch"];
-  }
+  return mode === "host-switch" && binding.hostIp === "127.0.0.1"
+    ? ["host-switch", "dnat"]
+    : defaultRoute(mode);
+}
+
+/**
+ * Detection by a path that must exist: "`what` `path` exists", or "no
+ * `what` at `path`".
+ */
+export async function detectPath(
+  probe: MachineProbe,
+  what: string,
+  path: string,
+): Promise<Detection> {
+  return await probe.exists(path)
+    ? { ok: true, reason: `${what} ${path} exists` }
+    : { ok: false, reason: `no ${what} at ${path}` };
 }

@@ -5,7 +5,12 @@
  * @module
  */
 import type { SourceDescriptor } from "../descriptor.ts";
-import { engineRoute, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
+import {
+  detectPath,
+  engineRoute,
+  NO_PERMISSIONS,
+  workerEntry,
+} from "../descriptor.ts";
 import { pathValue } from "../../support/option_table.ts";
 import type { ContainerdConfig } from "./config.ts";
 
@@ -73,11 +78,8 @@ export const containerdSource: SourceDescriptor<
     nerdctlDataRoot: "/var/lib/nerdctl",
   },
   engine: true,
-  async detect(options, probe) {
-    return await probe.exists(options.containerdSocket)
-      ? { ok: true, reason: `socket ${options.containerdSocket} exists` }
-      : { ok: false, reason: `no socket at ${options.containerdSocket}` };
-  },
+  detect: (options, probe) =>
+    detectPath(probe, "socket", options.containerdSocket),
   worker: {
     entry: workerEntry("containerd", import.meta.url),
     // The socket (read, write, net unix:<path>), nerdctl's state dirs for

@@ -5,7 +5,12 @@
  * @module
  */
 import type { SourceDescriptor } from "../descriptor.ts";
-import { engineRoute, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
+import {
+  detectPath,
+  engineRoute,
+  NO_PERMISSIONS,
+  workerEntry,
+} from "../descriptor.ts";
 import { pathValue, UsageError } from "../../support/option_table.ts";
 import { DOCKER_URL_HOST, type DockerConfig } from "./config.ts";
 
@@ -58,11 +63,7 @@ export const dockerSource: SourceDescriptor<
     }
     return options;
   },
-  async detect(options, probe) {
-    return await probe.exists(options.dockerSocket)
-      ? { ok: true, reason: `socket ${options.dockerSocket} exists` }
-      : { ok: false, reason: `no socket at ${options.dockerSocket}` };
-  },
+  detect: (options, probe) => detectPath(probe, "socket", options.dockerSocket),
   worker: {
     entry: workerEntry("docker", import.meta.url),
     // A unix socket needs read, write and net "unix:<path>"; fetch also

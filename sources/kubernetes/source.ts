@@ -5,7 +5,12 @@
  * @module
  */
 import type { SourceDescriptor } from "../descriptor.ts";
-import { defaultRoute, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
+import {
+  defaultRoute,
+  detectPath,
+  NO_PERMISSIONS,
+  workerEntry,
+} from "../descriptor.ts";
 import {
   pathValue,
   portValue,
@@ -95,11 +100,8 @@ export const kubernetesSource: SourceDescriptor<
     k8sServiceListenerAddr: "0.0.0.0",
     k8sApiPort: 6443,
   },
-  async detect(options, probe) {
-    return await probe.exists(options.kubeconfig)
-      ? { ok: true, reason: `kubeconfig ${options.kubeconfig} exists` }
-      : { ok: false, reason: `no kubeconfig at ${options.kubeconfig}` };
-  },
+  detect: (options, probe) =>
+    detectPath(probe, "kubeconfig", options.kubeconfig),
   worker: {
     entry: workerEntry("kubernetes", import.meta.url),
     // The API server's host:port and the certificate and token files the
