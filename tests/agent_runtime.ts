@@ -5,17 +5,7 @@
  *
  * @module
  */
-import config from "../deno.json" with { type: "json" };
-
-function startTaskFlags(): string[] {
-  const words = config.tasks.start.split(/\s+/);
-  const from = words.indexOf("run");
-  const to = words.indexOf("main.ts");
-  if (from < 0 || to < from) {
-    throw new Error(`deno.json's start task is not "deno run … main.ts"`);
-  }
-  return words.slice(from + 1, to);
-}
+import { startTaskFlags } from "../build/tasks.ts";
 
 /** The flags between `deno run` and `main.ts` in the start task. */
 export const AGENT_RUN_FLAGS: readonly string[] = startTaskFlags();
