@@ -267,52 +267,20 @@ Deno.test("PortTracker never lets one source remove another's binding", () => {
 Deno.test("PortTracker: a removed binding lists every holder it had, not only the last", () => {
   const tracker = new PortTracker();
   const binding = makeBinding("tcp", "0.0.0.0", 8080);
-  tracker.apply({
-    type: "snapshot",
-    source: "docker",
-    entries: [
-      { ownerId: "a", binding },
-      { ownerId: "b", binding },
-    ],
-  });
-  tracker.apply({
-    type: "upsert",
-    source: "iptables",
-    ownerId: "rule",
-    entries: [{ ownerId: "rule", binding }],
-  });
-  assertEquals(
-    tracker.apply({ type: "snapshot", source: "docker", entries: [] }).removed,
-    [],
-  );
-  const diff = tracker.apply({
-    type: "snapshot",
-    source: "iptables",
-    entries: [],
-  });
-  assertEquals(
+  const snapshot = (source: string, ...owners: string[]) =>
+    tracker.apply({
+      type: "snapshot",
+      source,
+      entries: owners.map((ownerId) => ({ ownerId, binding })),
+    });
+  const removedHolders = (diff: ReturnType<typeof snapshot>) =>
     diff.removed.map((gone) =>
-      gone.holders.map((h) => [h.source, h.entry.ownerId])
-    ),
-    [
-      [["iptables", "rule"]],
-    ],
-  );
-  tracker.apply({
-    type: "snapshot",
-    source: "docker",
-    entries: [
-      { ownerId: "a", binding },
-      { ownerId: "b", binding },
-    ],
-  });
-  const both = tracker.apply({
-    type: "snapshot",
-    source: "docker",
-    entries: [],
-  });
-  assertEquals(
-    both.removed.map((gone) => gone.holders.map((h) => h.entry.ownerId).sort()),
-    [["a", "b"]],
-  );
+      gone.holders.map((h) => `${h.source}:${h.entry.ownerId}`).sort()
+    );
+  snapshot("docker", "a", "b");
+  snapshot("iptables", "rule");
+  assertEquals(removedHolders(snapshot("docker")), []);
+  assertEquals(removedHolders(snapshot("iptables")), [["iptables:rule"]]);
+  snapshot("docker", "a", "b");
+  assertEquals(removedHolders(snapshot("docker")), [["docker:a", "docker:b"]]);
 });
