@@ -17,6 +17,7 @@ import { LIBC_CANDIDATES } from "../support/libc.ts";
 import { MODE_FORWARDERS } from "../support/modes.ts";
 import type { OpenFilesLimit } from "../support/open_files.ts";
 import type { AgentOptions } from "./options.ts";
+import { type SourceRegistry, SOURCES } from "../sources/registry.ts";
 
 /** Descriptors kept for everything but listeners (sources, control, forwarders). */
 export const FD_RESERVE = 256;
@@ -36,12 +37,14 @@ export class AgentStartError extends Error {
  * @param options The agent's options.
  * @param libcPath libc, for vsock and the vtunnel's socket calls.
  * @param limit The open-files limit: the listeners keep under it.
+ * @param registry The sources (the DNAT rules follow its engines).
  * @throws {AgentStartError} When vsock is asked for and there is no libc.
  */
 export function createForwarders(
   options: AgentOptions,
   libcPath: string | undefined,
   limit: OpenFilesLimit | undefined,
+  registry: SourceRegistry = SOURCES,
 ): Forwarder[] {
   const names = MODE_FORWARDERS[options.mode];
   if (options.mode === "auto" || options.dryRun) {
@@ -61,7 +64,11 @@ export function createForwarders(
           statePath: `${options.stateDir}/host-switch.json`,
         });
       case "dnat":
-        return new DnatForwarder();
+        return new DnatForwarder({
+          engines: new Set(
+            registry.filter((source) => source.engine).map((s) => s.name),
+          ),
+        });
       case "vtunnel": {
         const target = parseVtunnelTarget(options.vtunnelAddr);
         if (target.transport === "vsock" && libcPath === undefined) {

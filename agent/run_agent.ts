@@ -118,7 +118,7 @@ export async function startAgent(
   const libcPath = probe.libcPath();
   const limit = openFilesLimit();
   const forwarders = dependencies.forwarders ??
-    createForwarders(options, libcPath, limit);
+    createForwarders(options, libcPath, limit, registry);
   const plans = await planSources(options, probe, registry);
   logPlans(options, plans);
   const running = registry.filter((source) =>

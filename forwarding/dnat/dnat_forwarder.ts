@@ -8,6 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import type { Forwarder } from "../forwarder.ts";
 import {
+  DEFAULT_ENGINE_SOURCES,
   DNAT_CHAIN,
   dnatRuleArgs,
   dnatTarget,
@@ -18,6 +19,8 @@ import {
 export interface DnatForwarderOptions {
   /** The command that runs iptables (argument array, never a shell). @default ["iptables"] */
   readonly iptables?: readonly string[];
+  /** The container engines' source names. @default DEFAULT_ENGINE_SOURCES */
+  readonly engines?: ReadonlySet<string>;
 }
 
 /** iptables's "resource problem" exit: the xtables lock is held. */
@@ -37,6 +40,7 @@ export class DnatForwarder implements Forwarder {
   /** iptables serialises on its lock anyway. */
   readonly concurrency = 1;
   #iptables: readonly string[];
+  #engines: ReadonlySet<string>;
   #chainReady = false;
   #logger = getLogger(["guest-agent", "forwarder", "dnat"]);
 
@@ -47,6 +51,7 @@ export class DnatForwarder implements Forwarder {
    */
   constructor(options: DnatForwarderOptions = {}) {
     this.#iptables = options.iptables ?? ["iptables"];
+    this.#engines = options.engines ?? DEFAULT_ENGINE_SOURCES;
   }
 
   /**
@@ -67,7 +72,7 @@ export class DnatForwarder implements Forwarder {
 
   /** Rules differ when the container's address or port does. */
   identity(binding: TrackedBinding): string {
-    const target = dnatTarget(binding);
+    const target = dnatTarget(binding, this.#engines);
     return target
       ? `${binding.key}>${target.containerIp}:${target.containerPort}`
       : binding.key;
@@ -75,7 +80,7 @@ export class DnatForwarder implements Forwarder {
 
   /** Adds the rule for a loopback binding. */
   async add(binding: TrackedBinding): Promise<void> {
-    const target = dnatTarget(binding);
+    const target = dnatTarget(binding, this.#engines);
     if (target === undefined) return;
     await this.#ensureChain();
     const rule = dnatRuleArgs(target);
@@ -85,7 +90,7 @@ export class DnatForwarder implements Forwarder {
 
   /** Deletes the rule of a loopback binding. */
   async remove(binding: TrackedBinding): Promise<void> {
-    const target = dnatTarget(binding);
+    const target = dnatTarget(binding, this.#engines);
     if (target === undefined || !this.#chainReady) return;
     const rule = dnatRuleArgs(target);
     if (!await this.#check(["-t", "nat", "-C", DNAT_CHAIN, ...rule])) return;

@@ -124,3 +124,14 @@ Deno.test("DnatForwarder adds and deletes real rules in a network namespace", {
     await ns.delete();
   }
 });
+
+Deno.test("dnatTarget() follows the engines it is given, not fixed source names", () => {
+  const binding = held("podman-like", "127.0.0.1", ["10.88.0.2"], 8080);
+  assertEquals(dnatTarget(binding), undefined);
+  assertEquals(dnatTarget(binding, new Set(["podman-like"])), {
+    protocol: "tcp",
+    hostPort: 18080,
+    containerIp: "10.88.0.2",
+    containerPort: 8080,
+  });
+});

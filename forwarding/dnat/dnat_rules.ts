@@ -27,16 +27,28 @@ export interface DnatTarget {
   readonly containerPort: number;
 }
 
+/** The container engines' source names, where no registry says otherwise. */
+export const DEFAULT_ENGINE_SOURCES: ReadonlySet<string> = new Set([
+  "docker",
+  "containerd",
+]);
+
 /**
- * The DNAT target of a binding: a Docker or containerd binding on 127.0.0.1
- * whose holder knows an IPv4 container address and the container port.
+ * The DNAT target of a binding: a binding on 127.0.0.1 held by a container
+ * engine's source whose entry knows an IPv4 container address and the
+ * container port.
  *
+ * @param binding The binding.
+ * @param engines The engines' source names (the registry's `engine` sources).
  * @returns The target, or undefined when the binding needs no rule or lacks the facts.
  */
-export function dnatTarget(binding: TrackedBinding): DnatTarget | undefined {
+export function dnatTarget(
+  binding: TrackedBinding,
+  engines: ReadonlySet<string> = DEFAULT_ENGINE_SOURCES,
+): DnatTarget | undefined {
   if (binding.binding.hostIp !== "127.0.0.1") return undefined;
   for (const { source, entry } of binding.holders) {
-    if (source !== "docker" && source !== "containerd") continue;
+    if (!engines.has(source)) continue;
     const containerIp = entry.containerIps?.find(isIpv4);
     if (containerIp && entry.containerPort) {
       return {
