@@ -18,6 +18,7 @@ import { AGENT_V8_FLAGS } from "../tests/agent_runtime.ts";
 export const FIGURE_SCRIPTS: readonly string[] = [
   "docker_latency",
   "docker_e2e_figures",
+  "go_agent_figures",
   "containerd_latency",
   "iptables_figures",
   "procnet_latency",
