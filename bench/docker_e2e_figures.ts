@@ -19,11 +19,13 @@ import {
 } from "../tests/engines/dockerd.ts";
 import { startLineReceiver } from "../tests/line_receiver.ts";
 import { waitFor } from "../tests/wait.ts";
-import { DockerClient } from "../sources/docker/docker_client.ts";
-import { parseDockerEvent } from "../sources/docker/parse_docker.ts";
 import { wallClockMs } from "../support/clock.ts";
-import { readLines } from "../sources/read_lines.ts";
-import { cleanUpOnce, print, report } from "./latency_support.ts";
+import {
+  cleanUpOnce,
+  print,
+  report,
+  watchStartEvents,
+} from "./latency_support.ts";
 
 const COUNT = Number(Deno.args[0] ?? 100);
 const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
@@ -46,17 +48,7 @@ const { child: agent } = spawnAgentProcess([
   `-vtunnelAddr=127.0.0.1:${port}`,
   "--connect-interface=lo",
 ]);
-const events = new AbortController();
-const startSeen = new Map<string, number>();
-const client = new DockerClient(d.socket);
-const watching = (async () => {
-  const stream = await client.events(events.signal);
-  for await (const line of readLines(stream, { signal: events.signal })) {
-    const at = wallClockMs();
-    const event = parseDockerEvent(line);
-    if (event?.action === "start") startSeen.set(event.id, at);
-  }
-})().catch(() => {});
+const { startSeen, stop: stopEvents } = watchStartEvents(d.socket);
 
 /** When the receiver first got a message for host port `hostPort`. */
 function hostHas(hostPort: number): number | undefined {
@@ -67,9 +59,7 @@ function hostHas(hostPort: number): number | undefined {
 }
 
 const cleanUp = cleanUpOnce("docker_e2e_figures", async () => {
-  events.abort();
-  await watching;
-  client.close();
+  await stopEvents();
   try {
     agent.kill("SIGTERM");
   } catch { /* gone */ }

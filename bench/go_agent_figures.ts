@@ -34,16 +34,13 @@ import {
   startLineReceiver,
 } from "../tests/line_receiver.ts";
 import { waitFor } from "../tests/wait.ts";
-import { DockerClient } from "../sources/docker/docker_client.ts";
-import { parseDockerEvent } from "../sources/docker/parse_docker.ts";
-import { readLines } from "../sources/read_lines.ts";
-import { wallClockMs } from "../support/clock.ts";
 import {
   cleanUpOnce,
   percentile,
   print,
   processUsage,
   recordFigure,
+  watchStartEvents,
 } from "./latency_support.ts";
 
 const COUNT = Number(Deno.args[0] ?? 30);
@@ -72,17 +69,7 @@ if (!await canRunDockerd()) {
 }
 
 const d = await startDockerd();
-const events = new AbortController();
-const startSeen = new Map<string, number>();
-const client = new DockerClient(d.socket);
-const watching = (async () => {
-  const stream = await client.events(events.signal);
-  for await (const line of readLines(stream, { signal: events.signal })) {
-    const at = wallClockMs();
-    const event = parseDockerEvent(line);
-    if (event?.action === "start") startSeen.set(event.id, at);
-  }
-})().catch(() => {});
+const { startSeen, stop: stopEvents } = watchStartEvents(d.socket);
 
 /** A running agent: its process and the receiver it sends to. */
 interface Running {
@@ -91,17 +78,10 @@ interface Running {
   stop(): Promise<void>;
 }
 
-function startOurs(): Running {
+/** Starts an agent that sends to a receiver of its own on loopback. */
+function startWith(spawn: (port: number) => Deno.ChildProcess): Running {
   const receiver = startLineReceiver({ port: 0 });
-  const port = (receiver.addr as Deno.NetAddr).port;
-  const { child } = spawnAgentProcess([
-    "-privilegedService",
-    "-docker",
-    `--docker-socket=${d.socket}`,
-    `-vtunnelAddr=127.0.0.1:${port}`,
-    "--connect-interface=lo",
-    "-iptables=false",
-  ]);
+  const child = spawn((receiver.addr as Deno.NetAddr).port);
   return {
     pid: child.pid,
     receiver,
@@ -113,34 +93,38 @@ function startOurs(): Running {
   };
 }
 
-function startGo(): Running {
-  const receiver = startLineReceiver({ port: 0 });
-  const port = (receiver.addr as Deno.NetAddr).port;
-  const child = new Deno.Command("unshare", {
-    args: [
-      "--mount",
-      "--propagation",
-      "private",
-      "--",
-      "sh",
-      "-c",
-      'mount -t tmpfs tmpfs /run && : > /run/docker.sock && mount --bind "$SOCK" /run/docker.sock && exec env DOCKER_HOST="unix://$SOCK" "$AGENT" -docker -privilegedService -vtunnelAddr "127.0.0.1:$PORT" -iptables=false',
-    ],
-    env: { SOCK: d.socket, AGENT: GO_AGENT, PORT: String(port) },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  return {
-    pid: child.pid,
-    receiver,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
-      await receiver.close();
-    },
-  };
-}
+/** Ours, with the service files' privileged-mode flags. */
+const startOurs = () =>
+  startWith((port) =>
+    spawnAgentProcess([
+      "-privilegedService",
+      "-docker",
+      `--docker-socket=${d.socket}`,
+      `-vtunnelAddr=127.0.0.1:${port}`,
+      "--connect-interface=lo",
+      "-iptables=false",
+    ]).child
+  );
+
+/** The Go agent, as the peers README runs it. */
+const startGo = () =>
+  startWith((port) =>
+    new Deno.Command("unshare", {
+      args: [
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        'mount -t tmpfs tmpfs /run && : > /run/docker.sock && mount --bind "$SOCK" /run/docker.sock && exec env DOCKER_HOST="unix://$SOCK" "$AGENT" -docker -privilegedService -vtunnelAddr "127.0.0.1:$PORT" -iptables=false',
+      ],
+      env: { SOCK: d.socket, AGENT: GO_AGENT, PORT: String(port) },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn()
+  );
 
 /** When the receiver first had a message naming `hostPort`. */
 function firstFor(
@@ -180,9 +164,7 @@ const figures = {
 };
 
 const cleanUp = cleanUpOnce("go_agent_figures", async () => {
-  events.abort();
-  await watching;
-  client.close();
+  await stopEvents();
   await d.stop();
 });
 

@@ -11,6 +11,9 @@ import { type AgentDependencies, startAgent } from "../agent/run_agent.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import { wallClockMs } from "../support/clock.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
+import { DockerClient } from "../sources/docker/docker_client.ts";
+import { parseDockerEvent } from "../sources/docker/parse_docker.ts";
+import { readLines } from "../sources/read_lines.ts";
 
 /** Records the first add per owner and wakes whoever waits for it. */
 export class TimingForwarder implements Forwarder {
@@ -302,4 +305,35 @@ export function cleanUpOnce(
     cleanUp().finally(() => Deno.exit(130));
   });
   return cleanUp;
+}
+
+/** When dockerd said each container started, from an /events stream of its own. */
+export interface StartEvents {
+  /** Container id → wall-clock ms of its start event. */
+  readonly startSeen: ReadonlyMap<string, number>;
+  /** Ends the stream. */
+  stop(): Promise<void>;
+}
+
+/** Watches dockerd's events at `socket`, stamping each container start. */
+export function watchStartEvents(socket: string): StartEvents {
+  const events = new AbortController();
+  const startSeen = new Map<string, number>();
+  const client = new DockerClient(socket);
+  const watching = (async () => {
+    const stream = await client.events(events.signal);
+    for await (const line of readLines(stream, { signal: events.signal })) {
+      const at = wallClockMs();
+      const event = parseDockerEvent(line);
+      if (event?.action === "start") startSeen.set(event.id, at);
+    }
+  })().catch(() => {});
+  return {
+    startSeen,
+    stop: async () => {
+      events.abort();
+      await watching;
+      client.close();
+    },
+  };
 }
