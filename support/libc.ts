@@ -11,8 +11,10 @@
  *
  * Every socket is non-blocking and every call but `poll` is synchronous and
  * returns at once, so errno is read on the same thread right after the call
- * that set it. `poll` runs on Deno's FFI thread pool, in slices of at most
- * 50 ms, so no pool thread is ever parked for long.
+ * that set it. `poll` runs on Deno's FFI thread pool: bounded waits
+ * (connect, send) in slices of at most 50 ms; the idle waits for kernel
+ * events (support/kernel_wait.ts) park one pool thread each until an event,
+ * their safety-net deadline or a wake-up descriptor ends them.
  *
  * @module
  */
@@ -73,6 +75,26 @@ const SYMBOLS = {
     parameters: ["i32", "i32", "i32", "buffer", "buffer"],
     result: "i32",
   },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  /** perf_event_open(2) only: glibc has no wrapper for it. */
+  syscall: {
+    parameters: ["i64", "buffer", "i32", "i32", "i32", "u64"],
+    result: "i64",
+  },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  ioctlValue: {
+    name: "ioctl",
+    parameters: ["i32", "u64", "u64"],
+    result: "i32",
+  },
+  /** Addresses as integers: pointer objects need an FFI grant beyond libc. */
+  mmap: {
+    parameters: ["usize", "usize", "i32", "i32", "i32", "i64"],
+    result: "usize",
+  },
+  munmap: { parameters: ["usize", "usize"], result: "i32" },
+  getpagesize: { parameters: [], result: "i32" },
   pollAsync: {
     name: "poll",
     parameters: ["buffer", "u64", "i32"],
@@ -84,11 +106,16 @@ const SYMBOLS = {
 /** The opened functions of {@linkcode SYMBOLS}. */
 export type LibcSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
+/** poll(2): readable. */
+export const POLLIN = 0x1;
+/** poll(2): an error on the descriptor. */
+export const POLLERR = 0x8;
+/** poll(2): the other end hung up. */
+export const POLLHUP = 0x10;
 /** AF_UNIX. */
 export const AF_UNIX = 1;
 /** AF_VSOCK. */
 export const AF_VSOCK = 40;
-const POLLIN = 0x1;
 /** socket(2) flag: non-blocking. */
 export const SOCK_NONBLOCK = 0o4000;
 /** socket(2) flag: close on exec. */
@@ -233,16 +260,39 @@ export class Libc {
    * @returns true when readable (or failed), false at the timeout.
    */
   async waitReadable(fd: number, timeoutMs: number): Promise<boolean> {
-    const pollfd = new Uint8Array(8);
-    const view = new DataView(pollfd.buffer);
-    view.setInt32(0, fd, true);
-    view.setInt16(4, POLLIN, true);
-    const ready = await this.#library.symbols.pollAsync(
-      pollfd,
-      1n,
+    const [events] = await this.pollReadable(
+      [fd],
       Math.max(0, Math.floor(timeoutMs)),
     );
-    return ready > 0 && view.getInt16(6, true) !== 0;
+    return events !== 0;
+  }
+
+  /**
+   * One poll(2) for POLLIN on every descriptor, on Deno's FFI thread pool.
+   *
+   * @param fds The descriptors.
+   * @param timeoutMs The longest wait; -1 waits until one is ready.
+   * @returns Each descriptor's returned events (0: nothing), in order; all 0
+   *   at the timeout or when poll was interrupted.
+   */
+  async pollReadable(
+    fds: readonly number[],
+    timeoutMs: number,
+  ): Promise<number[]> {
+    const pollfds = new Uint8Array(8 * fds.length);
+    const view = new DataView(pollfds.buffer);
+    fds.forEach((fd, index) => {
+      view.setInt32(8 * index, fd, true);
+      view.setInt16(8 * index + 4, POLLIN, true);
+    });
+    const ready = await this.#library.symbols.pollAsync(
+      pollfds,
+      BigInt(fds.length),
+      timeoutMs < 0 ? -1 : Math.floor(timeoutMs),
+    );
+    return fds.map((_, index) =>
+      ready > 0 ? view.getUint16(8 * index + 6, true) : 0
+    );
   }
 
   /**

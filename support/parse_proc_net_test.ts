@@ -1,6 +1,5 @@
 import { assertEquals, assertThrows } from "../tests/assert.ts";
 import { bindingKey } from "../tracker/binding.ts";
-import { confirmedKeys } from "../sources/procnet/confirm_ports.ts";
 import {
   decodeProcNetAddress,
   isPublishing,
@@ -90,17 +89,4 @@ Deno.test("parseProcNet() skips hostile lines and names them", async (t) => {
     }
     assertEquals(parseProcNet(lines.join("\n"), "tcp").sockets.length, 10_000);
   });
-});
-
-Deno.test("confirmedKeys() publishes after two scans and drops at once", () => {
-  const first = new Set(["a", "b"]);
-  assertEquals(confirmedKeys(new Set(), first), new Set());
-  assertEquals(
-    confirmedKeys(first, new Set(["a", "b", "c"])),
-    new Set(["a", "b"]),
-  );
-  assertEquals(
-    confirmedKeys(new Set(["a", "b", "c"]), new Set(["c"])),
-    new Set(["c"]),
-  );
 });

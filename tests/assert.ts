@@ -45,6 +45,11 @@ export function assertStringIncludes(text: string, part: string): void {
   }
 }
 
+/** Fails unless `text` matches `pattern` (node:assert's match). */
+export function assertMatch(text: string, pattern: RegExp): void {
+  nodeAssert.match(text, pattern);
+}
+
 // deno-lint-ignore no-explicit-any
 type ErrorClass = abstract new (...args: any[]) => Error;
 

@@ -102,6 +102,44 @@ export async function restoreNat(
   }
 }
 
+/** Where tracefs may be mounted (support/perf_tracepoints.ts TRACEFS_ROOTS). */
+const TRACEFS_DIRS = ["/sys/kernel/tracing", "/sys/kernel/debug"];
+
+/**
+ * Spawns in `ns` through a private mount namespace (unshare execs: the PID
+ * is the program's) where tracefs is mounted, or hidden under an empty
+ * tmpfs so perf tracepoints cannot be had. Nothing outside sees either.
+ */
+export function withTracefs(
+  ns: Pick<TestNamespace, "enter">,
+  tracefs: "mounted" | "hidden",
+): Pick<TestNamespace, "spawn"> {
+  const script = tracefs === "mounted"
+    ? 'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing || exit 97; exec "$@"'
+    : `for d in ${
+      TRACEFS_DIRS.join(" ")
+    }; do if [ -d "$d" ]; then mount -t tmpfs none "$d" || exit 97; fi; done; exec "$@"`;
+  return {
+    spawn: (args, io = {}) =>
+      new Deno.Command("unshare", {
+        args: [
+          "--mount",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          script,
+          "sh",
+          ...ns.enter,
+          "--",
+          ...args,
+        ],
+        stdin: "null",
+        ...io,
+      }).spawn(),
+  };
+}
+
 /** Whether namespaces can be made here (root and iproute2). */
 export async function canCreateNamespaces(): Promise<boolean> {
   if (Deno.uid() !== 0) return false;

@@ -30,3 +30,24 @@ export function ignoreUnless(what: string, available: boolean): boolean {
   console.warn(`IGNORED: ${message} (set up as .ci/run does to run it)`);
   return true;
 }
+
+/**
+ * Whether `command args` runs and exits 0 here (a missing program is false,
+ * not a throw: Deno throws NotFound before the promise exists).
+ */
+export async function commandSucceeds(
+  command: string,
+  args: readonly string[],
+): Promise<boolean> {
+  try {
+    const output = await new Deno.Command(command, {
+      args: [...args],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return output.success;
+  } catch {
+    return false;
+  }
+}

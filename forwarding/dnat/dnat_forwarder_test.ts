@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { canCreateNamespaces, createTestNamespace } from "../../tests/netns.ts";
-import { ignoreUnless } from "../../tests/requirements.ts";
+import { commandSucceeds, ignoreUnless } from "../../tests/requirements.ts";
 import { bindingKey, makeBinding } from "../../tracker/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { DNAT_CHAIN, dnatRuleArgs, dnatTarget } from "./dnat_rules.ts";
@@ -82,10 +82,7 @@ Deno.test("dnatRuleArgs() matches any destination", () => {
 Deno.test("DnatForwarder adds and deletes real rules in a network namespace", {
   ignore: ignoreUnless(
     "root, ip netns and iptables",
-    await canCreateNamespaces() &&
-      (await new Deno.Command("iptables", { args: ["-V"] }).output().catch(
-          () => undefined,
-        ))?.success === true,
+    await canCreateNamespaces() && await commandSucceeds("iptables", ["-V"]),
   ),
 }, async () => {
   const ns = await createTestNamespace("ga-dnat");

@@ -2,10 +2,13 @@
  * nf_tables change notifications: the kernel announces every ruleset change
  * (NEWRULE, DELRULE, NEWGEN, …) on the nfnetlink multicast group
  * NFNLGRP_NFTABLES. Subscribed through libc (support/libc.ts); the messages
- * are not decoded: any of them means "rescan".
+ * are not decoded: any of them means "rescan". The wait blocks until a
+ * message or the stop (support/kernel_wait.ts): nothing wakes while the
+ * rules stay as they are.
  *
  * @module
  */
+import { KernelWait } from "../../support/kernel_wait.ts";
 import { Libc, LibcError } from "../../support/libc.ts";
 import {
   ENOBUFS,
@@ -13,9 +16,6 @@ import {
   netlinkSubscribe,
   NFNLGRP_NFTABLES,
 } from "../../support/netlink.ts";
-
-/** How long one wait for a message may block an FFI thread. */
-const WAIT_SLICE_MS = 1_000;
 
 /** Calls `onChange` for every burst of ruleset changes until stopped. */
 export type ChangeSubscription = (
@@ -42,9 +42,13 @@ export function subscribeNftChanges(libcPath: string): ChangeSubscription {
   }
   return async (onChange, signal) => {
     const buffer = new Uint8Array(64 * 1024);
+    let waiting: KernelWait | undefined;
     try {
-      while (!signal.aborted) {
-        if (!await libc.waitReadable(fd, WAIT_SLICE_MS)) continue;
+      const wait = waiting = new KernelWait(libc, signal);
+      for (;;) {
+        const result = await wait.wait([fd], -1);
+        if (result.kind === "stopped") break;
+        if (result.kind === "timeout") continue;
         let changed = false;
         try {
           while (libc.recvSome(fd, buffer, "nf_tables notifications") > 0) {
@@ -60,6 +64,7 @@ export function subscribeNftChanges(libcPath: string): ChangeSubscription {
         if (changed) onChange();
       }
     } finally {
+      waiting?.close();
       libc.closeFd(fd);
       libc.close();
     }

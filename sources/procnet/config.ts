@@ -8,12 +8,27 @@
 /** Where the kernel shows this network namespace's sockets. */
 export const PROC_NET_ROOT = "/proc/net";
 
+/** The default safety-net rescan interval with kernel events, in ms. */
+export const PROCNET_RESCAN_MS = 30_000;
+/** The default confirmation time of a new socket, in ms. */
+export const PROCNET_CONFIRM_MS = 25;
+/** The default settle time after a kernel event, in ms. */
+export const PROCNET_SETTLE_MS = 5;
+
 /** Configuration of the /proc/net source. */
 export interface ProcNetConfig {
   /** Folder holding tcp, tcp6, udp, udp6. @default "/proc/net" */
   readonly root: string;
-  /** Time between scans, in ms. @default 1000 */
+  /** Time between scans when polling (no kernel events), in ms. @default 1000 */
   readonly intervalMs: number;
+  /** Wake the scan on kernel tracepoint events when they can be had. @default true */
+  readonly events?: boolean;
+  /** With kernel events: the safety-net full rescan interval, in ms. @default 30000 */
+  readonly rescanMs?: number;
+  /** A socket is published once seen this long (two scans apart), in ms. @default 25 */
+  readonly confirmMs?: number;
+  /** After a kernel event, wait this long for the rest of its burst, in ms. @default 5 */
+  readonly settleMs?: number;
   /** Host ports never to publish (e.g. 22). @default [] */
   readonly ignorePorts: readonly number[];
   /** Read through this libc (Deno refuses /proc/net without --allow-all). @default Deno's own read */
@@ -46,6 +61,20 @@ export function parseProcNetConfig(
       "Cannot configure procnet: ignorePorts must be port numbers",
     );
   }
+  for (const field of ["rescanMs", "confirmMs", "settleMs"] as const) {
+    const value = raw[field];
+    if (
+      value !== undefined &&
+      (typeof value !== "number" || !(value >= 1 && value <= 86_400_000))
+    ) {
+      throw new TypeError(
+        `Cannot configure procnet: ${field} must be a time in ms from 1 to 86400000`,
+      );
+    }
+  }
+  if (raw.events !== undefined && typeof raw.events !== "boolean") {
+    throw new TypeError("Cannot configure procnet: events must be a boolean");
+  }
   const libcPath = raw.libcPath;
   if (
     libcPath !== undefined &&
@@ -55,7 +84,14 @@ export function parseProcNetConfig(
       "Cannot configure procnet: libcPath must be an absolute path",
     );
   }
-  return libcPath === undefined
-    ? { root, intervalMs, ignorePorts }
-    : { root, intervalMs, ignorePorts, libcPath };
+  return {
+    root,
+    intervalMs,
+    ignorePorts,
+    events: (raw.events as boolean | undefined) ?? true,
+    rescanMs: (raw.rescanMs as number | undefined) ?? PROCNET_RESCAN_MS,
+    confirmMs: (raw.confirmMs as number | undefined) ?? PROCNET_CONFIRM_MS,
+    settleMs: (raw.settleMs as number | undefined) ?? PROCNET_SETTLE_MS,
+    ...(libcPath === undefined ? {} : { libcPath }),
+  };
 }

@@ -8,14 +8,22 @@
 import type { SourceDescriptor } from "../descriptor.ts";
 import { defaultRoute, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
 import { msValue, portValue } from "../../support/option_table.ts";
-import { PROC_NET_ROOT, type ProcNetConfig } from "./config.ts";
+import {
+  PROC_NET_ROOT,
+  PROCNET_RESCAN_MS,
+  type ProcNetConfig,
+} from "./config.ts";
 
 /** The /proc/net source's options. */
 export interface ProcNetOptions {
   /** Scan /proc/net for listening sockets. */
   readonly procnet: boolean;
-  /** /proc/net scan interval in ms. */
+  /** /proc/net scan interval in ms when polling. */
   readonly procnetIntervalMs: number;
+  /** Wake the /proc/net scan on kernel tracepoints when they can be had. */
+  readonly procnetEvents: boolean;
+  /** Safety-net /proc/net rescan interval in ms with kernel events. */
+  readonly procnetRescanMs: number;
   /** Host ports never to forward. */
   readonly ignorePorts: readonly number[];
 }
@@ -40,8 +48,24 @@ export const procnetSource: SourceDescriptor<
       name: "procnet-interval",
       kind: "value",
       valueName: "<ms>",
-      help: "time between /proc/net scans",
+      help: "time between /proc/net scans when polling (no kernel events)",
       parse: msValue("--procnet-interval", 10),
+    },
+    {
+      key: "procnetEvents",
+      name: "procnet-events",
+      kind: "boolean",
+      help:
+        "scan /proc/net when kernel tracepoints say a listener came or went (root, tracefs)",
+      negation: "poll /proc/net at --procnet-interval instead",
+    },
+    {
+      key: "procnetRescanMs",
+      name: "procnet-rescan",
+      kind: "value",
+      valueName: "<ms>",
+      help: "safety-net /proc/net rescan interval with kernel events",
+      parse: msValue("--procnet-rescan", 100),
     },
     {
       key: "ignorePorts",
@@ -52,7 +76,13 @@ export const procnetSource: SourceDescriptor<
       parse: portValue("--ignore-port"),
     },
   ],
-  defaults: { procnet: true, procnetIntervalMs: 1000, ignorePorts: [] },
+  defaults: {
+    procnet: true,
+    procnetIntervalMs: 1000,
+    procnetEvents: true,
+    procnetRescanMs: PROCNET_RESCAN_MS,
+    ignorePorts: [],
+  },
   async detect(_options, probe) {
     if (!await probe.exists("/proc/net/tcp")) {
       return { ok: false, reason: "/proc/net/tcp does not exist" };
@@ -65,7 +95,8 @@ export const procnetSource: SourceDescriptor<
   worker: {
     entry: workerEntry("procnet", import.meta.url),
     // Deno refuses to read /proc/net (it is /proc/self/net) without
-    // --allow-all, so the worker reads through libc: FFI for that one file.
+    // --allow-all, so the worker reads through libc: FFI for that one file,
+    // which also opens the perf tracepoints (no other permission).
     permissions: (_options, facts) => ({
       ...NO_PERMISSIONS,
       ffi: facts.libcPath ? [facts.libcPath] : false,
@@ -73,6 +104,8 @@ export const procnetSource: SourceDescriptor<
     config: (options, facts) => ({
       root: PROC_NET_ROOT,
       intervalMs: options.procnetIntervalMs,
+      events: options.procnetEvents,
+      rescanMs: options.procnetRescanMs,
       ignorePorts: [...options.ignorePorts],
       ...(facts.libcPath ? { libcPath: facts.libcPath } : {}),
     }),

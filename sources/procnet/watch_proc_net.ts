@@ -1,11 +1,19 @@
 /**
- * The /proc/net source's watcher: scans the socket tables at an interval
- * and emits a snapshot when the confirmed set changes.
+ * The /proc/net source's watcher: scans the socket tables when the kernel
+ * says a listening socket appeared or went (sources/procnet/listen_events.ts)
+ * or, without that, at an interval; emits a snapshot when the confirmed set
+ * changes.
  *
  * @module
  */
-import { PROC_NET_ROOT, type ProcNetConfig } from "./config.ts";
-import { type Clock, sleep, systemClock } from "../../support/clock.ts";
+import {
+  PROC_NET_ROOT,
+  PROCNET_CONFIRM_MS,
+  PROCNET_RESCAN_MS,
+  PROCNET_SETTLE_MS,
+  type ProcNetConfig,
+} from "./config.ts";
+import { type Clock, systemClock } from "../../support/clock.ts";
 import { Libc } from "../../support/libc.ts";
 import {
   bindingKey,
@@ -13,7 +21,12 @@ import {
   type Protocol,
 } from "../../tracker/binding.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
-import { confirmedKeys } from "./confirm_ports.ts";
+import { confirmScan, type Sightings } from "./confirm_ports.ts";
+import {
+  pollingTrigger,
+  type ScanTrigger,
+  tracepointTrigger,
+} from "./listen_events.ts";
 import {
   isPublishing,
   parseProcNet,
@@ -22,7 +35,6 @@ import {
 import { DIAG_QUERIES, SockDiag } from "../../support/sock_diag.ts";
 import { sourceLogger } from "../source_log.ts";
 
-/** The real /proc/net: the only root netlink diagnostics stand in for. */
 /** The tables the source reads, with their protocol. */
 export const PROC_NET_TABLES: readonly (readonly [string, Protocol])[] = [
   ["tcp", "tcp"],
@@ -37,6 +49,8 @@ export interface WatchProcNetOptions {
   readonly readFile?: (path: string) => Promise<string>;
   /** Time source. @default systemClock */
   readonly clock?: Clock;
+  /** What wakes the scan. @default kernel tracepoints, else polling */
+  readonly trigger?: ScanTrigger;
 }
 
 /** The result of one scan: publishing entries by key, and what failed. */
@@ -125,14 +139,47 @@ function sameKeys(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
 }
 
 /**
- * Scans until `signal` aborts. A port is published once seen in two scans
- * in a row and dropped in the first scan that misses it; a snapshot is
- * emitted whenever the published set changes (and after the first scan).
+ * The trigger of this run: kernel tracepoints when the source reads the
+ * real /proc/net through libc and they can be opened, else polling; with
+ * the reason either way.
+ */
+function chooseTrigger(
+  config: ProcNetConfig,
+  libc: Libc | undefined,
+  real: boolean,
+  clock: Clock,
+  signal: AbortSignal,
+): ScanTrigger {
+  const polling = (why: string) =>
+    pollingTrigger(
+      clock,
+      signal,
+      `polling every ${config.intervalMs} ms: ${why}`,
+    );
+  if (config.events === false) return polling("kernel events are off");
+  if (!real) return polling(`${config.root} is not the kernel's`);
+  if (libc === undefined) return polling("no libc for kernel events");
+  try {
+    return tracepointTrigger(libc, clock, signal, {
+      settleMs: config.settleMs ?? PROCNET_SETTLE_MS,
+      rescanMs: config.rescanMs ?? PROCNET_RESCAN_MS,
+    });
+  } catch (error) {
+    return polling(`no kernel tracepoints (${(error as Error).message})`);
+  }
+}
+
+/**
+ * Scans until `signal` aborts, when the trigger says: on kernel events
+ * (debounced) with a slow safety-net rescan, or at the polling interval. A
+ * port is published once seen for `confirmMs` (a second scan checks it
+ * then) and dropped in the first scan that misses it; a snapshot is emitted
+ * whenever the published set changes (and after the first scan).
  *
  * @param config The source's configuration.
  * @param emit Receives snapshot and status messages.
  * @param signal Ends the watch.
- * @param options File reader and clock, for tests.
+ * @param options File reader, clock and trigger, for tests.
  */
 export async function watchProcNet(
   config: ProcNetConfig,
@@ -148,11 +195,9 @@ export async function watchProcNet(
       ? (path: string) => Promise.resolve(decoder.decode(libc.readFile(path)))
       : (path: string) => Deno.readTextFile(path));
   const clock = options.clock ?? systemClock;
+  const real = options.readFile === undefined && config.root === PROC_NET_ROOT;
   // netlink socket diagnostics first (cheap); /proc/net when refused.
-  let diag = options.readFile === undefined && libc &&
-      config.root === PROC_NET_ROOT
-    ? new SockDiag(libc)
-    : undefined;
+  let diag = real && libc ? new SockDiag(libc) : undefined;
   const scan = async () => {
     if (diag !== undefined) {
       try {
@@ -168,8 +213,10 @@ export async function watchProcNet(
     }
     return await scanProcNet(config, readFile);
   };
+  const trigger = options.trigger ??
+    chooseTrigger(config, libc, real, clock, signal);
   try {
-    await scanUntilAborted(config, emit, signal, scan, clock);
+    await scanUntilAborted(config, emit, signal, scan, clock, trigger);
   } finally {
     diag?.close();
     libc?.close();
@@ -182,47 +229,74 @@ async function scanUntilAborted(
   signal: AbortSignal,
   scanOnce: () => Promise<ProcNetScan>,
   clock: Clock,
+  initialTrigger: ScanTrigger,
 ): Promise<void> {
   const logger = sourceLogger("procnet");
-  let seen = new Set<string>();
+  const confirmMs = config.confirmMs ?? PROCNET_CONFIRM_MS;
+  let trigger = initialTrigger;
+  logger.info("procnet: {how}", { how: trigger.description });
+  let sightings: Sightings = new Map();
   let published: Set<string> | undefined;
-  let state: "connected" | "waiting" | undefined;
+  let lastStatus = "";
   let lastProblems = "";
-  while (!signal.aborted) {
-    const scan = await scanOnce();
-    const problems = scan.problems.join("; ");
-    if (problems !== lastProblems && problems !== "") {
-      logger.warn("procnet: {problems}", { problems });
-    }
-    lastProblems = problems;
-    const nextState = scan.tablesRead > 0 ? "connected" : "waiting";
-    if (nextState !== state) {
-      state = nextState;
-      emit(
-        state === "connected" ? { type: "status", state } : {
+  try {
+    while (!signal.aborted) {
+      const scan = await scanOnce();
+      const now = clock.now();
+      const problems = scan.problems.join("; ");
+      if (problems !== lastProblems && problems !== "") {
+        logger.warn("procnet: {problems}", { problems });
+      }
+      lastProblems = problems;
+      const status: SourceMessageBody = scan.tablesRead > 0
+        ? { type: "status", state: "connected", reason: trigger.description }
+        : {
           type: "status",
-          state,
+          state: "waiting",
           reason: `cannot read ${config.root}: ${problems}`,
-        },
+        };
+      if (JSON.stringify(status) !== lastStatus) {
+        lastStatus = JSON.stringify(status);
+        emit(status);
+      }
+      const result = confirmScan(
+        sightings,
+        scan.entries.keys(),
+        now,
+        confirmMs,
       );
+      sightings = result.sightings;
+      if (published === undefined || !sameKeys(published, result.confirmed)) {
+        published = result.confirmed;
+        emit({
+          type: "snapshot",
+          entries: [...published].map((key) => scan.entries.get(key)!),
+        });
+        logger.debug("procnet: {count} listening ports", {
+          count: published.size,
+        });
+      }
+      const paced = trigger.events
+        ? config.rescanMs ?? PROCNET_RESCAN_MS
+        : config.intervalMs;
+      const timeoutMs = result.confirmAt === undefined
+        ? paced
+        : Math.max(0, Math.min(paced, result.confirmAt - clock.now()));
+      try {
+        if (await trigger.next(timeoutMs) === "stopped") return;
+      } catch (error) {
+        trigger.close();
+        trigger = pollingTrigger(
+          clock,
+          signal,
+          `polling every ${config.intervalMs} ms: kernel events failed (${
+            (error as Error).message
+          })`,
+        );
+        logger.warn("procnet: {how}", { how: trigger.description });
+      }
     }
-    const current = new Set(scan.entries.keys());
-    const confirmed = confirmedKeys(seen, current);
-    seen = current;
-    if (published === undefined || !sameKeys(published, confirmed)) {
-      published = confirmed;
-      emit({
-        type: "snapshot",
-        entries: [...confirmed].map((key) => scan.entries.get(key)!),
-      });
-      logger.debug("procnet: {count} listening ports", {
-        count: confirmed.size,
-      });
-    }
-    try {
-      await sleep(clock, config.intervalMs, signal);
-    } catch {
-      return;
-    }
+  } finally {
+    trigger.close();
   }
 }
