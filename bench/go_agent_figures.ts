@@ -96,14 +96,18 @@ function startWith(spawn: (port: number) => Deno.ChildProcess): Running {
 /** Ours, with the service files' privileged-mode flags. */
 const startOurs = () =>
   startWith((port) =>
-    spawnAgentProcess([
-      "-privilegedService",
-      "-docker",
-      `--docker-socket=${d.socket}`,
-      `-vtunnelAddr=127.0.0.1:${port}`,
-      "--connect-interface=lo",
-      "-iptables=false",
-    ]).child
+    spawnAgentProcess(
+      [
+        "-privilegedService",
+        "-docker",
+        `--docker-socket=${d.socket}`,
+        `-vtunnelAddr=127.0.0.1:${port}`,
+        "--connect-interface=lo",
+        "-iptables=false",
+      ],
+      [],
+      "discard",
+    ).child
   );
 
 /** The Go agent, as the peers README runs it. */

@@ -76,17 +76,7 @@ export class DiffRouter {
     }
     for (const gone of diff.removed) {
       this.#appearedAt.delete(gone.key);
-      this.#logger.info("{key} gone (last held by {owners})", {
-        key: gone.key,
-        owners: describeOwners(gone),
-      });
       for (const lane of lanes) unwant(lane, gone.key);
-    }
-    for (const binding of diff.added) {
-      this.#logger.info("{key} appeared (held by {owners})", {
-        key: binding.key,
-        owners: describeOwners(binding),
-      });
     }
     for (const binding of [...diff.added, ...diff.changed]) {
       const routes = new Set(route(binding));
@@ -94,6 +84,20 @@ export class DiffRouter {
         if (routes.has(lane)) want(lane, binding);
         else unwant(lane, binding.key);
       }
+    }
+    // Logged once the forwarders have their calls under way: a log line
+    // costs more than the first steps of a send.
+    for (const gone of diff.removed) {
+      this.#logger.info("{key} gone (last held by {owners})", {
+        key: gone.key,
+        owners: describeOwners(gone),
+      });
+    }
+    for (const binding of diff.added) {
+      this.#logger.info("{key} appeared (held by {owners})", {
+        key: binding.key,
+        owners: describeOwners(binding),
+      });
     }
   }
 }

@@ -95,6 +95,12 @@ const SYMBOLS = {
   },
   munmap: { parameters: ["usize", "usize"], result: "i32" },
   getpagesize: { parameters: [], result: "i32" },
+  /** poll(2) on this thread, only ever with timeout 0: a look, not a wait. */
+  pollNow: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+  },
   pollAsync: {
     name: "poll",
     parameters: ["buffer", "u64", "i32"],

@@ -40,11 +40,15 @@ export interface AgentProcess {
 /**
  * Starts `main.ts` from the repository root with `args` and the start task's
  * Deno flags, stdin and stdout closed, colours off; inside a network
- * namespace when `enter` (its nsenter prefix) is given.
+ * namespace when `enter` (its nsenter prefix) is given. Its log is collected,
+ * or with `log: "discard"` thrown away as a service manager's /dev/null would
+ * (benchmarks beside another agent: reading the log would load this process
+ * while it measures).
  */
 export function spawnAgentProcess(
   args: readonly string[],
   enter: readonly string[] = [],
+  log: "collect" | "discard" = "collect",
 ): AgentProcess {
   const [program, ...prefix] = enter.length > 0
     ? [...enter, "--", Deno.execPath()]
@@ -64,8 +68,13 @@ export function spawnAgentProcess(
     cwd: ROOT,
     stdin: "null",
     stdout: "null",
-    stderr: "piped",
+    stderr: log === "collect" ? "piped" : "null",
     env: { NO_COLOR: "1" },
   }).spawn();
-  return { child, stderr: collectText(child.stderr) };
+  return {
+    child,
+    stderr: log === "collect"
+      ? collectText(child.stderr)
+      : { text: () => "", done: child.status.then(() => {}) },
+  };
 }

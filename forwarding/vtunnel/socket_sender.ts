@@ -14,6 +14,7 @@ import {
   socketError,
   streamSocket,
   waitWritable,
+  writableNow,
 } from "./stream_socket.ts";
 import type { MessageSender } from "./send_message.ts";
 import { isIpv4, isIpv6, normaliseHostIp } from "../../support/ip.ts";
@@ -68,15 +69,25 @@ export async function sendOverSocket(
     new Error(`Cannot send to ${what}: timed out after ${timeoutMs} ms`);
   const fd = streamSocket(libc, family);
   try {
+    // Connect, send and shut down without an await where the socket lets
+    // us: the message is out before the caller's turn of the event loop
+    // ends (and before whatever it logs).
     if (connectStart(libc, fd, address, what) !== 0) {
-      if (!await waitWritable(libc, fd, deadline)) throw timedOut();
+      if (
+        !writableNow(libc, fd) && !await waitWritable(libc, fd, deadline)
+      ) {
+        throw timedOut();
+      }
       const error = socketError(libc, fd);
       if (error !== 0) libc.failWith("connect to", what, error);
     }
     let sent = 0;
     while (sent < bytes.length) {
       const count = libc.sendSome(fd, bytes.subarray(sent), what);
-      if (count === 0 && !await waitWritable(libc, fd, deadline)) {
+      if (
+        count === 0 && !writableNow(libc, fd) &&
+        !await waitWritable(libc, fd, deadline)
+      ) {
         throw timedOut();
       }
       sent += count;

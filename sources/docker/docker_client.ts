@@ -1,11 +1,14 @@
 /**
  * The few Docker Engine API calls the source makes, over the unix socket
- * with Deno's own fetch (no Docker SDK).
+ * (no Docker SDK): the event stream and the ping through Deno's fetch, the
+ * inspect and list calls as keep-alive requests of our own
+ * (unix_http_client.ts), which cost less than half as much per call.
  *
  * @module
  */
 import { DOCKER_URL_HOST } from "./config.ts";
 import { CONTAINER_ACTIONS } from "./parse_docker.ts";
+import { UnixHttpClient } from "./unix_http_client.ts";
 
 /** The engine answered with an error status. */
 export class DockerApiError extends Error {
@@ -23,6 +26,7 @@ export class DockerApiError extends Error {
 /** A client for one Docker (or Podman) socket. */
 export class DockerClient {
   #http: Deno.HttpClient;
+  #requests: UnixHttpClient;
   #socketPath: string;
   #prefix = "";
 
@@ -36,6 +40,7 @@ export class DockerClient {
     this.#http = Deno.createHttpClient({
       proxy: { transport: "unix", path: socketPath },
     });
+    this.#requests = new UnixHttpClient(socketPath, { host: DOCKER_URL_HOST });
   }
 
   /** The socket this client talks to. */
@@ -76,20 +81,16 @@ export class DockerClient {
   /** Ids of the running containers. */
   async listRunning(signal: AbortSignal): Promise<unknown> {
     const filters = encodeURIComponent(JSON.stringify({ status: ["running"] }));
-    return await (await this.#fetch(
-      `/containers/json?filters=${filters}`,
-      signal,
-    )).json();
+    return await this.#getJson(`/containers/json?filters=${filters}`, signal);
   }
 
   /** A container's inspect object, or undefined when it no longer exists. */
   async inspect(id: string, signal: AbortSignal): Promise<unknown> {
     try {
-      return await (await this.#fetch(
+      return await this.#getJson(
         `/containers/${encodeURIComponent(id)}/json`,
         signal,
-      ))
-        .json();
+      );
     } catch (error) {
       if (error instanceof DockerApiError && error.status === 404) {
         return undefined;
@@ -98,9 +99,27 @@ export class DockerClient {
     }
   }
 
-  /** Closes the HTTP client. */
+  /** Closes the HTTP clients. */
   close(): void {
     this.#http.close();
+    this.#requests.close();
+  }
+
+  async #getJson(path: string, signal: AbortSignal): Promise<unknown> {
+    const response = await this.#requests.get(`${this.#prefix}${path}`, signal);
+    const text = new TextDecoder().decode(response.body);
+    if (response.status < 200 || response.status > 299) {
+      throw new DockerApiError(path.split("?")[0]!, response.status, text);
+    }
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new SyntaxError(
+        `Docker ${path.split("?")[0]} answered with bad JSON: ${
+          (error as Error).message
+        }`,
+      );
+    }
   }
 
   async #fetch(

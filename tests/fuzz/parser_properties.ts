@@ -31,6 +31,7 @@ import {
   parseDockerEvent,
   parseDockerInspect,
 } from "../../sources/docker/parse_docker.ts";
+import { Http1ResponseReader } from "../../sources/docker/http1_response.ts";
 import { parseNatTable } from "../../sources/iptables/parse_iptables.ts";
 import { serviceEntries } from "../../sources/kubernetes/parse_service.ts";
 import {
@@ -45,6 +46,10 @@ import type { PortEntry } from "../../tracker/binding.ts";
 import { PortTracker } from "../../tracker/port_tracker.ts";
 
 const ROOT = new URL("../../", import.meta.url);
+/** An inspect answer as dockerd 20.10 sends it (chunked). */
+const DOCKER_RESPONSE = "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\n" +
+  "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+  '1a\r\n{"Id":"e3e5","State":{}}\n\r\n0\r\n\r\n';
 const read = (path: string) => Deno.readTextFileSync(new URL(path, ROOT));
 
 /** Errors a parser documents; anything else is a bug. */
@@ -281,6 +286,31 @@ export function parserProperties(): [
           if (!(error instanceof Error)) throw error;
         }
       }),
+    ],
+    [
+      "Docker HTTP/1.1 responses (recorded, mutated, split anywhere)",
+      fc.property(
+        fc.oneof(
+          mutated(DOCKER_RESPONSE),
+          fc.string({ maxLength: 300 }).map((t) => `HTTP/1.1 200 OK\r\n${t}`),
+        ),
+        fc.integer({ min: 1, max: 64 }),
+        (text, size) => {
+          const bytes = new TextEncoder().encode(text);
+          const reader = new Http1ResponseReader("GET", {
+            maxHeaderBytes: 4096,
+            maxBodyBytes: 4096,
+          });
+          try {
+            for (let i = 0; i < bytes.length; i += size) {
+              if (reader.push(bytes.subarray(i, i + size))) return;
+            }
+            reader.end();
+          } catch (error) {
+            if (!documented(error)) throw error;
+          }
+        },
+      ),
     ],
     [
       "Kubernetes service objects",
