@@ -9,9 +9,10 @@
  *
  * - Docker start event (this script's own /events stream) → the receiver has
  *   the first PortMapping JSON for the container's host port: median, p95;
- * - idle CPU over 20 s after the round (ms of CPU per s, from /proc ticks of
- *   10 ms: 0 means less than one tick), and RSS split into
- *   private (anonymous) and file pages (smaps_rollup), at the end of a round;
+ * - CPU over the 20 s after the round's last container (ms of CPU per s,
+ *   from the threads' schedstat: the settling after a burst, garbage
+ *   collection included), and RSS split into private (anonymous) and file
+ *   pages (smaps_rollup), at the end of a round;
  * - each as the ratio ours / Go.
  *
  * The Go agent is `GO_AGENT` (default ../shared/peers/rancher-desktop-
@@ -37,8 +38,8 @@ import { waitFor } from "../tests/wait.ts";
 import {
   cleanUpOnce,
   percentile,
+  preciseCpuSeconds,
   print,
-  processUsage,
   recordFigure,
   watchStartEvents,
 } from "./latency_support.ts";
@@ -212,13 +213,13 @@ try {
             firstFor(agent.receiver, hostPort)! - startSeen.get(id)!,
           );
         }
-        const before = processUsage(agent.pid);
+        const before = preciseCpuSeconds(agent.pid);
         await new Promise((resolve) =>
           setTimeout(resolve, IDLE_SECONDS * 1000)
         );
-        const after = processUsage(agent.pid);
+        const after = preciseCpuSeconds(agent.pid);
         figures[which].idleCpu.push(
-          (after.cpuSeconds - before.cpuSeconds) * 1000 / IDLE_SECONDS,
+          (after - before) * 1000 / IDLE_SECONDS,
         );
         figures[which].mem.push(memory(agent.pid));
       } finally {
@@ -279,7 +280,7 @@ try {
     true,
   );
   row(
-    `idle CPU over ${IDLE_SECONDS} s, median`,
+    `CPU in the ${IDLE_SECONDS} s after the last container, median`,
     median(figures.ours.idleCpu),
     median(figures.go.idleCpu),
     "ms/s",

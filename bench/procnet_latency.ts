@@ -1,12 +1,13 @@
 /**
  * /proc/net source latency against real sockets in a network namespace, the
  * agent running inside it: a helper process there opens a TCP listener
- * (its `listen` returned) → the forwarder's add, and closes it → the
- * forwarder's remove, one socket at a time at random moments, at the
- * default scan interval and at a short one. The source publishes a port
- * after two consecutive scans see it (a socket that lives shorter than a
- * scan is never forwarded) and drops it at the first scan without it, so
- * an add takes one to two intervals and a remove up to one.
+ * (its `listen` returned and it answered) → the forwarder's add, and closes
+ * it → the forwarder's remove, one socket at a time at random moments; with
+ * the scan woken by kernel tracepoints (tracefs mounted in the agent's
+ * private mount namespace; UDP binds too), and polling (tracefs hidden) at
+ * the default interval and a short one. A port is published once a second
+ * scan `confirmMs` later still sees it, and dropped at the first scan
+ * without it.
  *
  * Run: `deno run --allow-all bench/procnet_latency.ts [count]` (root)
  *
@@ -14,7 +15,11 @@
  */
 import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { wallClockMs } from "../support/clock.ts";
-import { canCreateNamespaces, createTestNamespace } from "../tests/netns.ts";
+import {
+  canCreateNamespaces,
+  createTestNamespace,
+  withTracefs,
+} from "../tests/netns.ts";
 import { type NetnsAgent, startNetnsAgent } from "../tests/netns_agent.ts";
 import { startSocketHolder } from "../tests/netns_sockets.ts";
 import { onlySources } from "../tests/test_options.ts";
@@ -38,50 +43,108 @@ function lineAt(
     ?.at;
 }
 
+/** One way of running the source, measured in a namespace of its own. */
+interface Setup {
+  readonly label: string;
+  readonly tracefs: "mounted" | "hidden";
+  readonly intervalMs: number;
+}
+
+const SETUPS: readonly Setup[] = [
+  { label: "kernel tracepoints", tracefs: "mounted", intervalMs: 1000 },
+  {
+    label: `polling every ${DEFAULT_OPTIONS.procnetIntervalMs} ms (no tracefs)`,
+    tracefs: "hidden",
+    intervalMs: DEFAULT_OPTIONS.procnetIntervalMs,
+  },
+  {
+    label: "polling every 250 ms (no tracefs)",
+    tracefs: "hidden",
+    intervalMs: 250,
+  },
+];
+
+/** Opens a socket, waits for its add; closes it, waits for its remove. */
+async function measure(
+  running: NetnsAgent,
+  holder: ReturnType<typeof startSocketHolder>,
+  protocol: "tcp" | "udp",
+  port: number,
+  spreadMs: number,
+  timeoutMs: number,
+): Promise<{ added: number; removed?: number }> {
+  const key = `${protocol}/0.0.0.0:${port}`;
+  // Out of step with any scan, as programs start.
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * spreadMs));
+  await holder.command(`listen ${protocol} 0.0.0.0 ${port}`);
+  const listening = wallClockMs();
+  await running.until(
+    () => lineAt(running, "add", key, listening) !== undefined,
+    key,
+    timeoutMs,
+  );
+  const added = lineAt(running, "add", key, listening)! - listening;
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * spreadMs));
+  await holder.command(`close ${protocol} 0.0.0.0 ${port}`);
+  const closed = wallClockMs();
+  if (protocol === "udp") {
+    // A UDP close has no kernel event: it waits for the rescan; not timed.
+    await running.until(
+      () => lineAt(running, "remove", key, closed) !== undefined,
+      `${key} removed`,
+      timeoutMs + 60_000,
+    );
+    return { added };
+  }
+  await running.until(
+    () => lineAt(running, "remove", key, closed) !== undefined,
+    `${key} removed`,
+    timeoutMs,
+  );
+  return { added, removed: lineAt(running, "remove", key, closed)! - closed };
+}
+
 print(
-  `procnet source in a network namespace, ${COUNT} TCP listeners one at a time`,
+  `procnet source in a network namespace, ${COUNT} sockets one at a time per setup`,
 );
-for (const intervalMs of [DEFAULT_OPTIONS.procnetIntervalMs, 250]) {
+for (const setup of SETUPS) {
   const ns = await createTestNamespace("ga-pnbench");
   const holder = startSocketHolder(ns);
   let agent: NetnsAgent | undefined;
   try {
-    agent = await startNetnsAgent(ns, {
+    agent = await startNetnsAgent(withTracefs(ns, setup.tracefs), {
       ...onlySources("procnet"),
-      procnetIntervalMs: intervalMs,
+      procnetIntervalMs: setup.intervalMs,
+      // UDP closes wait for the rescan: short here so the run ends.
+      procnetRescanMs: 2_000,
     });
-    const running = agent;
+    const events = setup.tracefs === "mounted";
+    const spreadMs = events ? 300 : setup.intervalMs;
+    const timeoutMs = 10 * setup.intervalMs + 5_000;
     const added: number[] = [];
     const removed: number[] = [];
+    const udpAdded: number[] = [];
     for (let i = 0; i < COUNT; i++) {
-      const port = 19000 + i;
-      const key = `tcp/0.0.0.0:${port}`;
-      // Out of step with the scans, as programs start.
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.random() * intervalMs)
+      const tcp = await measure(
+        agent,
+        holder,
+        "tcp",
+        19000 + i,
+        spreadMs,
+        timeoutMs,
       );
-      await holder.command(`listen tcp 0.0.0.0 ${port}`);
-      const listening = wallClockMs();
-      await running.until(
-        () => lineAt(running, "add", key, listening) !== undefined,
-        key,
-        10 * intervalMs + 5_000,
-      );
-      added.push(lineAt(running, "add", key, listening)! - listening);
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.random() * intervalMs)
-      );
-      await holder.command(`close tcp 0.0.0.0 ${port}`);
-      const closed = wallClockMs();
-      await running.until(
-        () => lineAt(running, "remove", key, closed) !== undefined,
-        `${key} removed`,
-        10 * intervalMs + 5_000,
-      );
-      removed.push(lineAt(running, "remove", key, closed)! - closed);
+      added.push(tcp.added);
+      removed.push(tcp.removed!);
+      if (events) {
+        udpAdded.push(
+          (await measure(agent, holder, "udp", 19500 + i, spreadMs, timeoutMs))
+            .added,
+        );
+      }
     }
-    report(`listen returned → add, scans every ${intervalMs} ms`, added);
-    report(`close returned → remove, scans every ${intervalMs} ms`, removed);
+    report(`listen returned → add, ${setup.label}`, added);
+    report(`TCP close returned → remove, ${setup.label}`, removed);
+    if (events) report(`UDP bind returned → add, ${setup.label}`, udpAdded);
   } finally {
     await agent?.stop();
     await holder.stop();

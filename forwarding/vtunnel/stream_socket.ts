@@ -171,6 +171,9 @@ export async function awaitPeerClose(
 ): Promise<boolean> {
   const buffer = new Uint8Array(4096);
   let total = 0;
+  // A peer nearby closes within a millisecond or two: look again on this
+  // thread's timers first, and only then park a thread of the FFI pool.
+  const quickLooksMs = [...QUICK_LOOKS_MS];
   for (;;) {
     const count = Number(
       libc.symbols.recv(fd, buffer, BigInt(buffer.length), 0),
@@ -189,6 +192,14 @@ export async function awaitPeerClose(
     if (errno !== EAGAIN) libc.failWith("receive from", what, errno);
     const left = deadline - performance.now();
     if (left <= 0) return false;
+    const look = quickLooksMs.shift();
+    if (look !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(look, left)));
+      continue;
+    }
     await libc.waitReadable(fd, Math.min(POLL_SLICE_MS, Math.ceil(left)));
   }
 }
+
+/** The waits, in ms, before each quick look for the peer's close. */
+const QUICK_LOOKS_MS = [1, 2, 4] as const;
