@@ -13,7 +13,7 @@ import {
   PROCNET_SETTLE_MS,
   type ProcNetConfig,
 } from "./config.ts";
-import { type Clock, systemClock } from "../../support/clock.ts";
+import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import { Libc } from "../../support/libc.ts";
 import {
   bindingKey,
@@ -134,6 +134,9 @@ export function scanSockDiag(
   return { entries, tablesRead: DIAG_QUERIES.length, problems: [] };
 }
 
+/** A scan starts at least this many times its predecessor's duration after it. */
+const SCAN_SPACING = 4;
+
 function sameKeys(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   return a.size === b.size && [...a].every((key) => b.has(key));
 }
@@ -239,10 +242,27 @@ async function scanUntilAborted(
   let published: Set<string> | undefined;
   let lastStatus = "";
   let lastProblems = "";
+  // Under churn (a 1,000-port container restarting) every scan finds a new
+  // socket and wants its confirmation 25 ms later, and kernel events keep
+  // coming: a scan never starts sooner than SCAN_SPACING times its
+  // predecessor's duration after it began, so the source takes at most a
+  // quarter of a core however many sockets there are.
+  let lastScanAt = -Infinity;
+  let lastScanMs = 0;
   try {
     while (!signal.aborted) {
+      const spacing = lastScanAt + SCAN_SPACING * lastScanMs - clock.now();
+      if (spacing > 0) {
+        try {
+          await sleep(clock, spacing, signal);
+        } catch {
+          return;
+        }
+      }
+      lastScanAt = clock.now();
       const scan = await scanOnce();
       const now = clock.now();
+      lastScanMs = now - lastScanAt;
       const problems = scan.problems.join("; ");
       if (problems !== lastProblems && problems !== "") {
         logger.warn("procnet: {problems}", { problems });
