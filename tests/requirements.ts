@@ -7,6 +7,8 @@
  * @module
  */
 
+import { runCommand } from "../support/run_command.ts";
+
 /** True when running in our CI, where nothing may be skipped. */
 export const IN_CI: boolean = Deno.env.get("CI") === "true";
 
@@ -33,20 +35,14 @@ export function ignoreUnless(what: string, available: boolean): boolean {
 
 /**
  * Whether `command args` runs and exits 0 here (a missing program is false,
- * not a throw: Deno throws NotFound before the promise exists).
+ * not a throw).
  */
 export async function commandSucceeds(
   command: string,
   args: readonly string[],
 ): Promise<boolean> {
   try {
-    const output = await new Deno.Command(command, {
-      args: [...args],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return output.success;
+    return (await runCommand(command, args)).code === 0;
   } catch {
     return false;
   }

@@ -108,16 +108,15 @@ export class DockerClient {
   async #getJson(path: string, signal: AbortSignal): Promise<unknown> {
     const response = await this.#requests.get(`${this.#prefix}${path}`, signal);
     const text = new TextDecoder().decode(response.body);
+    const what = path.split("?")[0]!;
     if (response.status < 200 || response.status > 299) {
-      throw new DockerApiError(path.split("?")[0]!, response.status, text);
+      throw new DockerApiError(what, response.status, text);
     }
     try {
       return JSON.parse(text);
     } catch (error) {
       throw new SyntaxError(
-        `Docker ${path.split("?")[0]} answered with bad JSON: ${
-          (error as Error).message
-        }`,
+        `Docker ${what} answered with bad JSON: ${(error as Error).message}`,
       );
     }
   }
