@@ -1,15 +1,17 @@
 /**
  * Idle cost of the agent process per source combination: CPU used over an
- * idle period (as a share of one core) and RSS. The agent
- * (tests/fixtures/agent_in_netns.ts) runs in a network namespace of its own,
- * except with the Kubernetes source, which watches the fake API server (10
- * services) on this machine's loopback and so runs in this namespace.
+ * idle period (as a share of one core) and RSS. Each run has a network
+ * namespace of its own: the agent (tests/fixtures/agent_in_netns.ts) and,
+ * with the Kubernetes source, the fake API server it watches (10 services,
+ * tests/fixtures/fake_kube_api_server.ts, a process of its own on that
+ * namespace's loopback), so neither this machine's rules nor its sockets
+ * count.
  *
- * Run: `deno run --allow-all bench/idle_figures.ts [idle seconds]` (root)
+ * Run: `deno run --allow-all bench/idle_figures.ts [idle seconds] [sources]`
+ * (root); `sources` picks one combination, e.g. `iptables+kubernetes+procnet`.
  *
  * @module
  */
-import { FakeKubeApi, fakeService } from "../tests/fake_kube_api.ts";
 import {
   canCreateNamespaces,
   createTestNamespace,
@@ -27,21 +29,46 @@ import {
 } from "./latency_support.ts";
 
 const IDLE_SECONDS = Number(Deno.args[0] ?? 60);
+const ONLY = Deno.args[1];
 
 if (!await canCreateNamespaces()) {
   print("idle_figures: needs root and ip netns", Deno.stderr);
   Deno.exit(1);
 }
 
-const api = new FakeKubeApi();
-await api.start();
-for (let i = 0; i < 10; i++) {
-  api.apply(
-    fakeService(`s${i}`, "NodePort", [{ port: 80, nodePort: 30000 + i }]),
-  );
-}
 const dir = await Deno.makeTempDir({ prefix: "gaidle" });
-await Deno.writeTextFile(`${dir}/kubeconfig`, api.kubeconfig());
+const FAKE_API = new URL(
+  "../tests/fixtures/fake_kube_api_server.ts",
+  import.meta.url,
+);
+
+/**
+ * Starts the fake API server in `ns` and writes its kubeconfig to `path`.
+ *
+ * @returns A function that stops it.
+ */
+async function startFakeApi(
+  ns: TestNamespace,
+  path: string,
+): Promise<() => Promise<void>> {
+  const child = ns.spawn(
+    [Deno.execPath(), "run", "--allow-all", FAKE_API.pathname, "10"],
+    { stdout: "piped", stderr: "inherit" },
+  );
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const chunk = await reader.read();
+    if (chunk.done) throw new Error("the fake API server exited at start");
+    text += chunk.value;
+  }
+  await Deno.writeTextFile(path, JSON.parse(text.split("\n")[0]!));
+  return async () => {
+    child.kill("SIGTERM");
+    await reader.cancel();
+    await child.status;
+  };
+}
 
 const combos: SourceName[][] = [
   ["procnet"],
@@ -49,7 +76,9 @@ const combos: SourceName[][] = [
   ["iptables", "procnet"],
   ["kubernetes"],
   ["iptables", "kubernetes", "procnet"],
-];
+].filter((sources) =>
+  ONLY === undefined || sources.join("+") === ONLY
+) as SourceName[][];
 /**
  * How long the agent runs before the idle period: V8 keeps collecting for
  * tens of seconds after start-up (measured here: 18 wake-ups and 80 ms of CPU
@@ -64,17 +93,16 @@ print(
 try {
   const runs = [
     ...combos.map((sources) => ({ sources, tracefs: "mounted" as const })),
-    { sources: ["procnet"] as SourceName[], tracefs: "hidden" as const },
+    ...ONLY === undefined
+      ? [{ sources: ["procnet"] as SourceName[], tracefs: "hidden" as const }]
+      : [],
   ];
   for (const { sources, tracefs } of runs) {
-    // Kubernetes needs the fake API server on this namespace's loopback.
-    const own = sources.includes("kubernetes")
-      ? undefined
-      : await createTestNamespace("ga-idle");
-    const where: Pick<TestNamespace, "spawn"> = withTracefs(
-      own ?? { enter: [] },
-      tracefs,
-    );
+    const own = await createTestNamespace("ga-idle");
+    const stopApi = sources.includes("kubernetes")
+      ? await startFakeApi(own, `${dir}/kubeconfig`)
+      : undefined;
+    const where: Pick<TestNamespace, "spawn"> = withTracefs(own, tracefs);
     const agent = await startNetnsAgent(where, {
       ...onlySources(...sources),
       mode: "listeners",
@@ -96,10 +124,10 @@ try {
       reportValue(`idle RSS, ${name}`, processUsage(agent.pid).rssMiB, "MiB");
     } finally {
       await agent.stop();
-      await own?.delete();
+      await stopApi?.();
+      await own.delete();
     }
   }
 } finally {
-  await api.stop();
   await Deno.remove(dir, { recursive: true });
 }
