@@ -10,8 +10,8 @@
  * - Docker start event (this script's own /events stream) → the receiver has
  *   the first PortMapping JSON for the container's host port: median, p95;
  * - CPU over the 20 s after the round's last container (ms of CPU per s,
- *   from the threads' schedstat: the settling after a burst, garbage
- *   collection included), and RSS split into private (anonymous) and file
+ *   from the threads' schedstat read every 250 ms by cpuSecondsOver: the
+ *   settling after a burst, garbage collection included), and RSS split into private (anonymous) and file
  *   pages (smaps_rollup), at the end of a round;
  * - each as the ratio ours / Go.
  *
@@ -37,8 +37,8 @@ import {
 import { waitFor } from "../tests/wait.ts";
 import {
   cleanUpOnce,
+  cpuSecondsOver,
   percentile,
-  preciseCpuSeconds,
   print,
   recordFigure,
   watchStartEvents,
@@ -213,14 +213,8 @@ try {
             firstFor(agent.receiver, hostPort)! - startSeen.get(id)!,
           );
         }
-        const before = preciseCpuSeconds(agent.pid);
-        await new Promise((resolve) =>
-          setTimeout(resolve, IDLE_SECONDS * 1000)
-        );
-        const after = preciseCpuSeconds(agent.pid);
-        figures[which].idleCpu.push(
-          (after - before) * 1000 / IDLE_SECONDS,
-        );
+        const cpu = await cpuSecondsOver(agent.pid, IDLE_SECONDS * 1000);
+        figures[which].idleCpu.push(cpu * 1000 / IDLE_SECONDS);
         figures[which].mem.push(memory(agent.pid));
       } finally {
         await agent.stop();

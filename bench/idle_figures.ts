@@ -22,7 +22,7 @@ import { startNetnsAgent } from "../tests/netns_agent.ts";
 import { onlySources } from "../tests/test_options.ts";
 import type { SourceName } from "../sources/registry.ts";
 import {
-  preciseCpuSeconds,
+  cpuSecondsOver,
   print,
   processUsage,
   reportValue,
@@ -110,14 +110,12 @@ try {
     });
     try {
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-      const before = preciseCpuSeconds(agent.pid);
-      await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
-      const after = preciseCpuSeconds(agent.pid);
+      const cpu = await cpuSecondsOver(agent.pid, IDLE_SECONDS * 1000);
       const name = sources.join(" + ") +
         (tracefs === "hidden" ? " (polling: no tracefs)" : "");
       reportValue(
         `idle CPU, ${name}`,
-        (after - before) / IDLE_SECONDS * 100,
+        cpu / IDLE_SECONDS * 100,
         "% of a core",
         sources.length === 1 && sources[0] === "procnet" ? 0.02 : 0.05,
       );

@@ -119,27 +119,54 @@ export function processUsage(pid: number | "self"): ProcessUsage {
   return { cpuSeconds: ticks / 100, rssMiB: kib / 1024 };
 }
 
-/**
- * CPU time of `pid` in seconds at nanosecond resolution: the sum of its live
- * threads' run time (/proc/PID/task/TID/schedstat) plus its waited-for
- * children's (10 ms ticks). Threads that ended are not counted, so use it
- * across idle periods, where /proc's 10 ms ticks are too coarse (12 ms is
- * 0.02% of a core over 60 s).
- */
-export function preciseCpuSeconds(pid: number): number {
-  let nanos = 0;
+/** Each live thread's run time in ns (/proc/PID/task/TID/schedstat). */
+function threadNanos(pid: number): Map<string, number> {
+  const nanos = new Map<string, number>();
   for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
     try {
       const text = Deno.readTextFileSync(
         `/proc/${pid}/task/${task.name}/schedstat`,
       );
-      nanos += Number(text.split(" ")[0]);
+      nanos.set(task.name, Number(text.split(" ")[0]));
     } catch { /* the thread ended */ }
   }
+  return nanos;
+}
+
+/** The 10 ms ticks of `pid`'s waited-for children (iptables-save). */
+function childTicks(pid: number): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const childTicks = Number(fields[13]) + Number(fields[14]);
-  return nanos / 1e9 + childTicks / 100;
+  return Number(fields[13]) + Number(fields[14]);
+}
+
+/**
+ * CPU seconds `pid` uses over the next `ms`: its threads' run time at
+ * nanosecond resolution (schedstat), read every `intervalMs` so that a
+ * thread that ends in the window (Deno's blocking-pool threads end after
+ * 10 s idle) still counts with its last reading, plus its waited-for
+ * children's 10 ms ticks. For idle periods, where /proc's ticks alone are
+ * too coarse (12 ms is 0.02 % of a core over 60 s), and where a reading of
+ * the live threads at each end would lose the threads that ended.
+ */
+export async function cpuSecondsOver(
+  pid: number,
+  ms: number,
+  intervalMs = 250,
+): Promise<number> {
+  const first = threadNanos(pid);
+  const last = new Map(first);
+  const firstChildren = childTicks(pid);
+  const sample = () => {
+    for (const [tid, nanos] of threadNanos(pid)) last.set(tid, nanos);
+  };
+  const timer = setInterval(sample, intervalMs);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  clearInterval(timer);
+  sample();
+  let nanos = 0;
+  for (const [tid, value] of last) nanos += value - (first.get(tid) ?? 0);
+  return nanos / 1e9 + (childTicks(pid) - firstChildren) / 100;
 }
 
 /** Writes one line. */
