@@ -11,8 +11,9 @@
  *   the first PortMapping JSON for the container's host port: median, p95;
  * - CPU over the 20 s after the round's last container (ms of CPU per s,
  *   from the threads' schedstat read every 250 ms by cpuSecondsOver: the
- *   settling after a burst, garbage collection included), and RSS split into private (anonymous) and file
- *   pages (smaps_rollup), at the end of a round;
+ *   settling after a burst, garbage collection included), and RSS split
+ *   into private (anonymous) and file pages (smaps_rollup), at the end of a
+ *   round;
  * - each as the ratio ours / Go.
  *
  * The Go agent is `GO_AGENT` (default ../shared/peers/rancher-desktop-

@@ -108,21 +108,37 @@ export interface ProcessUsage {
   readonly rssMiB: number;
 }
 
+/**
+ * The fields of /proc/PID/stat after "(comm) ": state is [0], utime [11],
+ * stime [12], cutime [13], cstime [14] (10 ms ticks).
+ */
+function statFields(pid: number | "self"): string[] {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
 /** Reads a process's CPU seconds and RSS (Linux /proc; 100 ticks/s). */
 export function processUsage(pid: number | "self"): ProcessUsage {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  // Fields after "(comm) ": state is [0], utime [11] … cstime [14].
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const fields = statFields(pid);
   const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return { cpuSeconds: ticks / 100, rssMiB: kib / 1024 };
 }
 
-/** Each live thread's run time in ns (/proc/PID/task/TID/schedstat). */
+/**
+ * Each live thread's run time in ns (/proc/PID/task/TID/schedstat); none
+ * once the process has ended.
+ */
 function threadNanos(pid: number): Map<string, number> {
   const nanos = new Map<string, number>();
-  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+  let tasks: Deno.DirEntry[];
+  try {
+    tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
+  } catch {
+    return nanos; // the process ended
+  }
+  for (const task of tasks) {
     try {
       const text = Deno.readTextFileSync(
         `/proc/${pid}/task/${task.name}/schedstat`,
@@ -135,8 +151,7 @@ function threadNanos(pid: number): Map<string, number> {
 
 /** The 10 ms ticks of `pid`'s waited-for children (iptables-save). */
 function childTicks(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const fields = statFields(pid);
   return Number(fields[13]) + Number(fields[14]);
 }
 
@@ -157,8 +172,13 @@ export async function cpuSecondsOver(
   const first = threadNanos(pid);
   const last = new Map(first);
   const firstChildren = childTicks(pid);
+  let lastChildren = firstChildren;
+  // A process that ends in the window keeps its last readings.
   const sample = () => {
     for (const [tid, nanos] of threadNanos(pid)) last.set(tid, nanos);
+    try {
+      lastChildren = childTicks(pid);
+    } catch { /* the process ended */ }
   };
   const timer = setInterval(sample, intervalMs);
   await new Promise((resolve) => setTimeout(resolve, ms));
@@ -166,7 +186,7 @@ export async function cpuSecondsOver(
   sample();
   let nanos = 0;
   for (const [tid, value] of last) nanos += value - (first.get(tid) ?? 0);
-  return nanos / 1e9 + (childTicks(pid) - firstChildren) / 100;
+  return nanos / 1e9 + (lastChildren - firstChildren) / 100;
 }
 
 /** Writes one line. */

@@ -150,11 +150,13 @@ export async function startKubeApiServer(offset = 0): Promise<KubeApiServer> {
       await script("kube-apiserver-start.sh");
     }
   };
+  const stopAndWipe = () =>
+    exec([`${PEERS}kube-apiserver-stop.sh`, dir, "--wipe"]);
   try {
     await start();
   } catch (error) {
     // Nothing it started may outlive the test (ports stay taken).
-    await exec([`${PEERS}kube-apiserver-stop.sh`, dir, "--wipe"]);
+    await stopAndWipe();
     throw error;
   }
   const kubeconfig = `${dir}/kubeconfig.yaml`;
@@ -268,7 +270,7 @@ export async function startKubeApiServer(offset = 0): Promise<KubeApiServer> {
     },
     async stop() {
       client?.close();
-      await exec([`${PEERS}kube-apiserver-stop.sh`, dir, "--wipe"]);
+      await stopAndWipe();
     },
   };
 }
