@@ -99,19 +99,22 @@ Deno.test(
           `-A CNI-HOSTPORT-DNAT -p tcp -m multiport --dports 18320 -j ${CNI_CHAIN} -m comment --comment`,
           'dnat name: "bridge" id: "web"',
         );
-        await agent.until(
-          () => agent.keys.has("tcp/0.0.0.0:18320"),
-          "the CNI binding",
-        );
-        const snapshot = agent.lines.findLast((line) =>
-          line.message?.type === "snapshot"
-        )?.message as unknown as {
-          entries: { binding: { hostPort: number }; name: string }[];
+        // The DNAT rule is seen before the commented jump names it (each
+        // iptables call is its own change): wait for the named entry.
+        const name = () => {
+          const snapshot = agent.lines.findLast((line) =>
+            line.message?.type === "snapshot"
+          )?.message as unknown as {
+            entries: { binding: { hostPort: number }; name: string }[];
+          } | undefined;
+          return snapshot?.entries.find((e) => e.binding.hostPort === 18320)
+            ?.name;
         };
-        const entry = snapshot.entries.find((e) =>
-          e.binding.hostPort === 18320
+        await agent.until(
+          () => agent.keys.has("tcp/0.0.0.0:18320") && name() === "bridge/web",
+          "the CNI binding named bridge/web",
         );
-        assertEquals(entry?.name, "bridge/web");
+        assertEquals(name(), "bridge/web");
       });
 
       await t.step("ip6tables rules", async () => {

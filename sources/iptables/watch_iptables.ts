@@ -48,11 +48,21 @@ const LOCK_RETRY_MS = 50;
 
 const logger = sourceLogger("iptables");
 
+/**
+ * What a snapshot says, order aside: owners, bindings and what describes
+ * them (a CNI chain's name comes with its commented jump rule, which may be
+ * added after its DNAT rule, so a name alone is a change worth sending).
+ */
 function signature(entries: readonly PortEntry[]): string {
   return entries.map((entry) =>
-    `${entry.ownerId}\0${bindingKey(entry.binding)}`
-  )
-    .sort().join("\n");
+    [
+      entry.ownerId,
+      bindingKey(entry.binding),
+      entry.name ?? "",
+      entry.containerPort ?? "",
+      (entry.containerIps ?? []).join(","),
+    ].join("\0")
+  ).sort().join("\n");
 }
 
 /**

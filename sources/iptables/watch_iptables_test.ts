@@ -142,6 +142,33 @@ Deno.test("watchIptables() polls without notifications and waits out the xtables
   await w.done;
 });
 
+Deno.test("watchIptables() sends a snapshot when only an entry's name changes", async () => {
+  // CNI portmap adds its DNAT chain's rule, then the commented jump rule
+  // that names it: the same binding, a name only in the second scan.
+  const chain = "CNI-DN-0123456789abcdef01234";
+  const dnat =
+    `-A ${chain} -p tcp -m tcp --dport 18320 -j DNAT --to-destination 10.88.0.2:8080`;
+  const tables = new FakeTables();
+  tables.v4 = [`:${chain} - [0:0]`, dnat];
+  const w = start(tables, "iptables backend is not nf_tables (legacy)");
+  await w.clock.advance(200);
+  tables.v4 = [
+    ":CNI-HOSTPORT-DNAT - [0:0]",
+    `:${chain} - [0:0]`,
+    `-A CNI-HOSTPORT-DNAT -p tcp -m multiport --dports 18320 -j ${chain} -m comment --comment "dnat name: \\"bridge\\" id: \\"web\\""`,
+    dnat,
+  ];
+  await w.clock.advance(1000);
+  const names = w.messages.flatMap((m) =>
+    m.type === "snapshot" ? [m.entries.map((e) => e.name)] : []
+  );
+  assertEquals(names.length, 2, JSON.stringify(names));
+  assertEquals(names[1], ["bridge/web"]);
+  w.controller.abort();
+  await w.clock.advance(0);
+  await w.done;
+});
+
 Deno.test("watchIptables() keeps the last snapshot while scans fail, then recovers", async () => {
   const tables = new FakeTables();
   tables.v4 = [rule(8080)];
