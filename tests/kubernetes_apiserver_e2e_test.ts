@@ -1,6 +1,6 @@
 /**
  * The Kubernetes source against a real kube-apiserver (v1.32 with Debian's
- * etcd, ../shared/peers): services made through the REST API as kubectl
+ * etcd, in the peers directory: docs/testing.md): services made through the REST API as kubectl
  * would, the agent's real worker and permissions, restarts of every kind.
  * What a real server cannot be made to do on demand (a 410 in the middle of
  * a watch, bookmarks at will, hostile bodies) stays with
@@ -23,6 +23,14 @@ import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { injected, RecordingForwarder } from "./recording_forwarder.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
+import { count, sized } from "./test_size.ts";
+import { peerPath } from "./engines/peers.ts";
+
+/** Services made in bulk (a multiple of 50); over 500 is two list pages. */
+const SERVICES = sized(100, 600);
+const LAST_SERVICE_PORT = 20000 + SERVICES - 1;
+/** How long the API server stays down after a graceful stop. */
+const DOWN_MS = sized(5_000, 30_000);
 
 /**
  * A client certificate for `user` (no groups), signed by the API server's
@@ -219,9 +227,11 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
     );
 
     await t.step(
-      "600 services; the API server SIGKILLed: relists in pages within 2 s of ready",
+      `${count(SERVICES)} services${
+        SERVICES > 500 ? " (two list pages)" : ""
+      }; the API server SIGKILLed: relists within 2 s of ready`,
       async () => {
-        for (let i = 0; i < 600; i += 25) {
+        for (let i = 0; i < SERVICES; i += 25) {
           await Promise.all(
             Array.from(
               { length: 25 },
@@ -233,8 +243,8 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
           );
         }
         await until(
-          () => forwarder.keysWith(20599).length === 1,
-          "600 services",
+          () => forwarder.keysWith(LAST_SERVICE_PORT).length === 1,
+          `${SERVICES} services`,
           60_000,
         );
         await k.stopApiServer("KILL");
@@ -247,11 +257,11 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
         const took = await readyToForwarded(9001);
         assert(
           forwarder.keysWith(20000).length === 1 &&
-            forwarder.keysWith(20599).length === 1,
-          "the 600 are still there",
+            forwarder.keysWith(LAST_SERVICE_PORT).length === 1,
+          `the ${SERVICES} are still there`,
         );
         assert(took < 5_000, `ready → forwarded took ${took.toFixed(0)} ms`);
-        for (let i = 0; i < 600; i += 50) {
+        for (let i = 0; i < SERVICES; i += 50) {
           await Promise.all(
             Array.from(
               { length: 50 },
@@ -259,19 +269,22 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
             ),
           );
         }
-        await until(() => forwarder.keysWith(20599).length === 0, "all gone");
+        await until(
+          () => forwarder.keysWith(LAST_SERVICE_PORT).length === 0,
+          "all gone",
+        );
       },
     );
 
     await t.step(
-      "graceful SIGTERM, then down for 30 s: the reason says so",
+      `graceful SIGTERM, then down for ${DOWN_MS / 1000} s: the reason says so`,
       async () => {
         await k.stopApiServer("TERM");
         await until(
           () => source()?.state === "reconnecting",
           "the source to notice",
         );
-        await new Promise((resolve) => setTimeout(resolve, 30_000));
+        await new Promise((resolve) => setTimeout(resolve, DOWN_MS));
         const reason = source()?.reason ?? "";
         assert(
           !/signal has been aborted/i.test(reason),
@@ -383,9 +396,7 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
         // A new CA and client certificate, as k3s's rotation writes them.
         await exec(["rm", "-rf", `${k.dir}/pki`, k.kubeconfig]);
         await exec([
-          `${
-            new URL("../../shared/peers/", import.meta.url).pathname
-          }kube-apiserver-stop.sh`,
+          peerPath("kube-apiserver-stop.sh"),
           k.dir,
         ]);
         await k.startApiServer();

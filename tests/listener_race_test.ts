@@ -9,6 +9,9 @@
  *
  * Slow by nature (dockerd needs ~30 s to publish 1,000 ports and ~60 s to
  * take them down; 100 restarts ~90 s), so every mode shares one dockerd.
+ * `deno task test` runs a 100-port range and 10 restarts per mode; `deno
+ * task test:stress` the 1,000-port range and 100 restarts
+ * (tests/test_size.ts).
  *
  * @module
  */
@@ -27,8 +30,11 @@ import { ignoreUnless } from "./requirements.ts";
 import { startLineReceiver } from "./line_receiver.ts";
 import { waitUntil } from "./engines/daemon_support.ts";
 import type { AgentStatus, PortRow } from "../agent/control_view.ts";
+import { count, sized } from "./test_size.ts";
 
-const RESTARTS = 100;
+const RANGE_PORTS = sized(100, 1_000);
+const RESTARTS = sized(10, 100);
+const RANGE_FIRST = 20000;
 
 /** The modes, as the service files' variables select them. */
 const MODES: Record<string, (dir: string) => Record<string, string>> = {
@@ -121,7 +127,9 @@ async function dockerAtWork(round: Round): Promise<void> {
         "--name",
         "range",
         "-p",
-        "20000-20999:20000-20999",
+        `${RANGE_FIRST}-${RANGE_FIRST + RANGE_PORTS - 1}:${RANGE_FIRST}-${
+          RANGE_FIRST + RANGE_PORTS - 1
+        }`,
         TEST_IMAGE,
         ...HTTPD,
       ]),
@@ -213,9 +221,9 @@ Deno.test("the listeners never take a port dockerd is about to serve", {
         const modes = proxy ? Object.keys(MODES) : ["listeners"];
         for (const mode of modes) {
           await t.step(
-            `${
-              proxy ? "docker-proxy" : "no userland proxy"
-            }, ${mode} mode: a 1,000-port range and ${RESTARTS} restarts`,
+            `${proxy ? "docker-proxy" : "no userland proxy"}, ${mode} mode: a ${
+              count(RANGE_PORTS)
+            }-port range and ${RESTARTS} restarts`,
             () => dockerAtWork({ d, dir, mode, proxy }),
           );
         }
