@@ -1,7 +1,7 @@
 /**
  * containerd latency against a real containerd in a network namespace,
  * driven by `ctr` (root, containerd, ctr, runc and busybox needed; see
- * ../shared/ENGINES.md):
+ * docs/testing.md):
  *
  * - agent-added latency: from the event envelope's arrival at the
  *   containerd worker (the `observedAt` stamp it sends) to the forwarder's

@@ -1,6 +1,6 @@
 /**
  * Docker latency against a real dockerd in a network namespace (root,
- * dockerd and busybox needed; see ../shared/ENGINES.md):
+ * dockerd and busybox needed; see docs/testing.md):
  *
  * - agent-added latency: from the event line's arrival at the Docker worker
  *   (the `observedAt` stamp it sends) to the forwarder's add call on the

@@ -1,7 +1,7 @@
 /**
  * Host side restarted → every mapping restored: the agent (main.ts, its own
  * process, host-switch mode) exposes 20 ports through a real gvproxy (each
- * build in ../shared/peers), then gvproxy is restarted (it comes back with
+ * build in the peers directory), then gvproxy is restarted (it comes back with
  * no mapping and says nothing); the figure is the time from the restarted
  * gvproxy answering to `/all` listing every mapping again. The issue's
  * bound is 10 s; the agent reads `/all` every 5 s.
@@ -43,7 +43,7 @@ try {
   }
   for (const version of GVPROXY_VERSIONS) {
     if (!await haveGvproxy(version)) {
-      print(`gvproxy ${version}: not in ../shared/peers; skipped`);
+      print(`gvproxy ${version}: not in the peers directory; skipped`);
       continue;
     }
     const gv = await startGvproxy(version, ns);

@@ -1,6 +1,6 @@
 /**
  * Real kube-apiserver restarted → the Kubernetes source back: the agent
- * (the real worker) follows a real API server (../shared/peers, with
+ * (the real worker) follows a real API server (the peers directory, docs/testing.md, with
  * Debian's etcd); the API server is stopped by SIGKILL (a crash) or SIGTERM
  * (graceful), started again, and the figure is the time from it answering
  * `/readyz` to a service created right then being forwarded. The issue's

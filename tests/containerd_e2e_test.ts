@@ -1,6 +1,6 @@
 /**
  * The containerd source end to end against a real containerd in a network
- * namespace, driven by `ctr` (ENGINES.md): the agent's tracker observed
+ * namespace, driven by `ctr` (docs/testing.md): the agent's tracker observed
  * through a recording forwarder.
  *
  * Over ~300 lines on purpose: one file per real engine, so containerd starts

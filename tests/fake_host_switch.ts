@@ -1,7 +1,7 @@
 /**
  * A FAKE host-switch forwarder API for unit tests and for what no real peer
  * can be made to do (answer HTML, garbage or nothing): the real gvproxy
- * builds in ../shared/peers serve tests/host_switch_gvproxy_test.ts. This
+ * builds in the peers directory (docs/testing.md) serve tests/host_switch_gvproxy_test.ts. This
  * server implements the API as v0.8.2+ does (docs/protocols.md, "host-switch API"), with its
  * status codes and error texts.
  *

@@ -1,7 +1,7 @@
 /**
  * Host-switch mode against the real host side: gvproxy v0.8.1 (the version
  * Rancher Desktop pins) and v0.8.7, built from gvisor-tap-vsock in
- * ../shared/peers, each in a network namespace joined to the agent's by a
+ * the peers directory (docs/testing.md), each in a network namespace joined to the agent's by a
  * veth pair. The agent runs as its own process (main.ts) inside the
  * namespace of a real dockerd, with the flags the service files pass.
  *
@@ -51,7 +51,7 @@ canRun = missing === "" && await canRunDockerd();
 
 Deno.test("host-switch mode converges with real gvproxy builds", {
   ignore: ignoreUnless(
-    `root, dockerd, ip netns and ../shared/peers${
+    `root, dockerd, ip netns and the gvproxy peers${
       missing ? ` (no ${missing})` : ""
     }`,
     canRun,

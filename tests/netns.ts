@@ -1,6 +1,6 @@
 /**
  * Network namespaces for tests that change iptables or run daemons: never
- * in the machine's own namespace (DEVELOPERS.md, sandbox rules).
+ * in the machine's own namespace (docs/testing.md).
  *
  * @module
  */

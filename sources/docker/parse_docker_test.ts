@@ -9,7 +9,7 @@ import {
 const testdata = new URL("./testdata/", import.meta.url);
 const ID = "2aa4a321d3b32a5f927580cce39106437cd04ec3d0ef13a7d4e7e5aa084369a3";
 
-// testdata/ was recorded from a real dockerd 20.10 (ENGINES.md): the events
+// testdata/ was recorded from a real dockerd 20.10 (docs/testing.md): the events
 // of `docker run -d --name web1 -p 127.0.0.1:18080:8080 -p 18081:8081/udp
 // -p 18090-18091:9090-9091 …`, `docker stop`, `docker rm`, and its inspect.
 Deno.test("parseDockerEvent() reads recorded dockerd event lines", () => {
@@ -27,7 +27,7 @@ Deno.test("parseDockerEvent() reads recorded dockerd event lines", () => {
   ]);
 });
 
-// podman_*.json*: Debian's Podman 4.3.1 serving the Docker API (ENGINES.md),
+// podman_*.json*: Debian's Podman 4.3.1 serving the Docker API (docs/testing.md),
 // the events an `/events` filter with both vocabularies let through for `run
 // -p`, `kill`, `rm -f`, a container exiting by itself, `pod create -p`,
 // `run --pod`, `pod rm -f`, `rm -f` of an IPv6-only binding; and the inspect

@@ -1,6 +1,6 @@
 /**
  * Debian's CNI plugins (bridge + host-local + portmap, in /usr/lib/cni) run
- * by hand as a container runtime runs them (ENGINES.md): a "container"
+ * by hand as a container runtime runs them (docs/testing.md): a "container"
  * namespace attached to a bridge in the host namespace, with portmap's
  * DNAT rules (CNI-HOSTPORT-DNAT, CNI-DN-…) and no proxy listening.
  *

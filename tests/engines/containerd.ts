@@ -1,6 +1,6 @@
 /**
  * A real containerd for tests, driven by `ctr`, inside a network namespace
- * the test creates (ENGINES.md): its own root, state, socket and an image
+ * the test creates (docs/testing.md): its own root, state, socket and an image
  * built by hand as an OCI layout from busybox-static (no registry needed).
  * Everything it starts is killed and removed by id, the daemon by PID.
  *
@@ -80,7 +80,7 @@ async function sha256(bytes: Uint8Array): Promise<string> {
   );
 }
 
-/** Builds an OCI image layout tarball of one busybox layer (ENGINES.md). */
+/** Builds an OCI image layout tarball of one busybox layer (docs/testing.md). */
 async function buildOciImageTar(dir: string): Promise<string> {
   const layer = await Deno.readFile(await buildBusyboxRootfsTar(dir));
   const layout = `${dir}/oci`;

@@ -1,6 +1,6 @@
 /**
  * A real dockerd for tests, inside a network namespace the test creates
- * (ENGINES.md): its own data root, exec root, containerd namespaces and an
+ * (docs/testing.md): its own data root, exec root, containerd namespaces and an
  * image imported from busybox-static (no registry needed). Everything it
  * starts is stopped by PID and removed.
  *

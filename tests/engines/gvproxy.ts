@@ -1,5 +1,5 @@
 /**
- * A real gvproxy (gvisor-tap-vsock, built in ../shared/peers) serving the
+ * A real gvproxy (gvisor-tap-vsock, in the peers directory: docs/testing.md) serving the
  * host-switch forwarder API, as Rancher Desktop's host side does: in a
  * network namespace of its own, joined to the agent's namespace by a veth
  * pair, with a unix socket beside it for the test to read `/all`.
@@ -14,14 +14,14 @@ import {
   stopProcess,
   waitUntil,
 } from "./daemon_support.ts";
+import { peerPath } from "./peers.ts";
 
-/** The gvproxy builds in ../shared/peers (README there). */
+/** The gvproxy builds in the peers directory (docs/testing.md). */
 export const GVPROXY_VERSIONS = ["v0.8.1", "v0.8.7"] as const;
 
-/** Where the peers are: ../shared/peers beside the repository. */
+/** The path of the gvproxy build of `version` (tests/engines/peers.ts). */
 export function gvproxyPath(version: string): string {
-  return new URL(`../../../shared/peers/gvproxy-${version}`, import.meta.url)
-    .pathname;
+  return peerPath(`gvproxy-${version}`);
 }
 
 /** The host side's address on the veth pair (the agent's is .2). */

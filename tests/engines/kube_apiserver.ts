@@ -1,6 +1,7 @@
 /**
- * A real kube-apiserver (v1.32, ../shared/peers) with Debian's etcd, on
- * loopback, started and stopped by the scripts beside it (README there):
+ * A real kube-apiserver (v1.32, in the peers directory: docs/testing.md)
+ * with Debian's etcd, on loopback, started and stopped by the scripts
+ * beside it:
  * every file under a temp folder, a kubeconfig in k3s's shape. Services are
  * created, changed and deleted through the REST API with the kubeconfig's
  * own client certificate, as kubectl would.
@@ -10,8 +11,9 @@
 import { load } from "js-yaml";
 import { exec } from "../netns.ts";
 import { haveCommands, waitUntil } from "./daemon_support.ts";
+import { peersDir } from "./peers.ts";
 
-const PEERS = new URL("../../../shared/peers/", import.meta.url).pathname;
+const PEERS = peersDir();
 
 /** A port of a service, as the API takes it. */
 export interface ServicePort {

@@ -1,6 +1,6 @@
 /**
  * A real Podman (Debian's 4.3) serving the Docker API for tests, inside a
- * network namespace the test creates (ENGINES.md): rootful, every store and
+ * network namespace the test creates (docs/testing.md): rootful, every store and
  * config under a temp folder, netavark networking, the busybox image
  * imported from a tarball. Everything it starts is stopped by PID and
  * removed.
