@@ -286,7 +286,7 @@ Deno.test("VERSION equals deno.json's version", async () => {
   assertEquals(config.version, VERSION);
 });
 
-Deno.test("README's flag table lists every flag of the option tables", async () => {
+Deno.test("README's Flags section lists every flag of the option tables", async () => {
   const readme = await Deno.readTextFile(
     new URL("../README.md", import.meta.url),
   );
@@ -295,7 +295,7 @@ Deno.test("README's flag table lists every flag of the option tables", async () 
     readme.indexOf("## Modes"),
   );
   for (const spec of allOptionSpecs(SOURCES)) {
-    assertStringIncludes(table, `--${spec.name}`);
-    if (spec.goName) assertStringIncludes(table, `| -${spec.goName} `);
+    assertStringIncludes(table, `\`--${spec.name}\``);
+    if (spec.goName) assertStringIncludes(table, `\`-${spec.goName}\``);
   }
 });

@@ -27,9 +27,9 @@ Deno.test("the bundle task names every worker entry, and the bundled agent runs 
   const named = bundleArgs().filter((arg) => arg.endsWith("/worker.ts"))
     .sort();
   assertEquals(named, entries);
-  // README gives the command this test runs.
+  // docs/install.md gives the command this test runs.
   assertStringIncludes(
-    await Deno.readTextFile(new URL("README.md", ROOT)),
+    await Deno.readTextFile(new URL("docs/install.md", ROOT)),
     `deno ${BUNDLE_RUN.join(" ")} dist/bundle/main.js`,
   );
 
