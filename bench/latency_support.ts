@@ -194,27 +194,33 @@ export function print(line: string, stream = Deno.stdout): void {
   stream.writeSync(new TextEncoder().encode(`${line}\n`));
 }
 
-/** Upper bounds a figure should stay under (issue 9's targets). */
+/** Upper bounds a figure should stay under, where the project sets one. */
 export interface Target {
   /** For the median (or the single value). */
   readonly median?: number;
   /** For the 99th percentile. */
   readonly p99?: number;
+  /** Ours at most the Go agent's figure measured in the same run. */
+  readonly noWorseThanGo?: boolean;
 }
 
-/** One figure for the summary table of bench/summary.ts. */
+/** One figure for the summary of bench/summary.ts and docs/benchmarks.md. */
 export interface Figure {
   /** What was measured. */
   readonly label: string;
-  /** The median, or the one value measured. */
+  /** The median, or the one value measured (the mean where `statistic` says). */
   readonly median: number;
+  /** Which statistic `median` holds. @default "median" */
+  readonly statistic?: "median" | "mean";
   /** The 99th percentile, for series. */
   readonly p99?: number;
   /** Samples in the series (1 for a single value). */
   readonly n: number;
   /** "ms", "MiB", "% of a core", … */
   readonly unit: string;
-  /** What it should stay under, when the issue sets a target. */
+  /** The Go agent's figure for the same thing, measured in the same run. */
+  readonly go?: number;
+  /** What it should stay under, where the project sets a target. */
   readonly target?: Target;
 }
 
@@ -281,7 +287,7 @@ export function report(
   });
 }
 
-/** The issue's target for agent-added latency of event sources. */
+/** The target for agent-added latency of event sources. */
 export const EVENT_SOURCE_TARGET: Target = { median: 2, p99: 10 };
 
 /** Prints a row per (label, samples, field, target?). */
