@@ -102,7 +102,10 @@ export function formatStatus(status: AgentStatus, now: number): string {
       String(s.bindings),
       s.lastEventAt === undefined ? "-" : `${age(s.lastEventAt, now)} ago`,
       String(s.restarts),
-      s.reason ?? s.lastError ?? "",
+      [
+        s.reason ?? s.lastError ?? "",
+        ...Object.entries(s.counters ?? {}).map(([name, n]) => `${name}: ${n}`),
+      ].filter(Boolean).join("; "),
     ]),
   );
   const forwarders = table(

@@ -71,6 +71,8 @@ export interface SourceRow {
   readonly lastEventAt?: number;
   /** Bindings it holds. */
   readonly bindings: number;
+  /** Its counters (e.g. Docker's `mispredictions`). */
+  readonly counters?: Readonly<Record<string, number>>;
 }
 
 /** One forwarder in `status`. */
@@ -211,6 +213,7 @@ export function statusRows(
         ? {}
         : { lastEventAt: toWall(source.lastEventAt) }),
       bindings: held.get(source.name) ?? 0,
+      ...(source.counters === undefined ? {} : { counters: source.counters }),
     })),
     forwarders: forwarders.map((name) => {
       const rows = deliveries.filter((row) => row.forwarder === name);

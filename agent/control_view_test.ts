@@ -48,3 +48,32 @@ Deno.test("formatPorts() and formatStatus() print names from sources escaped", (
   assert(!status.includes("\x1b"), status);
   assertStringIncludes(status, "evil\\n\\x1b[2J");
 });
+
+Deno.test("formatStatus() shows a source's counters after its reason", () => {
+  const status = formatStatus({
+    version: "1",
+    mode: "privileged",
+    pid: 1,
+    uptimeSeconds: 1,
+    bindings: 0,
+    sources: [{
+      name: "docker",
+      worker: "running",
+      state: "connected",
+      restarts: 0,
+      bindings: 0,
+      counters: { mispredictions: 0 },
+    }, {
+      name: "podman",
+      worker: "running",
+      state: "reconnecting",
+      reason: "connection refused",
+      restarts: 0,
+      bindings: 0,
+      counters: { mispredictions: 2 },
+    }],
+    forwarders: [],
+  }, 1000);
+  assertStringIncludes(status, "mispredictions: 0");
+  assertStringIncludes(status, "connection refused; mispredictions: 2");
+});

@@ -68,6 +68,14 @@ export type SourceMessage =
   | {
     /** Format version. */
     readonly v: typeof MESSAGE_VERSION;
+    /** The source's counters now (e.g. Docker's `mispredictions`), for `status`. */
+    readonly type: "counters";
+    /** Each counter's value: a name and a whole number. */
+    readonly counters: Readonly<Record<string, number>>;
+  }
+  | {
+    /** Format version. */
+    readonly v: typeof MESSAGE_VERSION;
     /** Answer to "stop": the source has released everything and closes. */
     readonly type: "stopped";
   }
@@ -223,6 +231,29 @@ function entries(value: unknown): PortEntry[] {
   });
 }
 
+/** Counters at most in one message. */
+export const MAX_COUNTERS = 16;
+
+function counters(value: unknown): Record<string, number> {
+  const raw = record(value, "message.counters");
+  const names = Object.keys(raw);
+  if (names.length > MAX_COUNTERS) {
+    fail("message.counters", value, `at most ${MAX_COUNTERS} counters`);
+  }
+  const checked: Record<string, number> = {};
+  for (const name of names) {
+    if (!/^[a-z][a-z0-9-]{0,63}$/.test(name)) {
+      fail("counter name", name, "lower-case letters, digits and -");
+    }
+    const count = raw[name];
+    if (!Number.isSafeInteger(count) || (count as number) < 0) {
+      fail(`counter ${name}`, count, "a whole number from 0");
+    }
+    checked[name] = count as number;
+  }
+  return checked;
+}
+
 /**
  * The guard for messages from workers: checks shape, version and every
  * field, and returns the message normalised.
@@ -279,6 +310,8 @@ export function parseSourceMessage(data: unknown): SourceMessage {
         reason: text(raw.reason, "message.reason", MAX_TEXT_LENGTH),
       };
     }
+    case "counters":
+      return { v, type: "counters", counters: counters(raw.counters) };
     case "stopped":
       return { v, type: "stopped" };
     case "error":
@@ -301,7 +334,7 @@ export function parseSourceMessage(data: unknown): SourceMessage {
       return fail(
         "message.type",
         raw.type,
-        "snapshot, upsert, remove, status, stopped, error or log",
+        "snapshot, upsert, remove, status, counters, stopped, error or log",
       );
   }
 }

@@ -1,5 +1,6 @@
 import { assertEquals, assertThrows } from "../tests/assert.ts";
 import {
+  MAX_COUNTERS,
   MAX_ENTRIES,
   parseControlMessage,
   parseSourceMessage,
@@ -56,6 +57,14 @@ Deno.test("parseSourceMessage() accepts each message type", () => {
   assertEquals(
     parseSourceMessage({ v: 1, type: "remove", ownerId: "x", observedAt: 1.5 }),
     { v: 1, type: "remove", ownerId: "x", observedAt: 1.5 },
+  );
+  assertEquals(
+    parseSourceMessage({
+      v: 1,
+      type: "counters",
+      counters: { mispredictions: 3 },
+    }),
+    { v: 1, type: "counters", counters: { mispredictions: 3 } },
   );
 });
 
@@ -239,6 +248,42 @@ Deno.test("parseSourceMessage() rejects hostile messages with a reason", async (
         ),
       },
       `at most ${MAX_LOG_PROPERTIES} properties`,
+    ],
+    [
+      "counters not an object",
+      { v: 1, type: "counters", counters: [1] },
+      "message.counters",
+    ],
+    [
+      "a negative counter",
+      { v: 1, type: "counters", counters: { mispredictions: -1 } },
+      "counter mispredictions",
+    ],
+    [
+      "a fractional counter",
+      { v: 1, type: "counters", counters: { mispredictions: 0.5 } },
+      "a whole number",
+    ],
+    [
+      "a counter as a string",
+      { v: 1, type: "counters", counters: { mispredictions: "0" } },
+      "a whole number",
+    ],
+    [
+      "a counter name with spaces",
+      { v: 1, type: "counters", counters: { "rm -rf": 1 } },
+      "counter name",
+    ],
+    [
+      "too many counters",
+      {
+        v: 1,
+        type: "counters",
+        counters: Object.fromEntries(
+          Array.from({ length: MAX_COUNTERS + 1 }, (_, i) => [`c${i}`, i]),
+        ),
+      },
+      `at most ${MAX_COUNTERS} counters`,
     ],
   ];
   for (const [name, input, expected] of cases) {

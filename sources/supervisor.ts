@@ -47,6 +47,8 @@ export interface SourceStatus {
   readonly lastError?: string;
   /** Clock time of the last snapshot, upsert or remove. */
   readonly lastEventAt?: number;
+  /** The source's counters, as it last sent them (e.g. `mispredictions`). */
+  readonly counters?: Readonly<Record<string, number>>;
 }
 
 /** Options of {@linkcode SourceSupervisor}. */
@@ -312,6 +314,9 @@ export class SourceSupervisor {
         slot.status.state = message.state;
         if (message.reason !== undefined) slot.status.reason = message.reason;
         else delete slot.status.reason;
+        break;
+      case "counters":
+        slot.status.counters = message.counters;
         break;
       case "error":
         this.#failed(slot, message.message, worker);

@@ -219,11 +219,17 @@ Deno.test("Docker source against a real dockerd", {
           "tcp/0.0.0.0:18111",
           "tcp/[::]:18111",
         ]);
-        const entry =
-          forwarder.details.get("tcp/127.0.0.1:18103")!.holders[0]!.entry;
-        assertEquals(entry.name, "web");
-        assertEquals(entry.containerPort, 8080);
-        assertEquals(entry.containerIps?.length, 1);
+        // The ports are posted at start from the configuration; the
+        // address comes with dockerd's answer: wait for it.
+        const entry = () =>
+          agent!.tracker.get("tcp/127.0.0.1:18103")?.holders[0]?.entry;
+        await settle(
+          () => entry()?.containerIps !== undefined,
+          "web's address from dockerd's answer",
+        );
+        assertEquals(entry()!.name, "web");
+        assertEquals(entry()!.containerPort, 8080);
+        assertEquals(entry()!.containerIps?.length, 1);
       },
     );
 

@@ -22,7 +22,6 @@ import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { injected, RecordingForwarder } from "./recording_forwarder.ts";
-import type { TrackedBinding } from "../tracker/port_tracker.ts";
 import { count, sized } from "./test_size.ts";
 import { peerPath } from "./engines/peers.ts";
 
@@ -96,19 +95,6 @@ async function clientCertificate(
   };
 }
 
-/** A recording forwarder that also keeps every call, in order. */
-class HistoryForwarder extends RecordingForwarder {
-  readonly history: string[] = [];
-  override add(binding: TrackedBinding): Promise<void> {
-    this.history.push(`+${binding.key}`);
-    return super.add(binding);
-  }
-  override remove(binding: TrackedBinding): Promise<void> {
-    this.history.push(`-${binding.key}`);
-    return super.remove(binding);
-  }
-}
-
 Deno.test("Kubernetes source against a real kube-apiserver", {
   ignore: ignoreUnless(
     "the kube-apiserver peer, etcd (etcd-server), openssl and curl",
@@ -116,7 +102,7 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
   ),
 }, async (t) => {
   const k: KubeApiServer = await startKubeApiServer();
-  const forwarder = new HistoryForwarder();
+  const forwarder = new RecordingForwarder();
   let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
   const source = () =>
     agent!.supervisor.status().find((s) => s.name === "kubernetes");

@@ -87,10 +87,16 @@ Deno.test("Docker source against Podman's Docker API", {
       assertEquals(forwarder.keysWith(18302), ["udp/0.0.0.0:18302"]);
       assertEquals(forwarder.keysWith(18303), ["tcp/127.0.0.1:18303"]);
       assertEquals(forwarder.keysWith(18311), ["tcp/0.0.0.0:18311"]);
-      const entry = forwarder.details.get("tcp/127.0.0.1:18303")!.holders[0]!
-        .entry;
-      assertEquals([entry.name, entry.containerPort], ["web", 8080]);
-      assertEquals(entry.containerIps?.length, 1);
+      // The ports are posted at start from the configuration; the address
+      // comes with the engine's answer: wait for it.
+      const entry = () =>
+        agent!.tracker.get("tcp/127.0.0.1:18303")?.holders[0]?.entry;
+      await forwarder.until(
+        () => entry()?.containerIps !== undefined,
+        "web's address from the engine's answer",
+      );
+      assertEquals([entry()!.name, entry()!.containerPort], ["web", 8080]);
+      assertEquals(entry()!.containerIps?.length, 1);
     });
 
     await t.step("an IPv6-only binding", async () => {

@@ -16,11 +16,14 @@ export class RecordingForwarder implements Forwarder {
   readonly keys: Set<string> = new Set<string>();
   /** The tracked binding of each key. */
   readonly details: Map<string, TrackedBinding> = new Map();
+  /** Every call in order: `+key` for an add, `-key` for a remove. */
+  readonly history: string[] = [];
   /** Called on every add, with its binding (timing hooks). */
   onAdd: ((binding: TrackedBinding) => void) | undefined;
 
   /** Records an add. */
   add(binding: TrackedBinding): Promise<void> {
+    this.history.push(`+${binding.key}`);
     this.keys.add(binding.key);
     this.details.set(binding.key, binding);
     this.onAdd?.(binding);
@@ -29,6 +32,7 @@ export class RecordingForwarder implements Forwarder {
 
   /** Records a remove. */
   remove(binding: TrackedBinding): Promise<void> {
+    this.history.push(`-${binding.key}`);
     this.keys.delete(binding.key);
     this.details.delete(binding.key);
     return Promise.resolve();

@@ -16,6 +16,7 @@ import { isIpv4, isIpv6 } from "../../support/ip.ts";
  * `remove` in every version, so the filter lists both.
  */
 export type ContainerAction =
+  | "create"
   | "start"
   | "die"
   | "died"
@@ -23,8 +24,13 @@ export type ContainerAction =
   | "destroy"
   | "remove";
 
-/** The events subscribed to: every action but `start` removes the ports. */
+/**
+ * The events subscribed to: `create` only teaches the source a container's
+ * configuration, `start` publishes its ports, every other action removes
+ * them.
+ */
 export const CONTAINER_ACTIONS: readonly ContainerAction[] = [
+  "create",
   "start",
   "die",
   "died",
@@ -60,6 +66,12 @@ export interface InspectedContainer {
    * member): its ports are that container's, so it has no entries.
    */
   readonly sharesNetworkOf?: string;
+  /**
+   * The entries its create-time configuration makes certain before it runs
+   * (see {@linkcode certainEntries}): what the source may publish at the
+   * container's next `start` before the engine confirms it.
+   */
+  readonly certain: PortEntry[];
 }
 
 const ID = /^[0-9a-f]{12,64}$/;
@@ -170,7 +182,15 @@ export function parseDockerInspect(raw: unknown): InspectedContainer {
   const running = state?.Running === true;
   if (typeof networkMode === "string" && networkMode.startsWith("container:")) {
     const sharesNetworkOf = networkMode.slice("container:".length, 140);
-    return { id, name, running, entries: [], skipped: [], sharesNetworkOf };
+    return {
+      id,
+      name,
+      running,
+      entries: [],
+      skipped: [],
+      sharesNetworkOf,
+      certain: [],
+    };
   }
   const containerIps = networkIps(networks);
   const entries: PortEntry[] = [];
@@ -217,7 +237,71 @@ export function parseDockerInspect(raw: unknown): InspectedContainer {
       }
     }
   }
-  return { id, name, running, entries, skipped };
+  return {
+    id,
+    name,
+    running,
+    entries,
+    skipped,
+    certain: certainEntries(id, name, hostConfig),
+  };
+}
+
+/**
+ * The bindings a container's create-time configuration makes certain
+ * (docs/protocols.md, "Docker Engine API"): each `HostConfig.PortBindings`
+ * item with an explicit host port (digits only: an empty or 0 port is
+ * chosen by the engine at start, a range `a-b` too), on its host IP as
+ * given (empty meaning all IPv4 addresses). A container on the host network
+ * or on another container's (a pod member) publishes nothing. Anything
+ * malformed makes nothing certain: the engine's answer at start decides.
+ *
+ * @param id The container id (the entries' owner).
+ * @param name The container name.
+ * @param hostConfig `HostConfig` of its inspect object.
+ * @returns The certain entries (no container addresses: those come at start).
+ */
+export function certainEntries(
+  id: string,
+  name: string,
+  hostConfig: Record<string, unknown> | undefined,
+): PortEntry[] {
+  const mode = hostConfig?.NetworkMode;
+  if (
+    typeof mode === "string" &&
+    (mode === "host" || mode === "none" || mode.startsWith("container:"))
+  ) {
+    return [];
+  }
+  const bindings = hostConfig?.PortBindings;
+  if (
+    typeof bindings !== "object" || bindings === null || Array.isArray(bindings)
+  ) {
+    return [];
+  }
+  const entries: PortEntry[] = [];
+  for (const [spec, list] of Object.entries(bindings)) {
+    const match = /^(\d{1,5})\/(tcp|udp)$/.exec(spec);
+    if (!match || !Array.isArray(list)) continue;
+    const containerPort = Number(match[1]);
+    if (containerPort < 1 || containerPort > 65535) continue;
+    for (const item of list) {
+      const { HostIp, HostPort } = (item ?? {}) as Record<string, unknown>;
+      if (typeof HostPort !== "string" || !/^\d{1,5}$/.test(HostPort)) continue;
+      if (HostIp !== undefined && typeof HostIp !== "string") continue;
+      try {
+        entries.push({
+          ownerId: id,
+          binding: makeBinding(match[2]!, HostIp ?? "", Number(HostPort)),
+          containerPort,
+          name,
+        });
+      } catch {
+        // Port 0 or out of range, a bad address: the engine decides.
+      }
+    }
+  }
+  return entries;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { assertEquals, assertThrows } from "../../tests/assert.ts";
 import { bindingKey } from "../../tracker/binding.ts";
 import {
+  certainEntries,
   parseContainerList,
   parseDockerEvent,
   parseDockerInspect,
@@ -17,7 +18,7 @@ Deno.test("parseDockerEvent() reads recorded dockerd event lines", () => {
     .split("\n");
   const events = lines.map(parseDockerEvent);
   assertEquals(events, [
-    undefined, // create
+    { action: "create", id: ID, name: "web1" },
     { action: "start", id: ID, name: "web1" },
     undefined, // kill
     undefined, // kill
@@ -101,6 +102,99 @@ Deno.test("parseDockerInspect() reads a recorded inspect reply", () => {
   );
   assertEquals(inspected.entries[0]?.containerIps, ["172.17.0.2"]);
   assertEquals(inspected.entries[0]?.ownerId, ID);
+  // What its configuration made certain before it ran: each explicit host
+  // port once, on its address as given ("" is every IPv4 address; the ::
+  // twins come only with the engine's answer).
+  assertEquals(
+    inspected.certain.map((e) => `${bindingKey(e.binding)}>${e.containerPort}`),
+    [
+      "tcp/127.0.0.1:18080>8080",
+      "udp/0.0.0.0:18081>8081",
+      "tcp/0.0.0.0:18090>9090",
+      "tcp/0.0.0.0:18091>9091",
+    ],
+  );
+  assertEquals(inspected.certain[0]?.name, "web1");
+  assertEquals(inspected.certain[0]?.containerIps, undefined);
+});
+
+Deno.test("parseDockerInspect(): a Podman pod's infra container is certain of its ports, a member of none", () => {
+  const read = (name: string) =>
+    parseDockerInspect(
+      JSON.parse(Deno.readTextFileSync(new URL(name, testdata))),
+    );
+  assertEquals(
+    read("podman_pod_infra_inspect.json").certain.map((e) =>
+      bindingKey(e.binding)
+    ),
+    ["tcp/0.0.0.0:18095"],
+  );
+  assertEquals(read("podman_pod_member_inspect.json").certain, []);
+});
+
+Deno.test("certainEntries() leaves to the engine what the configuration does not fix", async (t) => {
+  const id = ID;
+  const keys = (hostConfig: unknown) =>
+    certainEntries(id, "c", hostConfig as Record<string, unknown>).map((e) =>
+      bindingKey(e.binding)
+    );
+  const cases: [string, unknown, string[]][] = [
+    ["no HostConfig", undefined, []],
+    ["PortBindings null", { PortBindings: null }, []],
+    ["PortBindings a list", { PortBindings: [] }, []],
+    ["a random host port (empty)", {
+      PortBindings: { "80/tcp": [{ HostIp: "", HostPort: "" }] },
+    }, []],
+    ["a random host port (0)", {
+      PortBindings: { "80/tcp": [{ HostIp: "", HostPort: "0" }] },
+    }, []],
+    ["a host range for one container port", {
+      PortBindings: { "80/tcp": [{ HostIp: "", HostPort: "18000-18010" }] },
+    }, []],
+    ["-P: PublishAllPorts, no bindings", {
+      PublishAllPorts: true,
+      PortBindings: {},
+    }, []],
+    ["the host network", {
+      NetworkMode: "host",
+      PortBindings: { "80/tcp": [{ HostPort: "18000" }] },
+    }, []],
+    ["another container's network", {
+      NetworkMode: "container:abc",
+      PortBindings: { "80/tcp": [{ HostPort: "18000" }] },
+    }, []],
+    ["a port as a number", {
+      PortBindings: { "80/tcp": [{ HostPort: 18000 }] },
+    }, []],
+    ["a port out of range", {
+      PortBindings: { "80/tcp": [{ HostPort: "70000" }] },
+    }, []],
+    ["an unknown protocol", {
+      PortBindings: { "80/sctp": [{ HostPort: "18000" }] },
+    }, []],
+    ["a host IP of the wrong type", {
+      PortBindings: { "80/tcp": [{ HostIp: 1, HostPort: "18000" }] },
+    }, []],
+    ["a bad host IP", {
+      PortBindings: { "80/tcp": [{ HostIp: "not-an-ip", HostPort: "18000" }] },
+    }, []],
+    ["a binding list that is not a list", {
+      PortBindings: { "80/tcp": { HostPort: "18000" } },
+    }, []],
+    ["null items", { PortBindings: { "80/tcp": [null] } }, []],
+    ["unknown fields, and the good ones kept", {
+      Surprise: { deep: [1, 2] },
+      PortBindings: {
+        "80/tcp": [{ HostIp: "", HostPort: "18000", Extra: true }, {
+          HostPort: "",
+        }],
+        "53/udp": [{ HostIp: "::", HostPort: "18053" }],
+      },
+    }, ["tcp/0.0.0.0:18000", "udp/[::]:18053"]],
+  ];
+  for (const [name, hostConfig, expected] of cases) {
+    await t.step(name, () => assertEquals(keys(hostConfig), expected));
+  }
 });
 
 Deno.test("parseDockerEvent() rejects hostile lines with their first bytes", async (t) => {

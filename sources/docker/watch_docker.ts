@@ -1,7 +1,10 @@
 /**
  * The Docker source's watcher: subscribe to events, snapshot the running
  * containers, then apply each event; reconnect with backoff and a fresh
- * snapshot whenever the stream breaks.
+ * snapshot whenever the stream breaks. A container's create-time ports are
+ * learnt at `create` (or whenever it is inspected) and posted the moment it
+ * starts, before the engine's answer confirms them (docs/protocols.md,
+ * "Docker Engine API").
  *
  * @module
  */
@@ -21,6 +24,7 @@ import {
   parseDockerInspect,
 } from "./parse_docker.ts";
 import { sourceLogger } from "../source_log.ts";
+import { CreateTimePorts, takenBack } from "./create_time_ports.ts";
 
 /**
  * Longest event line read, in bytes. Event lines carry the container's
@@ -37,14 +41,35 @@ export interface WatchDockerOptions {
 
 const logger = sourceLogger("docker");
 
-async function inspectEntries(
-  client: DockerClient,
+/** What an inspect tells the watcher about one container. */
+interface Inspected {
+  /** What it publishes now (none unless it runs). */
+  readonly entries: PortEntry[];
+  /** Whether it runs. */
+  readonly running: boolean;
+  /** Its name. */
+  readonly name: string;
+}
+
+/** The Docker source's state shared by its events in one session. */
+interface Watch {
+  readonly client: DockerClient;
+  readonly known: CreateTimePorts;
+  readonly emit: (message: SourceMessageBody) => void;
+  readonly signal: AbortSignal;
+  /** Counts a misprediction and says so in `status`. */
+  readonly mispredicted: () => void;
+}
+
+/** Inspects `id`, learning its create-time ports; undefined when it is gone. */
+async function inspect(
+  watch: Watch,
   id: string,
-  signal: AbortSignal,
-): Promise<{ entries: PortEntry[]; name: string } | undefined> {
-  const raw = await client.inspect(id, signal);
+): Promise<Inspected | undefined> {
+  const raw = await watch.client.inspect(id, watch.signal);
   if (raw === undefined) return undefined;
   const inspected = parseDockerInspect(raw);
+  watch.known.learn(id, inspected.certain);
   for (const reason of inspected.skipped) {
     logger.warn("docker: container {name} ({id}): skipped port {reason}", {
       name: inspected.name,
@@ -54,23 +79,21 @@ async function inspectEntries(
   }
   return {
     entries: inspected.running ? inspected.entries : [],
+    running: inspected.running,
     name: inspected.name,
   };
 }
 
-async function snapshot(
-  client: DockerClient,
-  signal: AbortSignal,
-): Promise<PortEntry[]> {
-  const ids = parseContainerList(await client.listRunning(signal));
+async function snapshot(watch: Watch): Promise<PortEntry[]> {
+  const ids = parseContainerList(
+    await watch.client.listRunning(watch.signal),
+  );
   const entries: PortEntry[] = [];
   for (const id of ids) {
     try {
-      entries.push(
-        ...(await inspectEntries(client, id, signal))?.entries ?? [],
-      );
+      entries.push(...(await inspect(watch, id))?.entries ?? []);
     } catch (error) {
-      if (signal.aborted) throw error;
+      if (watch.signal.aborted) throw error;
       logger.error("docker: cannot read container {id}: {error}", {
         id: id.slice(0, 12),
         error: (error as Error).message,
@@ -80,35 +103,74 @@ async function snapshot(
   return entries;
 }
 
-async function applyEvent(
-  client: DockerClient,
+/**
+ * A start: posts at once what the container's create-time configuration
+ * makes certain, then the engine's answer, which confirms it and may add.
+ */
+async function applyStart(
+  watch: Watch,
   event: ContainerEvent,
   observedAt: number,
-  emit: (message: SourceMessageBody) => void,
-  signal: AbortSignal,
 ): Promise<void> {
-  const remove = () => emit({ type: "remove", ownerId: event.id, observedAt });
-  if (event.action !== "start") {
-    // Removal needs no inspect: a die/stop/destroy always drops the ports.
-    remove();
+  const { emit } = watch;
+  const posted = watch.known.certain(event.id) ?? [];
+  if (posted.length > 0) {
+    emit({
+      type: "upsert",
+      ownerId: event.id,
+      entries: [...posted],
+      observedAt,
+    });
+  }
+  const found = await inspect(watch, event.id);
+  if (found === undefined) {
+    emit({ type: "remove", ownerId: event.id, observedAt });
     return;
   }
-  try {
-    const found = await inspectEntries(client, event.id, signal);
-    if (found === undefined) remove();
-    else {
-      emit({
-        type: "upsert",
-        ownerId: event.id,
-        entries: found.entries,
-        observedAt,
-      });
+  if (found.running) {
+    for (const key of takenBack(posted, found.entries)) {
+      watch.mispredicted();
+      logger.warn(
+        "docker: container {name} ({id}) started without {key}, which its configuration made certain and the agent had posted (a misprediction)",
+        { name: found.name, id: event.id.slice(0, 12), key },
+      );
     }
+  }
+  emit({
+    type: "upsert",
+    ownerId: event.id,
+    entries: found.entries,
+    observedAt,
+  });
+}
+
+async function applyEvent(
+  watch: Watch,
+  event: ContainerEvent,
+  observedAt: number,
+): Promise<void> {
+  try {
+    switch (event.action) {
+      case "create":
+        // Learnt before the container runs, so its start posts at once.
+        await inspect(watch, event.id);
+        return;
+      case "start":
+        await applyStart(watch, event, observedAt);
+        return;
+      case "destroy":
+      case "remove":
+        watch.known.forget(event.id);
+        break;
+    }
+    // Removal needs no inspect: a die/stop/destroy always drops the ports.
+    watch.emit({ type: "remove", ownerId: event.id, observedAt });
   } catch (error) {
-    if (signal.aborted) throw error;
+    if (watch.signal.aborted) throw error;
     logger.error(
-      "docker: cannot read started container {name} ({id}): {error}",
+      "docker: cannot read {state} container {name} ({id}): {error}",
       {
+        state: event.action === "create" ? "created" : "started",
         name: event.name ?? "?",
         id: event.id.slice(0, 12),
         error: (error as Error).message,
@@ -125,7 +187,8 @@ async function applyEvent(
  * capped backoff, and starts over with a fresh snapshot.
  *
  * @param config The socket.
- * @param emit Receives snapshot, upsert, remove and status messages.
+ * @param emit Receives snapshot, upsert, remove, status and counters
+ *   messages (`mispredictions`: posted bindings the engine took back).
  * @param signal Ends the watch.
  * @param options Clock and timing hook.
  */
@@ -136,10 +199,24 @@ export async function watchDocker(
   options: WatchDockerOptions = {},
 ): Promise<void> {
   const client = new DockerClient(config.socketPath);
+  let mispredictions = 0;
+  const counters = () =>
+    emit({ type: "counters", counters: { mispredictions } });
+  const watch: Watch = {
+    client,
+    known: new CreateTimePorts(),
+    emit,
+    signal,
+    mispredicted: () => {
+      mispredictions++;
+      counters();
+    },
+  };
   const session = async (connected: () => boolean) => {
     const version = await client.ping(signal);
     const stream = await client.events(signal); // subscribe before listing
-    emit({ type: "snapshot", entries: await snapshot(client, signal) });
+    emit({ type: "snapshot", entries: await snapshot(watch) });
+    counters();
     if (connected()) {
       logger.info("docker: connected to {socket} (API {version})", {
         socket: config.socketPath,
@@ -162,7 +239,7 @@ export async function watchDocker(
         );
         resnapshot ??= (async () => {
           await chain.settled();
-          emit({ type: "snapshot", entries: await snapshot(client, signal) });
+          emit({ type: "snapshot", entries: await snapshot(watch) });
         })().finally(() => resnapshot = undefined);
         resnapshot.catch(() => {}); // awaited (and rethrown) by the loop
       },
@@ -182,7 +259,7 @@ export async function watchDocker(
         const found = event;
         chain.run(
           found.id,
-          () => applyEvent(client, found, observedAt, emit, signal),
+          () => applyEvent(watch, found, observedAt),
         );
       }
       if (resnapshot) await resnapshot;
