@@ -9,7 +9,12 @@ import { LogForwarder } from "../forwarding/log_forwarder.ts";
 import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
 import { HostSwitchForwarder } from "../forwarding/host_switch/host_switch_forwarder.ts";
 import { DnatForwarder } from "../forwarding/dnat/dnat_forwarder.ts";
-import { VtunnelForwarder } from "../forwarding/vtunnel/vtunnel_forwarder.ts";
+import {
+  subscribeAddressChanges,
+  VtunnelForwarder,
+} from "../forwarding/vtunnel/vtunnel_forwarder.ts";
+import type { ChangeSubscription } from "../support/netlink_changes.ts";
+import { getLogger } from "@logtape/logtape";
 import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
 import { libcSocketSender } from "../forwarding/vtunnel/socket_sender.ts";
 import { sendOverStream } from "../forwarding/vtunnel/send_message.ts";
@@ -78,15 +83,39 @@ export function createForwarders(
             })`,
           );
         }
+        const addressChanges = target.transport === "unix" || !libcPath
+          ? undefined
+          : followAddresses(libcPath, options.connectInterface);
         return new VtunnelForwarder(target, {
           interfaceName: options.connectInterface,
           ...(libcPath
             ? { send: libcSocketSender(libcPath, sendOverStream) }
             : {}),
+          ...(addressChanges ? { addressChanges } : {}),
         });
       }
       case "log":
         return new LogForwarder(name);
     }
   });
+}
+
+/**
+ * The kernel's address changes for the vtunnel forwarder's connectAddrs,
+ * or undefined (with a warning) when the kernel refuses: the forwarder then
+ * reads the interface for every message.
+ */
+function followAddresses(
+  libcPath: string,
+  interfaceName: string,
+): ChangeSubscription | undefined {
+  try {
+    return subscribeAddressChanges(libcPath);
+  } catch (error) {
+    getLogger(["guest-agent", "forwarder", "vtunnel"]).warn(
+      "vtunnel: cannot follow {name}'s address changes ({error}); reading its addresses for every message",
+      { name: interfaceName, error: (error as Error).message },
+    );
+    return undefined;
+  }
 }

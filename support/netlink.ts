@@ -1,7 +1,7 @@
 /**
  * Netlink sockets through libc (support/libc.ts): a multicast subscription
- * (nf_tables change notifications, sources/iptables/nft_changes.ts) and a
- * request socket (socket diagnostics, support/sock_diag.ts).
+ * (change notifications, support/netlink_changes.ts) and a request socket
+ * (socket diagnostics, support/sock_diag.ts).
  *
  * @module
  */
@@ -15,6 +15,14 @@ export const NETLINK_NETFILTER = 12;
 export const NFNLGRP_NFTABLES = 7;
 /** Netlink protocol of socket diagnostics (what `ss` uses). */
 export const NETLINK_SOCK_DIAG = 4;
+/** Netlink protocol of routing: links, addresses, routes. */
+export const NETLINK_ROUTE = 0;
+/** rtnetlink multicast group: links came, went or changed state. */
+export const RTNLGRP_LINK = 1;
+/** rtnetlink multicast group: IPv4 addresses added or removed. */
+export const RTNLGRP_IPV4_IFADDR = 5;
+/** rtnetlink multicast group: IPv6 addresses added or removed. */
+export const RTNLGRP_IPV6_IFADDR = 9;
 /** errno: a netlink socket's receive buffer overflowed (messages lost). */
 export const ENOBUFS = 105;
 const SOCK_RAW = 3;

@@ -13,6 +13,17 @@ import {
   portMappingLine,
 } from "./port_mapping.ts";
 import { type MessageSender, sendOverStream } from "./send_message.ts";
+import {
+  type ChangeSubscription,
+  subscribeNetlinkChanges,
+} from "../../support/netlink_changes.ts";
+import {
+  NETLINK_ROUTE,
+  RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_IPV6_IFADDR,
+  RTNLGRP_LINK,
+} from "../../support/netlink.ts";
+import { getLogger } from "@logtape/logtape";
 
 /** Options of {@linkcode VtunnelForwarder}. */
 export interface VtunnelForwarderOptions {
@@ -24,6 +35,13 @@ export interface VtunnelForwarderOptions {
   readonly networkInterfaces?: () => Deno.NetworkInterfaceInfo[];
   /** Sends one message. @default TCP and unix via Deno.connect */
   readonly send?: MessageSender;
+  /**
+   * Reports interface and address changes (rtnetlink, see
+   * {@linkcode subscribeAddressChanges}). With it, connectAddrs are read
+   * once and again only after a change; without it (or once it fails),
+   * for every message.
+   */
+  readonly addressChanges?: ChangeSubscription;
 }
 
 const encoder = new TextEncoder();
@@ -45,6 +63,12 @@ export class VtunnelForwarder implements Forwarder {
   #timeoutMs: number;
   #interfaces: () => Deno.NetworkInterfaceInfo[];
   #send: MessageSender;
+  /** connectAddrs as last read; undefined: read at the next message. */
+  #addrs: ConnectAddr[] | undefined;
+  /** Address changes are reported: the last read holds until one comes. */
+  #following = false;
+  readonly #stopFollowing = new AbortController();
+  #followed: Promise<void> = Promise.resolve();
 
   /**
    * Creates the forwarder for one target.
@@ -59,6 +83,31 @@ export class VtunnelForwarder implements Forwarder {
     this.#interfaces = options.networkInterfaces ??
       (() => Deno.networkInterfaces());
     this.#send = options.send ?? sendOverStream;
+    if (options.addressChanges && target.transport !== "unix") {
+      this.#follow(options.addressChanges);
+    }
+  }
+
+  #follow(changes: ChangeSubscription): void {
+    this.#following = true;
+    this.#followed = changes(
+      () => this.#addrs = undefined,
+      this.#stopFollowing.signal,
+    ).catch((error) => {
+      getLogger(["guest-agent", "forwarder", "vtunnel"]).warn(
+        "vtunnel: cannot follow {name}'s address changes ({error}); reading its addresses for every message",
+        { name: this.#interfaceName, error: (error as Error).message },
+      );
+    }).finally(() => {
+      this.#following = false;
+      this.#addrs = undefined;
+    });
+  }
+
+  /** Stops following address changes. */
+  async close(): Promise<void> {
+    this.#stopFollowing.abort();
+    await this.#followed;
   }
 
   /** Sends the add message. */
@@ -73,16 +122,19 @@ export class VtunnelForwarder implements Forwarder {
 
   #connectAddrs(): ConnectAddr[] | null {
     if (this.#target.transport === "unix") return null;
-    // Read every time: WSL may bring the interface up after the agent.
+    if (this.#addrs !== undefined) return this.#addrs;
+    // WSL may bring the interface up after the agent: read again after each
+    // change (or every time when changes are not followed).
     const addrs = interfaceConnectAddrs(
       this.#interfaces(),
       this.#interfaceName,
     );
     if (addrs.length === 0) {
       throw new Error(
-        `${this.#interfaceName} has no address yet; the host side needs one to connect to`,
+        `Cannot send to the privileged service yet: ${this.#interfaceName} has no address for it to connect to`,
       );
     }
+    if (this.#following) this.#addrs = addrs;
     return addrs;
   }
 
@@ -90,4 +142,21 @@ export class VtunnelForwarder implements Forwarder {
     const line = portMappingLine(binding, remove, this.#connectAddrs());
     await this.#send(this.#target, encoder.encode(line), this.#timeoutMs);
   }
+}
+
+/**
+ * Subscribes to the kernel's interface and address changes (rtnetlink
+ * groups for links, IPv4 and IPv6 addresses; no root needed), for
+ * {@linkcode VtunnelForwarderOptions.addressChanges}.
+ *
+ * @param libcPath Absolute path of libc.
+ * @throws {Error} When the kernel refuses the subscription.
+ */
+export function subscribeAddressChanges(libcPath: string): ChangeSubscription {
+  return subscribeNetlinkChanges(
+    libcPath,
+    NETLINK_ROUTE,
+    [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR],
+    "interface address notifications",
+  );
 }

@@ -6,6 +6,7 @@ import { makeBinding } from "../../tracker/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { DeliveryQueue } from "../delivery_queue.ts";
 import { VtunnelForwarder } from "./vtunnel_forwarder.ts";
+import { commandSucceeds, ignoreUnless } from "../../tests/requirements.ts";
 
 const ETH0: Deno.NetworkInterfaceInfo[] = [{
   name: "eth0",
@@ -83,7 +84,7 @@ Deno.test("VtunnelForwarder waits while the interface has no address", async () 
   await assertRejects(
     () => forwarder.add(tracked(1, 1)),
     Error,
-    "eth0 has no address yet",
+    "eth0 has no address for it to connect to",
   );
   interfaces = ETH0;
   await forwarder.add(tracked(1, 1));
@@ -142,3 +143,106 @@ Deno.test("VtunnelForwarder through the queue: a peer down during changes ends w
     [line(false, 1002, 80), line(false, 1003, 81)].sort(),
   );
 });
+
+Deno.test("VtunnelForwarder reads connectAddrs once, and again only after an address change", async () => {
+  let reads = 0;
+  let addresses = ETH0;
+  let changed: () => void = () => {};
+  let stopped = false;
+  const receiver = startLineReceiver({ port: 0 });
+  const forwarder = new VtunnelForwarder(
+    {
+      transport: "tcp",
+      hostname: "127.0.0.1",
+      port: (receiver.addr as Deno.NetAddr).port,
+    },
+    {
+      networkInterfaces: () => {
+        reads++;
+        return addresses;
+      },
+      addressChanges: (onChange, signal) => {
+        changed = onChange;
+        return new Promise((resolve) =>
+          signal.addEventListener("abort", () => {
+            stopped = true;
+            resolve();
+          })
+        );
+      },
+    },
+  );
+  try {
+    await forwarder.add(tracked(1, 1));
+    await forwarder.add(tracked(2, 2));
+    assertEquals(reads, 1, "read once for two messages");
+    addresses = [{ ...ETH0[0]!, address: "172.26.1.3", cidr: "172.26.1.3/20" }];
+    changed();
+    await forwarder.add(tracked(3, 3));
+    assertEquals(reads, 2, "read again after the change");
+    await waitFor(() => receiver.messages.length === 3);
+    assertEquals(
+      receiver.messages.map((m) => JSON.parse(m).connectAddrs[0].addr),
+      ["172.26.1.2/20", "172.26.1.2/20", "172.26.1.3/20"],
+    );
+  } finally {
+    await forwarder.close();
+    await receiver.close();
+  }
+  assertEquals(stopped, true, "close() stops following");
+});
+
+Deno.test("VtunnelForwarder reads connectAddrs for every message once following fails", async () => {
+  let reads = 0;
+  const receiver = startLineReceiver({ port: 0 });
+  const forwarder = new VtunnelForwarder(
+    {
+      transport: "tcp",
+      hostname: "127.0.0.1",
+      port: (receiver.addr as Deno.NetAddr).port,
+    },
+    {
+      networkInterfaces: () => {
+        reads++;
+        return ETH0;
+      },
+      addressChanges: () => Promise.reject(new Error("refused")),
+    },
+  );
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await forwarder.add(tracked(1, 1));
+    await forwarder.add(tracked(2, 2));
+    assertEquals(reads, 2);
+  } finally {
+    await forwarder.close();
+    await receiver.close();
+  }
+});
+
+Deno.test(
+  "subscribeAddressChanges() hears the kernel's address change (a namespace of its own)",
+  {
+    ignore: ignoreUnless(
+      "root and unshare (a network namespace for the change)",
+      Deno.uid() === 0 && await commandSucceeds("unshare", ["--version"]),
+    ),
+  },
+  async () => {
+    const probe = new URL(
+      "../../tests/fixtures/address_change_probe.ts",
+      import.meta.url,
+    );
+    const { code, stdout, stderr } = await new Deno.Command("unshare", {
+      args: ["--net", Deno.execPath(), "run", "-A", probe.pathname],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(stdout).trim();
+    assertEquals(
+      [code, text],
+      [0, "changed"],
+      new TextDecoder().decode(stderr),
+    );
+  },
+);
