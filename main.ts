@@ -12,6 +12,7 @@ import {
 } from "./agent/control_commands.ts";
 import { AgentStartError, startAgent } from "./agent/run_agent.ts";
 import { setupLogging } from "./support/logging.ts";
+import { describeTracefsOutcome, mountTracefs } from "./agent/mount_tracefs.ts";
 
 const encoder = new TextEncoder();
 
@@ -49,6 +50,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return [signal, handler] as const;
   });
   try {
+    const tracefs = describeTracefsOutcome(
+      await mountTracefs(options.procnet && options.procnetEvents),
+    );
+    if (tracefs) logger[tracefs.level]("{message}", tracefs);
     const agent = await startAgent(options);
     const signal = await stopSignal;
     logger.info("received {signal}", { signal });

@@ -184,7 +184,10 @@ export async function startAgent(
       clock,
       onPortMessage: (source, message) => {
         dependencies.onSourceMessage?.(source, message);
-        if (message.type !== "snapshot" && message.observedAt !== undefined) {
+        if (
+          options.debug && message.type !== "snapshot" &&
+          message.observedAt !== undefined
+        ) {
           logger.debug(
             "{source}: {type} of {owner}, {lag} ms after it was seen",
             {

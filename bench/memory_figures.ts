@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { privateMounts } from "../tests/agent_process.ts";
 import {
   canRunDockerd,
   startDockerd,
@@ -59,8 +60,10 @@ function sleep(seconds: number): Promise<void> {
 
 /** Starts deno with `args`, waits the settle time, returns its RSS and the process. */
 async function rssAfterSettle(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  // Where the agent mounts tracefs, it mounts it there, not on the machine.
+  const [program, ...prefix] = [...privateMounts(), Deno.execPath()];
+  const child = new Deno.Command(program!, {
+    args: [...prefix, ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "null",

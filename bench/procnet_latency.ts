@@ -4,7 +4,8 @@
  * (its `listen` returned and it answered) → the forwarder's add, and closes
  * it → the forwarder's remove, one socket at a time at random moments; with
  * the scan woken by kernel tracepoints (tracefs mounted in the agent's
- * private mount namespace; UDP binds too), and polling (tracefs hidden) at
+ * private mount namespace, or left unmounted there for the agent to mount
+ * as it does on a fresh VM; UDP binds too), and polling (tracefs hidden) at
  * the default interval and a short one. A port is published once a second
  * scan `confirmMs` later still sees it, and dropped at the first scan
  * without it.
@@ -18,12 +19,13 @@ import { wallClockMs } from "../support/clock.ts";
 import {
   canCreateNamespaces,
   createTestNamespace,
+  type TracefsSetup,
   withTracefs,
 } from "../tests/netns.ts";
 import { type NetnsAgent, startNetnsAgent } from "../tests/netns_agent.ts";
 import { startSocketHolder } from "../tests/netns_sockets.ts";
 import { onlySources } from "../tests/test_options.ts";
-import { print, report } from "./latency_support.ts";
+import { print, report, type Target } from "./latency_support.ts";
 
 const COUNT = Number(Deno.args[0] ?? 30);
 
@@ -46,12 +48,20 @@ function lineAt(
 /** One way of running the source, measured in a namespace of its own. */
 interface Setup {
   readonly label: string;
-  readonly tracefs: "mounted" | "hidden";
+  readonly tracefs: TracefsSetup;
   readonly intervalMs: number;
+  /** The target of `listen` returned → add, where one is set. */
+  readonly target?: Target;
 }
 
 const SETUPS: readonly Setup[] = [
   { label: "kernel tracepoints", tracefs: "mounted", intervalMs: 1000 },
+  {
+    label: "kernel tracepoints, tracefs mounted by the agent",
+    tracefs: "unmounted",
+    intervalMs: 1000,
+    target: { median: 50 },
+  },
   {
     label: `polling every ${DEFAULT_OPTIONS.procnetIntervalMs} ms (no tracefs)`,
     tracefs: "hidden",
@@ -118,7 +128,7 @@ for (const setup of SETUPS) {
       // UDP closes wait for the rescan: short here so the run ends.
       procnetRescanMs: 2_000,
     });
-    const events = setup.tracefs === "mounted";
+    const events = setup.tracefs !== "hidden";
     const spreadMs = events ? 300 : setup.intervalMs;
     const timeoutMs = 10 * setup.intervalMs + 5_000;
     const added: number[] = [];
@@ -142,7 +152,7 @@ for (const setup of SETUPS) {
         );
       }
     }
-    report(`listen returned → add, ${setup.label}`, added);
+    report(`listen returned → add, ${setup.label}`, added, setup.target);
     report(`TCP close returned → remove, ${setup.label}`, removed);
     if (events) report(`UDP bind returned → add, ${setup.label}`, udpAdded);
   } finally {

@@ -29,6 +29,18 @@ export function collectText(stream: ReadableStream<Uint8Array>): CollectedText {
   return { text: () => text, done };
 }
 
+/**
+ * The prefix that runs a program in a private mount namespace, when root:
+ * an agent under test that mounts tracefs (as the program does, run as
+ * root) mounts it there, not on the machine. `unshare` execs the program,
+ * so its PID is the program's. Empty when not root (nothing is mounted).
+ */
+export function privateMounts(): string[] {
+  return Deno.uid() === 0
+    ? ["unshare", "--mount", "--propagation", "private"]
+    : [];
+}
+
 /** A running agent process with its stderr collected. */
 export interface AgentProcess {
   /** The child process. */
@@ -39,7 +51,8 @@ export interface AgentProcess {
 
 /**
  * Starts `main.ts` from the repository root with `args` and the start task's
- * Deno flags, stdin and stdout closed, colours off; inside a network
+ * Deno flags, stdin and stdout closed, colours off, in a private mount
+ * namespace when root ({@linkcode privateMounts}); inside a network
  * namespace when `enter` (its nsenter prefix) is given. Its log is collected,
  * or with `log: "discard"` thrown away as a service manager's /dev/null would
  * (benchmarks beside another agent: reading the log would load this process
@@ -50,9 +63,11 @@ export function spawnAgentProcess(
   enter: readonly string[] = [],
   log: "collect" | "discard" = "collect",
 ): AgentProcess {
-  const [program, ...prefix] = enter.length > 0
-    ? [...enter, "--", Deno.execPath()]
-    : [Deno.execPath()];
+  const [program, ...prefix] = [
+    ...privateMounts(),
+    ...enter.length > 0 ? [...enter, "--"] : [],
+    Deno.execPath(),
+  ];
   const child = new Deno.Command(program!, {
     args: [
       ...prefix,

@@ -6,7 +6,11 @@
 import { assertEquals, assertStringIncludes } from "./assert.ts";
 import { waitFor } from "./wait.ts";
 import { startLineReceiver } from "./line_receiver.ts";
-import { collectText, spawnAgentProcess } from "./agent_process.ts";
+import {
+  collectText,
+  privateMounts,
+  spawnAgentProcess,
+} from "./agent_process.ts";
 import { AGENT_RUN_FLAGS } from "./agent_runtime.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -22,8 +26,9 @@ ${read()}`,
 }
 
 Deno.test("deno task start in auto mode logs its sources, forwards a listener, exits 0 on SIGTERM", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "start", "--procnet-interval=100"],
+  const [program, ...prefix] = [...privateMounts(), Deno.execPath()];
+  const child = new Deno.Command(program!, {
+    args: [...prefix, "task", "--quiet", "start", "--procnet-interval=100"],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",

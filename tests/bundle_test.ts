@@ -7,7 +7,7 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { collectText } from "./agent_process.ts";
+import { collectText, privateMounts } from "./agent_process.ts";
 import { waitFor } from "./wait.ts";
 import { SOURCE_NAMES } from "../sources/registry.ts";
 import { bundleArgs } from "../build/tasks.ts";
@@ -51,8 +51,10 @@ Deno.test("the bundle task names every worker entry, and the bundled agent runs 
     // Run from a folder with neither deno.json nor the source tree: the
     // unstable features deno.json turns on must be given as flags.
     const socket = `${dir}/control/agent.sock`;
-    agent = new Deno.Command(Deno.execPath(), {
+    const [program, ...prefix] = [...privateMounts(), Deno.execPath()];
+    agent = new Deno.Command(program!, {
       args: [
+        ...prefix,
         ...BUNDLE_RUN,
         `${dir}/main.js`,
         "--dry-run",

@@ -102,23 +102,33 @@ export async function restoreNat(
   }
 }
 
-/** Where tracefs may be mounted (support/perf_tracepoints.ts TRACEFS_ROOTS). */
-const TRACEFS_DIRS = ["/sys/kernel/tracing", "/sys/kernel/debug"];
+/**
+ * How tracefs stands in a private mount namespace:
+ * - `mounted`: mounted at /sys/kernel/tracing (the kernel events work);
+ * - `unmounted`: not mounted anywhere, as on a fresh VM (the agent, run as
+ *   root with kernel events on, mounts it itself);
+ * - `hidden`: /sys/kernel under an empty read-only tmpfs, so tracefs is
+ *   neither there nor mountable (the polling fallback).
+ */
+export type TracefsSetup = "mounted" | "unmounted" | "hidden";
 
 /**
  * Spawns in `ns` through a private mount namespace (unshare execs: the PID
- * is the program's) where tracefs is mounted, or hidden under an empty
- * tmpfs so perf tracepoints cannot be had. Nothing outside sees either.
+ * is the program's) where tracefs is as `tracefs` says. Nothing outside
+ * sees any of it.
  */
 export function withTracefs(
   ns: Pick<TestNamespace, "enter">,
-  tracefs: "mounted" | "hidden",
+  tracefs: TracefsSetup,
 ): Pick<TestNamespace, "spawn"> {
-  const script = tracefs === "mounted"
-    ? 'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing || exit 97; exec "$@"'
-    : `for d in ${
-      TRACEFS_DIRS.join(" ")
-    }; do if [ -d "$d" ]; then mount -t tmpfs none "$d" || exit 97; fi; done; exec "$@"`;
+  const unmount =
+    'for d in /sys/kernel/debug/tracing /sys/kernel/tracing; do if mountpoint -q "$d"; then umount -l "$d" || exit 97; fi; done';
+  const script = {
+    mounted:
+      'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing || exit 97; exec "$@"',
+    unmounted: `${unmount}; exec "$@"`,
+    hidden: `mount -t tmpfs -o ro none /sys/kernel || exit 97; exec "$@"`,
+  }[tracefs];
   return {
     spawn: (args, io = {}) =>
       new Deno.Command("unshare", {

@@ -2,9 +2,12 @@
  * The /proc/net source end to end against real sockets in a network
  * namespace the test creates: the agent runs inside it
  * (tests/fixtures/agent_in_netns.ts), a helper process holds sockets there
- * (tests/fixtures/socket_holder.ts). Twice: with tracefs mounted (the scan
- * is woken by the kernel's perf tracepoints) and with it hidden (the
- * fallback: polling), each in a private mount namespace.
+ * (tests/fixtures/socket_holder.ts). Each run in a private mount
+ * namespace: tracefs mounted (the scan is woken by the kernel's perf
+ * tracepoints); tracefs not mounted, as on a fresh VM (the agent mounts it,
+ * as root, and is woken the same way); kernel events turned off there
+ * (`--no-procnet-events`: nothing mounted, polling); and tracefs neither
+ * there nor mountable (the fallback: polling, with the reason).
  *
  * @module
  */
@@ -12,6 +15,7 @@ import { assertEquals, assertMatch } from "./assert.ts";
 import {
   canCreateNamespaces,
   createTestNamespace,
+  type TracefsSetup,
   withTracefs,
 } from "./netns.ts";
 import { startSocketHolder } from "./netns_sockets.ts";
@@ -29,10 +33,62 @@ function procnetDetail(agent: NetnsAgent): string {
   return procnet?.reason ?? "";
 }
 
-for (const tracefs of ["mounted", "hidden"] as const) {
-  const events = tracefs === "mounted";
+interface Setup {
+  readonly name: string;
+  readonly tracefs: TracefsSetup;
+  /** --procnet-events. */
+  readonly events: boolean;
+  /** The procnet status detail. */
+  readonly detail: RegExp;
+  /** What the agent's log says about tracefs. */
+  readonly log: RegExp;
+  /** Whether the log must not say it mounted tracefs. */
+  readonly mounts: boolean;
+}
+
+const WOKEN =
+  /^woken by kernel tracepoints \(TCP listen and close, UDP binds; \/sys\/kernel\/tracing\); safety-net rescan every 1 s$/;
+const SETUPS: readonly Setup[] = [
+  {
+    name: "tracefs mounted",
+    tracefs: "mounted",
+    events: true,
+    detail: WOKEN,
+    log: /procnet: woken by kernel tracepoints/,
+    mounts: false,
+  },
+  {
+    name: "tracefs not mounted: the agent mounts it",
+    tracefs: "unmounted",
+    events: true,
+    detail: WOKEN,
+    log:
+      /mounted tracefs at \/sys\/kernel\/tracing so that kernel tracepoints wake/,
+    mounts: true,
+  },
+  {
+    name: "tracefs not mounted, --no-procnet-events: nothing mounted, polling",
+    tracefs: "unmounted",
+    events: false,
+    detail: /^polling every 300 ms: kernel events are off$/,
+    log: /procnet: polling/,
+    mounts: false,
+  },
+  {
+    name: "tracefs neither there nor mountable: polling, with the reason",
+    tracefs: "hidden",
+    events: true,
+    detail:
+      /^polling every 300 ms: no kernel tracepoints \(tracefs is not mounted at \/sys\/kernel\/tracing or \/sys\/kernel\/debug\/tracing\)$/,
+    log:
+      /Cannot mount tracefs for the \/proc\/net source's kernel events: \/sys\/kernel\/tracing does not exist/,
+    mounts: false,
+  },
+];
+
+for (const setup of SETUPS) {
   Deno.test(
-    `procnet source against real sockets in a network namespace, tracefs ${tracefs}`,
+    `procnet source against real sockets in a network namespace, ${setup.name}`,
     {
       ignore: ignoreUnless("root and ip netns", canRun),
     },
@@ -41,8 +97,9 @@ for (const tracefs of ["mounted", "hidden"] as const) {
       const holder = startSocketHolder(ns);
       let agent: NetnsAgent | undefined;
       try {
-        agent = await startNetnsAgent(withTracefs(ns, tracefs), {
+        agent = await startNetnsAgent(withTracefs(ns, setup.tracefs), {
           ...onlySources("procnet"),
+          procnetEvents: setup.events,
           procnetIntervalMs: 300,
           // UDP closes have no kernel event: the safety net finds them.
           procnetRescanMs: 1000,
@@ -50,17 +107,12 @@ for (const tracefs of ["mounted", "hidden"] as const) {
         });
         const running = agent;
         await t.step("the status says what wakes the scan", () => {
-          assertMatch(
-            procnetDetail(running),
-            events
-              ? /^woken by kernel tracepoints \(TCP listen and close, UDP binds; \/sys\/kernel\/tracing\); safety-net rescan every 1 s$/
-              : /^polling every 300 ms: no kernel tracepoints \(tracefs is not mounted at \/sys\/kernel\/tracing or \/sys\/kernel\/debug\/tracing\)$/,
-          );
-          assertMatch(
+          assertMatch(procnetDetail(running), setup.detail);
+          assertMatch(running.log(), setup.log);
+          assertEquals(
+            /mounted tracefs at/.test(running.log()),
+            setup.mounts,
             running.log(),
-            events
-              ? /procnet: woken by kernel tracepoints/
-              : /procnet: polling/,
           );
         });
 
