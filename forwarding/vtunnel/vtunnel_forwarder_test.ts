@@ -6,6 +6,7 @@ import { makeBinding } from "../../tracker/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { DeliveryQueue } from "../delivery_queue.ts";
 import { VtunnelForwarder } from "./vtunnel_forwarder.ts";
+import type { ChangeSubscription } from "../../support/netlink_changes.ts";
 import { commandSucceeds, ignoreUnless } from "../../tests/requirements.ts";
 
 const ETH0: Deno.NetworkInterfaceInfo[] = [{
@@ -144,12 +145,16 @@ Deno.test("VtunnelForwarder through the queue: a peer down during changes ends w
   );
 });
 
-Deno.test("VtunnelForwarder reads connectAddrs once, and again only after an address change", async () => {
-  let reads = 0;
-  let addresses = ETH0;
-  let changed: () => void = () => {};
-  let stopped = false;
+/**
+ * A forwarder to a fresh TCP receiver whose interface reads are counted;
+ * `addresses` is called at each read.
+ */
+function countingForwarder(
+  addresses: () => Deno.NetworkInterfaceInfo[],
+  addressChanges: ChangeSubscription,
+) {
   const receiver = startLineReceiver({ port: 0 });
+  const counted = { reads: 0 };
   const forwarder = new VtunnelForwarder(
     {
       transport: "tcp",
@@ -158,65 +163,70 @@ Deno.test("VtunnelForwarder reads connectAddrs once, and again only after an add
     },
     {
       networkInterfaces: () => {
-        reads++;
-        return addresses;
+        counted.reads++;
+        return addresses();
       },
-      addressChanges: (onChange, signal) => {
-        changed = onChange;
-        return new Promise((resolve) =>
-          signal.addEventListener("abort", () => {
-            stopped = true;
-            resolve();
-          })
-        );
-      },
+      addressChanges,
+    },
+  );
+  return {
+    receiver,
+    forwarder,
+    counted,
+    async close() {
+      await forwarder.close();
+      await receiver.close();
+    },
+  };
+}
+
+Deno.test("VtunnelForwarder reads connectAddrs once, and again only after an address change", async () => {
+  let addresses = ETH0;
+  let changed: () => void = () => {};
+  let stopped = false;
+  const { receiver, forwarder, counted, close } = countingForwarder(
+    () => addresses,
+    (onChange, signal) => {
+      changed = onChange;
+      return new Promise((resolve) =>
+        signal.addEventListener("abort", () => {
+          stopped = true;
+          resolve();
+        })
+      );
     },
   );
   try {
     await forwarder.add(tracked(1, 1));
     await forwarder.add(tracked(2, 2));
-    assertEquals(reads, 1, "read once for two messages");
+    assertEquals(counted.reads, 1, "read once for two messages");
     addresses = [{ ...ETH0[0]!, address: "172.26.1.3", cidr: "172.26.1.3/20" }];
     changed();
     await forwarder.add(tracked(3, 3));
-    assertEquals(reads, 2, "read again after the change");
+    assertEquals(counted.reads, 2, "read again after the change");
     await waitFor(() => receiver.messages.length === 3);
     assertEquals(
       receiver.messages.map((m) => JSON.parse(m).connectAddrs[0].addr),
       ["172.26.1.2/20", "172.26.1.2/20", "172.26.1.3/20"],
     );
   } finally {
-    await forwarder.close();
-    await receiver.close();
+    await close();
   }
   assertEquals(stopped, true, "close() stops following");
 });
 
 Deno.test("VtunnelForwarder reads connectAddrs for every message once following fails", async () => {
-  let reads = 0;
-  const receiver = startLineReceiver({ port: 0 });
-  const forwarder = new VtunnelForwarder(
-    {
-      transport: "tcp",
-      hostname: "127.0.0.1",
-      port: (receiver.addr as Deno.NetAddr).port,
-    },
-    {
-      networkInterfaces: () => {
-        reads++;
-        return ETH0;
-      },
-      addressChanges: () => Promise.reject(new Error("refused")),
-    },
+  const { forwarder, counted, close } = countingForwarder(
+    () => ETH0,
+    () => Promise.reject(new Error("refused")),
   );
   try {
     await new Promise((resolve) => setTimeout(resolve, 0));
     await forwarder.add(tracked(1, 1));
     await forwarder.add(tracked(2, 2));
-    assertEquals(reads, 2);
+    assertEquals(counted.reads, 2);
   } finally {
-    await forwarder.close();
-    await receiver.close();
+    await close();
   }
 });
 
