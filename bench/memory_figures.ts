@@ -71,7 +71,18 @@ async function rssAfterSettle(args: string[]) {
     env: { NO_COLOR: "1" },
   }).spawn();
   await sleep(SETTLE_SECONDS);
-  return { child, rss: processUsage(child.pid).rssMiB };
+  try {
+    return { child, rss: processUsage(child.pid).rssMiB };
+  } catch (error) {
+    const { code } = await child.status;
+    throw new Error(
+      `Cannot measure deno ${
+        args.join(" ")
+      }: it exited (${code}) within ${SETTLE_SECONDS} s (${
+        (error as Error).message
+      })`,
+    );
+  }
 }
 
 /** Sends SIGTERM and expects a clean exit. */
@@ -129,9 +140,8 @@ try {
     await Deno.readTextFile(new URL("deno.json", ROOT)),
   ).tasks.bundle;
   const bundled = await new Deno.Command(Deno.execPath(), {
-    args: task.split(/\s+/).slice(1).map((arg) =>
-      arg === "dist/bundle" ? `${dir}/bundle` : arg
-    ),
+    // build/tasks.ts takes the output folder as its last argument.
+    args: [...task.split(/\s+/).slice(1), `${dir}/bundle`],
     cwd: ROOT,
     stdin: "null",
   }).output();
