@@ -3,7 +3,7 @@
  * process, host-switch mode) exposes 20 ports through a real gvproxy (each
  * build in the peers directory), then gvproxy is restarted (it comes back with
  * no mapping and says nothing); the figure is the time from the restarted
- * gvproxy answering to `/all` listing every mapping again. The issue's
+ * gvproxy answering to `/all` listing every mapping again. The project's
  * bound is 10 s; the agent reads `/all` every 5 s.
  *
  * The ports are sockets held open in the agent's namespace, seen by the

@@ -3,7 +3,7 @@
  * (the real worker) follows a real API server (the peers directory, docs/testing.md, with
  * Debian's etcd); the API server is stopped by SIGKILL (a crash) or SIGTERM
  * (graceful), started again, and the figure is the time from it answering
- * `/readyz` to a service created right then being forwarded. The issue's
+ * `/readyz` to a service created right then being forwarded. The project's
  * bound is 2 s.
  *
  * Run: `deno run --allow-all bench/kube_apiserver_figures.ts [restarts]`.

@@ -189,7 +189,7 @@ try {
   const builds: [string, string[], (target?: number) => boolean][] = [
     [SOURCE_BUILD, ["run", ...AGENT_RUN_FLAGS, "main.ts"], () => true],
     ["bundle", bundleRun, () => true],
-    // The comparison: what the V8 flags save, where the issue sets a target.
+    // The comparison: what the V8 flags save, where a target is set.
     [JIT_BUILD, ["run", "--allow-all", "main.ts"], (t) => t !== undefined],
   ];
 
