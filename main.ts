@@ -13,6 +13,7 @@ import {
 import { AgentStartError, startAgent } from "./agent/run_agent.ts";
 import { setupLogging } from "./support/logging.ts";
 import { describeTracefsOutcome, mountTracefs } from "./agent/mount_tracefs.ts";
+import { StageProfile } from "./support/stage_profile.ts";
 
 const encoder = new TextEncoder();
 
@@ -54,7 +55,19 @@ export async function main(argv: readonly string[]): Promise<number> {
       await mountTracefs(options.procnet && options.procnetEvents),
     );
     if (tracefs) logger[tracefs.level]("{message}", tracefs);
-    const agent = await startAgent(options);
+    // A diagnostic for benchmarks (docs/benchmarks.md): where the time goes
+    // between a source's event and the forwarder's call, written at stop.
+    const profilePath = Deno.env.get("GUEST_AGENT_STAGE_PROFILE");
+    const stageProfile = profilePath ? new StageProfile() : undefined;
+    if (stageProfile) {
+      logger.info("stage profiling on: traces go to {path} at stop", {
+        path: profilePath,
+      });
+    }
+    const agent = await startAgent(
+      options,
+      stageProfile ? { stageProfile } : {},
+    );
     const signal = await stopSignal;
     logger.info("received {signal}", { signal });
     // Shutdown is bounded by --shutdown-timeout. Repeated signals are
@@ -74,6 +87,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       });
     }
     await agent.stop();
+    if (stageProfile) {
+      await Deno.writeTextFile(
+        profilePath!,
+        JSON.stringify({ traces: stageProfile.traces() }),
+      );
+    }
     return 0;
   } catch (error) {
     if (error instanceof AgentStartError) {

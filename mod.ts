@@ -85,6 +85,11 @@ export {
 } from "./support/clock.ts";
 export { backoffDelay, type BackoffOptions } from "./support/backoff.ts";
 export {
+  StageProfile,
+  type StageStamps,
+  type StageTrace,
+} from "./support/stage_profile.ts";
+export {
   type MachineProbe,
   type SourcePlan,
   systemProbe,

@@ -21,6 +21,7 @@ import {
 } from "../sources/supervisor.ts";
 import { type Clock, systemClock, wallClockMs } from "../support/clock.ts";
 import { openFilesLimit } from "../support/open_files.ts";
+import type { StageProfile, StageStamps } from "../support/stage_profile.ts";
 import { PortTracker, type TrackerUpdate } from "../tracker/port_tracker.ts";
 import { portRows, statusRows } from "./control_view.ts";
 import { startControl } from "./control_server.ts";
@@ -57,6 +58,11 @@ export interface AgentDependencies {
    * (benchmarks, diagnostics). It must not throw.
    */
   readonly onSourceMessage?: (source: string, message: PortMessage) => void;
+  /**
+   * Collects where the time goes per binding that appears, from the
+   * source's event to the forwarder's call (support/stage_profile.ts).
+   */
+  readonly stageProfile?: StageProfile;
 }
 
 /** A running agent. */
@@ -147,7 +153,11 @@ export async function startAgent(
   });
 
   const tracker = new PortTracker();
-  const queue = new DeliveryQueue(forwarders, { clock });
+  const profile = dependencies.stageProfile;
+  const queue = new DeliveryQueue(forwarders, {
+    clock,
+    ...profile ? { stageProfile: profile } : {},
+  });
   const lanes = lanesOf(queue, forwarders, {
     settleMs: options.listenerSettleMs,
     limit,
@@ -161,9 +171,19 @@ export async function startAgent(
     unwant: lanes.unwant,
     clock,
   });
-  const update = (change: TrackerUpdate) => {
+  const update = (change: TrackerUpdate, stages?: StageStamps) => {
     try {
-      router.apply(tracker.apply(change));
+      const diff = tracker.apply(change);
+      if (profile && stages) {
+        const tracked = { ...stages, tracked: wallClockMs() };
+        for (const { key } of diff.added) {
+          profile.open(key, change.source, tracked);
+        }
+      }
+      router.apply(diff);
+      if (profile && stages) {
+        for (const { key } of diff.added) profile.mark(key, "routed");
+      }
     } catch (error) {
       logger.error("{source}: update refused: {error}", {
         source: change.source,
@@ -182,6 +202,7 @@ export async function startAgent(
     {
       debug: options.debug,
       clock,
+      stampStages: profile !== undefined,
       onPortMessage: (source, message) => {
         dependencies.onSourceMessage?.(source, message);
         if (
@@ -206,6 +227,7 @@ export async function startAgent(
               entries: lanes.withoutOwnSockets(message.entries),
             }
             : { ...message, source },
+          message.type === "snapshot" ? undefined : message.stages,
         );
       },
     },

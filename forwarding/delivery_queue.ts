@@ -11,6 +11,7 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { backoffDelay, type BackoffOptions } from "../support/backoff.ts";
 import { type Clock, systemClock } from "../support/clock.ts";
+import type { StageProfile } from "../support/stage_profile.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 import type { Forwarder } from "./forwarder.ts";
 import {
@@ -31,6 +32,12 @@ export interface DeliveryQueueOptions {
   readonly clock?: Clock;
   /** Retry delays. @default 250 ms doubling to 30 s */
   readonly backoff?: BackoffOptions;
+  /**
+   * Stamps `queued` before a forwarder's add or remove call, `called` when
+   * the call returns its promise (with the libc sender: connected, written
+   * and shut down), `delivered` when it resolves, which closes the trace.
+   */
+  readonly stageProfile?: StageProfile;
 }
 
 /**
@@ -65,6 +72,7 @@ export class DeliveryQueue {
   #lanes = new Map<string, Lane>();
   #clock: Clock;
   #backoff: BackoffOptions;
+  #profile: StageProfile | undefined;
   #logger: Logger;
   #abort = new AbortController();
   #waiters: (() => void)[] = [];
@@ -82,6 +90,7 @@ export class DeliveryQueue {
   ) {
     this.#clock = options.clock ?? systemClock;
     this.#backoff = options.backoff ?? {};
+    this.#profile = options.stageProfile;
     this.#logger = getLogger(["guest-agent", "delivery"]);
     for (const forwarder of forwarders) {
       if (this.#lanes.has(forwarder.name)) {
@@ -325,14 +334,18 @@ export class DeliveryQueue {
   ): void {
     lane.inFlight.add(key);
     const forwarder = lane.forwarder;
+    const profile = this.#profile;
+    profile?.mark(key, "queued");
     let call: Promise<void>;
     try {
       call = forwarder[operation](binding, this.#abort.signal);
     } catch (error) {
       call = Promise.reject(error);
     }
+    profile?.mark(key, "called");
     call.then(
       () => {
+        profile?.close(key, "delivered");
         lane.inFlight.delete(key);
         if (operation === "add") lane.applied.set(key, binding);
         else lane.applied.delete(key);

@@ -10,6 +10,11 @@
 import { makeBinding, type PortEntry } from "../tracker/binding.ts";
 import { isPort } from "../support/ip.ts";
 import {
+  MAX_STAGE_NAME_LENGTH,
+  MAX_STAGE_STAMPS,
+  type StageStamps,
+} from "../support/stage_profile.ts";
+import {
   type LogProperties,
   type LogValue,
   MAX_LOG_PROPERTIES,
@@ -44,6 +49,8 @@ export type SourceMessage =
     readonly entries: readonly PortEntry[];
     /** When the source saw the change: wall-clock ms (support/clock.ts `wallClockMs`) in the worker. */
     readonly observedAt?: number;
+    /** Stage stamps, only when the agent profiles (support/stage_profile.ts). */
+    readonly stages?: StageStamps;
   }
   | {
     /** Format version. */
@@ -54,6 +61,8 @@ export type SourceMessage =
     readonly ownerId: string;
     /** When the source saw the change: wall-clock ms (support/clock.ts `wallClockMs`) in the worker. */
     readonly observedAt?: number;
+    /** Stage stamps, only when the agent profiles (support/stage_profile.ts). */
+    readonly stages?: StageStamps;
   }
   | {
     /** Format version. */
@@ -117,6 +126,8 @@ export type ControlMessage =
     readonly config: Readonly<Record<string, unknown>>;
     /** Post debug log records too. */
     readonly debug: boolean;
+    /** Stamp port messages' stages (support/stage_profile.ts). */
+    readonly profile?: boolean;
   }
   | {
     /** Format version. */
@@ -282,19 +293,19 @@ export function parseSourceMessage(data: unknown): SourceMessage {
           `owner ${JSON.stringify(ownerId)}`,
         );
       }
-      return withObservedAt(
+      return withTiming(
         { v, type: "upsert", ownerId, entries: list },
-        raw.observedAt,
+        raw,
       );
     }
     case "remove":
-      return withObservedAt(
+      return withTiming(
         {
           v,
           type: "remove",
           ownerId: text(raw.ownerId, "message.ownerId", MAX_ID_LENGTH),
         },
-        raw.observedAt,
+        raw,
       );
     case "status": {
       const state = raw.state;
@@ -379,15 +390,39 @@ function logProperties(value: unknown): LogProperties {
   return Object.fromEntries(properties);
 }
 
-function withObservedAt<M extends object>(
-  message: M,
-  observedAt: unknown,
-): M & { observedAt?: number } {
-  if (observedAt === undefined) return message;
-  if (typeof observedAt !== "number" || !Number.isFinite(observedAt)) {
-    fail("message.observedAt", observedAt, "a finite number");
+function finite(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    fail(what, value, "a finite number");
   }
-  return { ...message, observedAt };
+  return value;
+}
+
+function stageStamps(value: unknown): StageStamps {
+  const raw = record(value, "message.stages");
+  const keys = Object.keys(raw);
+  if (keys.length > MAX_STAGE_STAMPS) {
+    fail("message.stages", value, `at most ${MAX_STAGE_STAMPS} stamps`);
+  }
+  return Object.fromEntries(
+    keys.map((key) => [
+      text(key, "a stage name", MAX_STAGE_NAME_LENGTH),
+      finite(raw[key], `message.stages.${key.slice(0, 40)}`),
+    ]),
+  );
+}
+
+/** `message` with the optional `observedAt` and `stages` of `raw`, checked. */
+function withTiming<M extends object>(
+  message: M,
+  raw: Record<string, unknown>,
+): M & { observedAt?: number; stages?: StageStamps } {
+  return {
+    ...message,
+    ...raw.observedAt === undefined
+      ? {}
+      : { observedAt: finite(raw.observedAt, "message.observedAt") },
+    ...raw.stages === undefined ? {} : { stages: stageStamps(raw.stages) },
+  };
 }
 
 /**
@@ -411,5 +446,6 @@ export function parseControlMessage(data: unknown): ControlMessage {
     type: "start",
     config: record(raw.config, "control message.config"),
     debug: raw.debug === true,
+    ...raw.profile === true ? { profile: true } : {},
   };
 }

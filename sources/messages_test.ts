@@ -61,6 +61,15 @@ Deno.test("parseSourceMessage() accepts each message type", () => {
   assertEquals(
     parseSourceMessage({
       v: 1,
+      type: "remove",
+      ownerId: "x",
+      stages: { seen: 1.5, posted: 2 },
+    }),
+    { v: 1, type: "remove", ownerId: "x", stages: { seen: 1.5, posted: 2 } },
+  );
+  assertEquals(
+    parseSourceMessage({
+      v: 1,
       type: "counters",
       counters: { mispredictions: 3 },
     }),
@@ -170,6 +179,44 @@ Deno.test("parseSourceMessage() rejects hostile messages with a reason", async (
       "observedAt not finite",
       { v: 1, type: "upsert", ownerId: "c1", entries: [], observedAt: NaN },
       "a finite number",
+    ],
+    [
+      "stages not an object",
+      { v: 1, type: "remove", ownerId: "x", stages: [1, 2] },
+      "message.stages",
+    ],
+    [
+      "a stage stamp as text",
+      { v: 1, type: "remove", ownerId: "x", stages: { seen: "now" } },
+      "message.stages.seen",
+    ],
+    [
+      "a stage stamp not finite",
+      {
+        v: 1,
+        type: "upsert",
+        ownerId: "c1",
+        entries: [],
+        stages: { a: 1 / 0 },
+      },
+      "a finite number",
+    ],
+    [
+      "too many stage stamps",
+      {
+        v: 1,
+        type: "remove",
+        ownerId: "x",
+        stages: Object.fromEntries(
+          Array.from({ length: 17 }, (_, i) => [`s${i}`, i]),
+        ),
+      },
+      "at most 16 stamps",
+    ],
+    [
+      "a stage name too long",
+      { v: 1, type: "remove", ownerId: "x", stages: { ["n".repeat(41)]: 1 } },
+      "1 to 40 characters",
     ],
     [
       "ips not array",
@@ -301,6 +348,26 @@ Deno.test("parseControlMessage() reads start and stop", () => {
   assertEquals(
     parseControlMessage({ v: 1, type: "start", config: { a: 1 }, debug: true }),
     { v: 1, type: "start", config: { a: 1 }, debug: true },
+  );
+  assertEquals(
+    parseControlMessage({
+      v: 1,
+      type: "start",
+      config: {},
+      debug: false,
+      profile: true,
+    }),
+    { v: 1, type: "start", config: {}, debug: false, profile: true },
+  );
+  assertEquals(
+    parseControlMessage({
+      v: 1,
+      type: "start",
+      config: {},
+      debug: false,
+      profile: "yes",
+    }),
+    { v: 1, type: "start", config: {}, debug: false },
   );
   assertThrows(
     () => parseControlMessage({ v: 1, type: "start", config: null }),

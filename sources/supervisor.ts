@@ -9,7 +9,12 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import { backoffDelay, type BackoffOptions } from "../support/backoff.ts";
-import { type Clock, systemClock, type TimerId } from "../support/clock.ts";
+import {
+  type Clock,
+  systemClock,
+  type TimerId,
+  wallClockMs,
+} from "../support/clock.ts";
 import {
   type ControlMessage,
   MESSAGE_VERSION,
@@ -63,6 +68,11 @@ export interface SupervisorOptions {
   readonly stableAfterMs?: number;
   /** Time source. @default systemClock */
   readonly clock?: Clock;
+  /**
+   * Workers stamp their port messages' stages, and the supervisor adds
+   * `received` (support/stage_profile.ts). @default false
+   */
+  readonly stampStages?: boolean;
 }
 
 interface Slot {
@@ -284,12 +294,14 @@ export class SourceSupervisor {
       type: "start",
       config: source.config,
       debug: this.#options.debug ?? false,
+      ...this.#options.stampStages ? { profile: true } : {},
     };
     worker.postMessage(start);
   }
 
   #received(slot: Slot, worker: Worker, data: unknown): void {
     if (slot.worker !== worker) return;
+    const receivedAt = this.#options.stampStages ? wallClockMs() : 0;
     const name = slot.source.name;
     let message: SourceMessage;
     try {
@@ -333,6 +345,12 @@ export class SourceSupervisor {
         break;
       default:
         slot.status.lastEventAt = this.#clock.now();
+        if (message.type !== "snapshot" && message.stages !== undefined) {
+          message = {
+            ...message,
+            stages: { ...message.stages, received: receivedAt },
+          };
+        }
         this.#options.onPortMessage(name, message);
     }
   }

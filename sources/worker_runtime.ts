@@ -11,6 +11,8 @@ import {
   type SourceMessage,
 } from "./messages.ts";
 import { setSourceLogSink, sourceLogger } from "./source_log.ts";
+import { wallClockMs } from "../support/clock.ts";
+import { setStageStamping, stageStamping } from "../support/stage_profile.ts";
 
 /** A source message without its version field (the runtime adds it). */
 export type SourceMessageBody = SourceMessage extends infer M
@@ -23,6 +25,26 @@ export type SourceRunner = (
   emit: (message: SourceMessageBody) => void,
   signal: AbortSignal,
 ) => Promise<void>;
+
+/**
+ * With stage profiling on, an upsert or remove leaves with its stages: when
+ * the source saw the change (`seen`, its observedAt), the source's own
+ * stamps, and `posted`, now.
+ */
+function stamped(message: SourceMessageBody): SourceMessageBody {
+  if (
+    !stageStamping() ||
+    (message.type !== "upsert" && message.type !== "remove")
+  ) return message;
+  return {
+    ...message,
+    stages: {
+      ...message.observedAt === undefined ? {} : { seen: message.observedAt },
+      ...message.stages,
+      posted: wallClockMs(),
+    },
+  };
+}
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent) => void) | null;
@@ -42,7 +64,7 @@ export function runSourceWorker(source: string, runner: SourceRunner): void {
   const controller = new AbortController();
   let started = false;
   const post = (message: SourceMessageBody) =>
-    scope.postMessage({ v: MESSAGE_VERSION, ...message });
+    scope.postMessage({ v: MESSAGE_VERSION, ...stamped(message) });
 
   scope.onmessage = (event: MessageEvent) => {
     let message;
@@ -65,6 +87,7 @@ export function runSourceWorker(source: string, runner: SourceRunner): void {
     // Records go to the main thread, which logs them with its own setup;
     // debug records are not even posted unless the agent logs debug.
     const debug = message.debug;
+    setStageStamping(message.profile === true);
     setSourceLogSink((level, _source, text, properties) => {
       if (level === "debug" && !debug) return;
       post({ type: "log", level, message: text, properties });

@@ -56,12 +56,14 @@ export interface AgentProcess {
  * namespace when `enter` (its nsenter prefix) is given. Its log is collected,
  * or with `log: "discard"` thrown away as a service manager's /dev/null would
  * (benchmarks beside another agent: reading the log would load this process
- * while it measures).
+ * while it measures). `env` adds to its environment (e.g.
+ * `GUEST_AGENT_STAGE_PROFILE`).
  */
 export function spawnAgentProcess(
   args: readonly string[],
   enter: readonly string[] = [],
   log: "collect" | "discard" = "collect",
+  env: Readonly<Record<string, string>> = {},
 ): AgentProcess {
   const [program, ...prefix] = [
     ...privateMounts(),
@@ -84,7 +86,7 @@ export function spawnAgentProcess(
     stdin: "null",
     stdout: "null",
     stderr: log === "collect" ? "piped" : "null",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).spawn();
   return {
     child,

@@ -10,6 +10,8 @@ import { startAgent } from "../agent/run_agent.ts";
 import { fixtureSource } from "./fixtures/fixture_source.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
+import { StageProfile } from "../support/stage_profile.ts";
+import type { PortMessage } from "../sources/messages.ts";
 
 class RecordingForwarder implements Forwarder {
   readonly name = "recording";
@@ -76,4 +78,65 @@ Deno.test("startAgent().stop() is bounded and reports what it could not remove",
     ],
   );
   assert(elapsed < 3_000, `stop took ${elapsed} ms`);
+});
+
+Deno.test("startAgent() with a stage profile stamps every stage of an upsert, in order", async () => {
+  const forwarder = new RecordingForwarder();
+  const stageProfile = new StageProfile();
+  const agent = await startAgent(TEST_OPTIONS, {
+    forwarders: [forwarder],
+    registry: [fixtureSource("events", { behaviour: "upsert", port: 6000 })],
+    route: () => [forwarder.name],
+    stageProfile,
+  });
+  try {
+    await waitFor(() =>
+      stageProfile.traces().some((t) => t.key === "tcp/0.0.0.0:6001")
+    );
+  } finally {
+    await agent.stop();
+  }
+  const traces = stageProfile.traces();
+  // The snapshot's binding has no trace: only messages with stamps open one.
+  assertEquals(traces.map((t) => [t.key, t.source]), [
+    ["tcp/0.0.0.0:6001", "events"],
+  ]);
+  const stamps = traces[0]!.stamps;
+  const inOrder = [
+    "seen",
+    "looked up",
+    "posted",
+    "received",
+    "tracked",
+    "queued",
+    "called",
+    "delivered",
+  ];
+  assertEquals(Object.keys(stamps).sort(), [...inOrder, "routed"].sort());
+  for (let i = 1; i < inOrder.length; i++) {
+    assert(
+      stamps[inOrder[i]!]! >= stamps[inOrder[i - 1]!]!,
+      `${inOrder[i]} before ${inOrder[i - 1]}: ${JSON.stringify(stamps)}`,
+    );
+  }
+  assert(stamps.routed! >= stamps.called!, JSON.stringify(stamps));
+});
+
+Deno.test("startAgent() without a stage profile: workers stamp nothing", async () => {
+  const forwarder = new RecordingForwarder();
+  const seen: PortMessage[] = [];
+  const agent = await startAgent(TEST_OPTIONS, {
+    forwarders: [forwarder],
+    registry: [fixtureSource("events", { behaviour: "upsert", port: 6000 })],
+    route: () => [forwarder.name],
+    onSourceMessage: (_source, message) => seen.push(message),
+  });
+  try {
+    await waitFor(() => seen.some((m) => m.type === "upsert"));
+  } finally {
+    await agent.stop();
+  }
+  const upsert = seen.find((m) => m.type === "upsert")!;
+  assert(upsert.type === "upsert" && upsert.observedAt !== undefined);
+  assertEquals(upsert.stages, undefined);
 });

@@ -15,6 +15,7 @@ import { keepConnected } from "../keep_connected.ts";
 import { KeyedChain } from "../keyed_chain.ts";
 import { readLines } from "../read_lines.ts";
 import { wallClockMs } from "../../support/clock.ts";
+import { stampedNow } from "../../support/stage_profile.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { DockerClient } from "./docker_client.ts";
 import {
@@ -115,14 +116,17 @@ async function applyStart(
   const { emit } = watch;
   const posted = watch.known.certain(event.id) ?? [];
   if (posted.length > 0) {
+    const stages = stampedNow(undefined, "ports known");
     emit({
       type: "upsert",
       ownerId: event.id,
       entries: [...posted],
       observedAt,
+      ...stages ? { stages } : {},
     });
   }
   const found = await inspect(watch, event.id);
+  const stages = stampedNow(undefined, "inspected");
   if (found === undefined) {
     emit({ type: "remove", ownerId: event.id, observedAt });
     return;
@@ -141,6 +145,7 @@ async function applyStart(
     ownerId: event.id,
     entries: found.entries,
     observedAt,
+    ...stages ? { stages } : {},
   });
 }
 
