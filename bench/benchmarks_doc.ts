@@ -108,18 +108,30 @@ export function targetCells(figure: Figure): [string, string] {
     words.push(`p99 < ${number(target.p99)}`);
     if (figure.p99 !== undefined) ratios.push(figure.p99 / target.p99);
   }
+  // A figure that may be negative (a time after which the port can already
+  // be there) is held against the Go agent's by difference, not ratio.
+  let difference: number | undefined;
   if (target.noWorseThanGo) {
     words.push("≤ Go agent");
-    if (figure.go !== undefined && figure.go > 0) {
+    if (figure.go !== undefined && figure.go > 0 && figure.median >= 0) {
       ratios.push(figure.median / figure.go);
+    } else if (figure.go !== undefined) {
+      difference = figure.median - figure.go;
     }
   }
-  if (ratios.length === 0) return [words.join(", "), ""];
-  const worst = Math.max(...ratios);
-  return [
-    words.join(", "),
-    `${worst.toFixed(2)} ${worst <= 1 ? "met" : "missed"}`,
+  if (ratios.length === 0 && difference === undefined) {
+    return [words.join(", "), ""];
+  }
+  const worst = ratios.length > 0 ? Math.max(...ratios) : undefined;
+  const met = (worst === undefined || worst <= 1) &&
+    (difference === undefined || difference <= 0);
+  const stands = [
+    ...worst === undefined ? [] : [worst.toFixed(2)],
+    ...difference === undefined ? [] : [
+      `${difference > 0 ? "+" : ""}${number(difference)} ${figure.unit} vs Go`,
+    ],
   ];
+  return [words.join(", "), `${stands.join(", ")} ${met ? "met" : "missed"}`];
 }
 
 /** Rows of one Markdown table, columns padded to one width. */

@@ -70,6 +70,29 @@ Deno.test("targetCells() measures against the worst of median, p99 and the Go ag
     }),
     ["≤ Go agent", "0.75 met"],
   );
+  // Times that may be negative go by difference: earlier is better.
+  assertEquals(
+    targetCells({
+      label: "x",
+      median: -2.1,
+      go: -1.2,
+      n: 1,
+      unit: "ms",
+      target: { noWorseThanGo: true },
+    }),
+    ["≤ Go agent", "-0.900 ms vs Go met"],
+  );
+  assertEquals(
+    targetCells({
+      label: "x",
+      median: 0.5,
+      go: -1,
+      n: 1,
+      unit: "ms",
+      target: { noWorseThanGo: true },
+    }),
+    ["≤ Go agent", "+1.50 ms vs Go missed"],
+  );
   assertEquals(
     targetCells({ label: "x", median: 1, n: 1, unit: "ms" }),
     ["", ""],

@@ -9,12 +9,23 @@
  *
  * - Docker start event (this script's own /events stream) → the receiver has
  *   the first PortMapping JSON for the container's host port: median, p95;
+ * - what a user feels: `docker run -d -p` returned → that JSON (negative
+ *   when the JSON came first);
  * - CPU over the 20 s after the round's last container (ms of CPU per s,
  *   from the threads' schedstat read every 250 ms by cpuSecondsOver: the
  *   settling after a burst, garbage collection included), and RSS split
  *   into private (anonymous) and file pages (smaps_rollup), at the end of a
- *   round;
- * - each as the ratio ours / Go.
+ *   round; beside them Deno's floor for our agent's shape: an empty script
+ *   with as many idle workers as our agent runs (its worker-N threads),
+ *   started after our round;
+ * - each as the ratio ours / Go;
+ * - where our time goes: our agent runs with `GUEST_AGENT_STAGE_PROFILE`
+ *   (support/stage_profile.ts), and each stage's stamp is put beside the
+ *   start event on the one wall clock: the worker read the event line
+ *   (`seen`), knew the ports (`ports known` from the create-time
+ *   configuration, or `inspected`), posted; the main thread received,
+ *   tracked, queued, called the forwarder (connect, write and shutdown done
+ *   when the socket allowed), the peer closed (`delivered`).
  *
  * The Go agent is `GO_AGENT` (default rancher-desktop-guestagent-v0.3.19
  * in the peers directory, docs/testing.md); where it is absent the script
@@ -40,11 +51,18 @@ import { peerPath } from "../tests/engines/peers.ts";
 import {
   cleanUpOnce,
   cpuSecondsOver,
+  floorScript,
   percentile,
   print,
   recordFigure,
+  type ResidentMemory,
+  residentMemory,
   watchStartEvents,
+  workerThreads,
 } from "./latency_support.ts";
+import { wallClockMs } from "../support/clock.ts";
+import type { StageTrace } from "../support/stage_profile.ts";
+import { AGENT_V8_FLAGS } from "../tests/agent_runtime.ts";
 
 const COUNT = Number(Deno.args[0] ?? 30);
 const ROUNDS = Number(Deno.args[1] ?? 3);
@@ -92,8 +110,10 @@ function startWith(spawn: (port: number) => Deno.ChildProcess): Running {
   };
 }
 
-/** Ours, with the service files' privileged-mode flags. */
-const startOurs = () =>
+const profileDir = await Deno.makeTempDir({ prefix: "ga-stages-" });
+
+/** Ours, with the service files' privileged-mode flags, profiling its stages into `profile`. */
+const startOurs = (profile: string) =>
   startWith((port) =>
     spawnAgentProcess(
       [
@@ -106,6 +126,7 @@ const startOurs = () =>
       ],
       [],
       "discard",
+      { GUEST_AGENT_STAGE_PROFILE: profile },
     ).child
   );
 
@@ -140,42 +161,67 @@ function firstFor(
   return index === -1 ? undefined : receiver.receivedAt[index];
 }
 
-/** Private (anonymous) and file-backed resident MiB of `pid`. */
-function memory(pid: number): { rss: number; private: number; file: number } {
-  const rollup = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
-  const kib = (field: string) =>
-    Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(rollup)?.[1] ?? 0);
-  const anon = kib("Anonymous");
-  return {
-    rss: kib("Rss") / 1024,
-    private: anon / 1024,
-    file: (kib("Rss") - anon) / 1024,
-  };
+/** Deno's floor for `workers` idle workers: its resident memory after 5 s. */
+async function floorMemory(workers: number): Promise<ResidentMemory> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", ...AGENT_V8_FLAGS, floorScript(workers)],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    return residentMemory(child.pid);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+  }
+}
+
+/** The trace of the first binding of `hostPort` our agent called its forwarder for. */
+function traceFor(
+  traces: readonly StageTrace[],
+  hostPort: number,
+): StageTrace | undefined {
+  return traces.filter((t) => t.key.endsWith(`:${hostPort}`))
+    .sort((a, b) => (a.stamps.called ?? 0) - (b.stamps.called ?? 0))[0];
 }
 
 const figures = {
   ours: {
     latency: [] as number[],
+    afterRun: [] as number[],
     idleCpu: [] as number[],
-    mem: [] as ReturnType<typeof memory>[],
+    mem: [] as ResidentMemory[],
   },
   go: {
     latency: [] as number[],
+    afterRun: [] as number[],
     idleCpu: [] as number[],
-    mem: [] as ReturnType<typeof memory>[],
+    mem: [] as ResidentMemory[],
   },
 };
+/** Deno's floor beside each of our rounds, and how many workers it had. */
+const floors: { workers: number; mem: ResidentMemory }[] = [];
+/** Per stage, ms from the start event, over all our containers. */
+const stages = new Map<string, number[]>();
+/** Our containers whose ports were known before the inspect answered. */
+let knownAtStart = 0;
 
 const cleanUp = cleanUpOnce("go_agent_figures", async () => {
   await stopEvents();
   await d.stop();
+  await Deno.remove(profileDir, { recursive: true });
 });
 
 let nextPort = 22000;
 try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const which of ["ours", "go"] as const) {
-      const agent = which === "ours" ? startOurs() : startGo();
+      const profile = `${profileDir}/round-${round}.json`;
+      const agent = which === "ours" ? startOurs(profile) : startGo();
+      const started: { id: string; hostPort: number }[] = [];
+      let workers = 0;
       try {
         // The Go agent waits 5 s before its first Docker check: a warm-up
         // container's JSON says the agent is connected.
@@ -202,20 +248,43 @@ try {
             TEST_IMAGE,
             ...HTTPD,
           ])).trim();
+          const returnedAt = wallClockMs();
           await waitFor(
             () => firstFor(agent.receiver, hostPort) !== undefined,
             30_000,
           );
           await waitFor(() => startSeen.has(id), 30_000);
-          figures[which].latency.push(
-            firstFor(agent.receiver, hostPort)! - startSeen.get(id)!,
-          );
+          const received = firstFor(agent.receiver, hostPort)!;
+          figures[which].latency.push(received - startSeen.get(id)!);
+          figures[which].afterRun.push(received - returnedAt);
+          started.push({ id, hostPort });
         }
         const cpu = await cpuSecondsOver(agent.pid, IDLE_SECONDS * 1000);
         figures[which].idleCpu.push(cpu * 1000 / IDLE_SECONDS);
-        figures[which].mem.push(memory(agent.pid));
+        figures[which].mem.push(residentMemory(agent.pid));
+        workers = workerThreads(agent.pid);
       } finally {
         await agent.stop();
+      }
+      if (which === "ours") {
+        floors.push({ workers, mem: await floorMemory(workers) });
+        const { traces } = JSON.parse(await Deno.readTextFile(profile)) as {
+          traces: StageTrace[];
+        };
+        for (const { id, hostPort } of started) {
+          const trace = traceFor(traces, hostPort);
+          if (trace === undefined) continue;
+          if ("ports known" in trace.stamps) knownAtStart++;
+          const at = (stage: string, ms: number) =>
+            stages.set(stage, [...stages.get(stage) ?? [], ms]);
+          for (const [stage, stamp] of Object.entries(trace.stamps)) {
+            at(stage, stamp - startSeen.get(id)!);
+          }
+          at(
+            "receiver has the JSON",
+            firstFor(agent.receiver, hostPort)! - startSeen.get(id)!,
+          );
+        }
       }
       // Containers go with the agent stopped: removals are not measured.
       const ids = (await d.docker(["ps", "-aq"])).split("\n").filter(Boolean);
@@ -228,15 +297,16 @@ try {
     ours: number,
     go: number,
     unit: string,
-    noWorseThanGo = false,
+    target: { noWorseThanGo?: true; median?: number } = {},
   ) => {
-    const ratio = go > 0 ? ours / go : undefined;
+    // Times that may be negative compare by difference (see targetCells).
+    const beside = go > 0 && ours >= 0
+      ? `ours/Go ${(ours / go).toFixed(2)}`
+      : `ours−Go ${(ours - go).toFixed(2)} ${unit}`;
     print(
       `${label.padEnd(44)} ours ${ours.toFixed(2).padStart(8)} ${unit}  Go ${
         go.toFixed(2).padStart(8)
-      } ${unit}  ours/Go ${
-        ratio === undefined ? "— (Go 0)" : ratio.toFixed(2)
-      }`,
+      } ${unit}  ${beside}`,
     );
     recordFigure({
       label,
@@ -244,7 +314,7 @@ try {
       n: 1,
       unit,
       go,
-      ...(noWorseThanGo ? { target: { noWorseThanGo: true } } : {}),
+      ...(Object.keys(target).length > 0 ? { target } : {}),
     });
   };
   print(
@@ -257,14 +327,21 @@ try {
     median(figures.ours.latency),
     median(figures.go.latency),
     "ms",
-    true,
+    { noWorseThanGo: true },
   );
   row(
     "start event → first JSON, p95",
     percentile(figures.ours.latency, 95),
     percentile(figures.go.latency, 95),
     "ms",
-    true,
+    { noWorseThanGo: true },
+  );
+  row(
+    "docker run -d returned → first JSON, median",
+    median(figures.ours.afterRun),
+    median(figures.go.afterRun),
+    "ms",
+    { noWorseThanGo: true },
   );
   row(
     `CPU in the ${IDLE_SECONDS} s after the last container, median`,
@@ -272,7 +349,7 @@ try {
     median(figures.go.idleCpu),
     "ms/s",
   );
-  const mem = (which: "ours" | "go", key: "rss" | "private" | "file") =>
+  const mem = (which: "ours" | "go", key: keyof ResidentMemory) =>
     median(figures[which].mem.map((m) => m[key]));
   row("RSS, median", mem("ours", "rss"), mem("go", "rss"), "MiB");
   row(
@@ -280,8 +357,42 @@ try {
     mem("ours", "private"),
     mem("go", "private"),
     "MiB",
+    { median: 20 },
   );
   row("  of which file pages", mem("ours", "file"), mem("go", "file"), "MiB");
+  const floorWorkers = [...new Set(floors.map((f) => f.workers))].join("/");
+  for (const key of ["rss", "private"] as const) {
+    const floor = median(floors.map((f) => f.mem[key]));
+    print(
+      `Deno's floor (empty script + ${floorWorkers} idle workers), ${key}: ${
+        floor.toFixed(2)
+      } MiB; ours is ${(mem("ours", key) - floor).toFixed(2)} MiB over it`,
+    );
+    recordFigure({
+      label: `Deno's floor for our shape (${floorWorkers} idle workers), ${
+        key === "rss" ? "RSS" : "private"
+      }`,
+      median: floor,
+      n: floors.length,
+      unit: "MiB",
+    });
+  }
+  print(
+    `where our time goes, ms from the start event (median over ${figures.ours.latency.length} containers; ports known from the create-time configuration for ${knownAtStart}):`,
+  );
+  const order = [...stages.entries()].sort((a, b) =>
+    median(a[1]) - median(b[1])
+  );
+  for (const [stage, values] of order) {
+    print(`  ${stage.padEnd(24)} ${median(values).toFixed(2).padStart(8)} ms`);
+    recordFigure({
+      label: `ours, stage "${stage}", from the start event`,
+      median: median(values),
+      p99: percentile(values, 99),
+      n: values.length,
+      unit: "ms",
+    });
+  }
 } finally {
   await cleanUp();
 }

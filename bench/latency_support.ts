@@ -413,3 +413,46 @@ export function watchStartEvents(socket: string): StartEvents {
     },
   };
 }
+
+/**
+ * A Deno script with `workers` idle workers and nothing else, for
+ * `deno eval`: the floor any agent of that shape pays in memory.
+ */
+export function floorScript(workers: number): string {
+  return `for (let i = 0; i < ${workers}; i++) new Worker("data:text/javascript,self.onmessage=()=>{}", { type: "module" }); Deno.addSignalListener("SIGTERM", () => Deno.exit(0)); setInterval(() => {}, 1000);`;
+}
+
+/** Resident memory of a process, MiB: all, private (anonymous), file-backed. */
+export interface ResidentMemory {
+  /** All resident pages. */
+  readonly rss: number;
+  /** Anonymous pages: what the process alone pays for. */
+  readonly private: number;
+  /** File-backed pages (the binary, libraries), shared with others. */
+  readonly file: number;
+}
+
+/** Resident memory of `pid` from /proc/PID/smaps_rollup. */
+export function residentMemory(pid: number): ResidentMemory {
+  const rollup = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(rollup)?.[1] ?? 0);
+  const anon = kib("Anonymous");
+  return {
+    rss: kib("Rss") / 1024,
+    private: anon / 1024,
+    file: (kib("Rss") - anon) / 1024,
+  };
+}
+
+/** How many Web Workers `pid` runs (Deno names their threads worker-N). */
+export function workerThreads(pid: number): number {
+  let count = 0;
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/comm`);
+      if (name.startsWith("worker-")) count++;
+    } catch { /* the thread ended */ }
+  }
+  return count;
+}

@@ -31,6 +31,7 @@ import {
 import { FakeKubeApi, fakeService } from "../tests/fake_kube_api.ts";
 import {
   cleanUpOnce,
+  floorScript,
   percentile,
   print,
   processUsage,
@@ -50,10 +51,6 @@ const SAMPLES = Number(Deno.args[2] ?? 3);
 const ROOT = new URL("../", import.meta.url);
 const SOURCE_BUILD = "deno run main.ts";
 const JIT_BUILD = "deno run main.ts with the JIT";
-/** Deno with `workers` idle workers and nothing else: what any agent of this shape pays. */
-const FLOOR_SCRIPT = (workers: number) =>
-  `for (let i = 0; i < ${workers}; i++) new Worker("data:text/javascript,self.onmessage=()=>{}", { type: "module" }); Deno.addSignalListener("SIGTERM", () => Deno.exit(0)); setInterval(() => {}, 1000);`;
-
 function sleep(seconds: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 }
@@ -204,7 +201,7 @@ try {
       const { child, rss } = await rssAfterSettle([
         "eval",
         ...AGENT_V8_FLAGS,
-        FLOOR_SCRIPT(workers),
+        floorScript(workers),
       ]);
       samples.push(rss);
       await stopChecked(child, "the floor script");

@@ -42,6 +42,7 @@ export const FIGURE_SCRIPTS: readonly string[] = [
   "scale_figures",
   "idle_figures",
   "memory_figures",
+  "isolate_figures",
   "fuzz_long",
 ];
 
@@ -88,7 +89,7 @@ export const SCRIPT_DESCRIPTIONS: Readonly<Record<string, string>> = {
   docker_e2e_figures:
     "Privileged mode, the agent as a process as users run it: `docker run -p` returned → the TCP receiver has the PortMapping JSON; the engine's start event → the JSON.",
   go_agent_figures:
-    "Beside the Go agent v0.3.19 (`GO_AGENT`), alternating rounds against one dockerd, privileged mode, Docker only, `-iptables=false` for both: start event → first PortMapping JSON (median, p95), CPU in the 20 s after the last container, RSS split into private and file pages.",
+    "Beside the Go agent v0.3.19 (`GO_AGENT`), alternating rounds against one dockerd, privileged mode, Docker only, `-iptables=false` for both: start event → first PortMapping JSON (median, p95), `docker run -d` returned → that JSON, CPU in the 20 s after the last container, RSS split into private and file pages beside Deno's floor for our shape (an empty script with as many idle workers), and where our time goes: each stage's wall-clock stamp (`GUEST_AGENT_STAGE_PROFILE`) from the start event.",
   containerd_latency:
     "Real containerd driven by `ctr run` with nerdctl's port label: event → add; a snapshot of many containers; a new agent's start → all tracked.",
   iptables_figures:
@@ -107,6 +108,8 @@ export const SCRIPT_DESCRIPTIONS: Readonly<Record<string, string>> = {
     "CPU while idle after settling, each source combination in a network namespace of its own (the fake API server too), tracepoints on and off.",
   memory_figures:
     "RSS 5 s after start with `--dry-run`, per source combination, from the source tree and from the bundle, beside Deno's own floor (an empty script; with idle workers).",
+  isolate_figures:
+    "What each isolate holds: Deno's empty script and an idle worker, then main.ts's module graph and each source's worker entry loaded in one process (start task's V8 flags, heap after a full collection): our modules, npm packages, V8 heap, and the private memory each adds.",
   fuzz_long: "Hostile inputs into every parser; the figure is failures found.",
 };
 
