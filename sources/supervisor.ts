@@ -348,7 +348,11 @@ export class SourceSupervisor {
         if (message.type !== "snapshot" && message.stages !== undefined) {
           message = {
             ...message,
-            stages: { ...message.stages, received: receivedAt },
+            stages: {
+              ...message.stages,
+              received: receivedAt,
+              checked: wallClockMs(),
+            },
           };
         }
         this.#options.onPortMessage(name, message);

@@ -107,6 +107,7 @@ Deno.test("startAgent() with a stage profile stamps every stage of an upsert, in
     "looked up",
     "posted",
     "received",
+    "checked",
     "tracked",
     "queued",
     "called",
