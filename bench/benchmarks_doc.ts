@@ -174,7 +174,8 @@ export function figureTable(figures: readonly Figure[]): string[] {
       ...(withGo
         ? [
           number(figure.go),
-          figure.go === undefined || figure.go === 0
+          // A ratio of times that may be negative says nothing (see targetCells).
+          figure.go === undefined || figure.go <= 0 || figure.median < 0
             ? ""
             : (figure.median / figure.go).toFixed(2),
         ]

@@ -108,6 +108,11 @@ Deno.test("figureTable() shows the Go agent's figure beside ours only where one 
   assert(beside[0]!.includes("Go agent, same run"), beside[0]!);
   assert(beside[2]!.includes("| 2.00 "), beside[2]!);
   assertEquals(new Set(beside.map((line) => line.length)).size, 1);
+  // No ratio of times that may be negative.
+  const negative = figureTable([
+    { label: "after run", median: -2, go: -1, n: 1, unit: "ms" },
+  ]);
+  assert(!negative[2]!.includes("| 2.00 "), negative[2]!);
 });
 
 Deno.test("renderBenchmarks() dates every section with its machine and versions", () => {

@@ -361,15 +361,18 @@ try {
   );
   row("  of which file pages", mem("ours", "file"), mem("go", "file"), "MiB");
   const floorWorkers = [...new Set(floors.map((f) => f.workers))].join("/");
+  const idleWorkers = `${floorWorkers} idle worker${
+    floorWorkers === "1" ? "" : "s"
+  }`;
   for (const key of ["rss", "private"] as const) {
     const floor = median(floors.map((f) => f.mem[key]));
     print(
-      `Deno's floor (empty script + ${floorWorkers} idle workers), ${key}: ${
+      `Deno's floor (empty script + ${idleWorkers}), ${key}: ${
         floor.toFixed(2)
       } MiB; ours is ${(mem("ours", key) - floor).toFixed(2)} MiB over it`,
     );
     recordFigure({
-      label: `Deno's floor for our shape (${floorWorkers} idle workers), ${
+      label: `Deno's floor for our shape (${idleWorkers}), ${
         key === "rss" ? "RSS" : "private"
       }`,
       median: floor,
