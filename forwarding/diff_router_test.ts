@@ -1,0 +1,91 @@
+import { assertEquals } from "../tests/assert.ts";
+import { FakeClock } from "../support/clock.ts";
+import { makeBinding } from "../tracker/binding.ts";
+import { PortTracker } from "../tracker/port_tracker.ts";
+import { DiffRouter } from "./diff_router.ts";
+
+/** A router over two lanes that records every call; udp goes to "b" only. */
+function recordedRouter(clock = new FakeClock()) {
+  const calls: string[] = [];
+  const router = new DiffRouter({
+    lanes: ["a", "b"],
+    route: (tracked) => tracked.binding.protocol === "udp" ? ["b"] : ["a", "b"],
+    want: (lane, tracked) => calls.push(`want ${lane} ${tracked.key}`),
+    unwant: (lane, key) => calls.push(`unwant ${lane} ${key}`),
+    clock,
+  });
+  return { calls, router, clock };
+}
+
+const tcp80 = makeBinding("tcp", "0.0.0.0", 80);
+const udp53 = makeBinding("udp", "0.0.0.0", 53);
+
+Deno.test("DiffRouter: an added binding is wanted by its route's lanes and unwanted by the others", () => {
+  const { calls, router } = recordedRouter();
+  const tracker = new PortTracker();
+  router.apply(tracker.apply({
+    type: "snapshot",
+    source: "s",
+    entries: [{ ownerId: "o1", binding: tcp80 }, {
+      ownerId: "o1",
+      binding: udp53,
+    }],
+  }));
+  assertEquals(calls.sort(), [
+    "unwant a udp/0.0.0.0:53",
+    "want a tcp/0.0.0.0:80",
+    "want b tcp/0.0.0.0:80",
+    "want b udp/0.0.0.0:53",
+  ]);
+});
+
+Deno.test("DiffRouter: a changed binding is wanted again; a removed one unwanted by every lane", () => {
+  const { calls, router } = recordedRouter();
+  const tracker = new PortTracker();
+  router.apply(tracker.apply({
+    type: "upsert",
+    source: "s",
+    ownerId: "o1",
+    entries: [{ ownerId: "o1", binding: tcp80 }],
+  }));
+  calls.length = 0;
+  // A second holder changes the binding without adding it.
+  router.apply(tracker.apply({
+    type: "upsert",
+    source: "t",
+    ownerId: "o2",
+    entries: [{ ownerId: "o2", binding: tcp80 }],
+  }));
+  assertEquals(calls, ["want a tcp/0.0.0.0:80", "want b tcp/0.0.0.0:80"]);
+  calls.length = 0;
+  router.apply(tracker.apply({ type: "remove", source: "s", ownerId: "o1" }));
+  assertEquals(calls, ["want a tcp/0.0.0.0:80", "want b tcp/0.0.0.0:80"]);
+  calls.length = 0;
+  router.apply(tracker.apply({ type: "remove", source: "t", ownerId: "o2" }));
+  assertEquals(calls, ["unwant a tcp/0.0.0.0:80", "unwant b tcp/0.0.0.0:80"]);
+});
+
+Deno.test("DiffRouter: appearedAt holds when each live binding appeared, on the clock given", async () => {
+  const { router, clock } = recordedRouter();
+  const tracker = new PortTracker();
+  await clock.advance(1000);
+  router.apply(tracker.apply({
+    type: "upsert",
+    source: "s",
+    ownerId: "o1",
+    entries: [{ ownerId: "o1", binding: tcp80 }],
+  }));
+  await clock.advance(500);
+  router.apply(tracker.apply({
+    type: "upsert",
+    source: "s",
+    ownerId: "o2",
+    entries: [{ ownerId: "o2", binding: udp53 }],
+  }));
+  assertEquals([...router.appearedAt], [
+    ["tcp/0.0.0.0:80", 1000],
+    ["udp/0.0.0.0:53", 1500],
+  ]);
+  router.apply(tracker.apply({ type: "remove", source: "s", ownerId: "o1" }));
+  assertEquals([...router.appearedAt.keys()], ["udp/0.0.0.0:53"]);
+});
