@@ -6,13 +6,14 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { FakeKubeApi, fakeService } from "../../tests/fake_kube_api.ts";
 import { waitFor } from "../../tests/wait.ts";
+import { type Clock, FakeClock } from "../../support/clock.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { watchKubernetes } from "./watch_kubernetes.ts";
 
 async function watching(
   api: FakeKubeApi,
   test: (messages: SourceMessageBody[]) => Promise<void>,
-  options: { token?: string; pageSize?: number } = {},
+  options: { token?: string; pageSize?: number; clock?: Clock } = {},
 ): Promise<void> {
   const messages: SourceMessageBody[] = [];
   const stop = new AbortController();
@@ -26,7 +27,10 @@ async function watching(
     },
     (message) => messages.push(message),
     stop.signal,
-    { pageSize: options.pageSize ?? 500 },
+    {
+      pageSize: options.pageSize ?? 500,
+      ...options.clock ? { clock: options.clock } : {},
+    },
   );
   try {
     await test(messages);
@@ -101,13 +105,23 @@ Deno.test("watchKubernetes() backs off when the server ends every watch at once"
   const api = new FakeKubeApi();
   await api.start();
   api.endWatchesAtOnce = true;
+  // The server is real (in this process); the backoff waits on a fake clock.
+  const clock = new FakeClock();
+  const watches = () =>
+    api.requests.filter((r) => r.includes("watch=true")).length;
   await watching(api, async (messages) => {
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const watches = api.requests.filter((r) => r.includes("watch=true"));
-    assert(
-      watches.length >= 2 && watches.length <= 6,
-      `${watches.length} watches`,
-    );
+    await waitFor(() => watches() === 1 && clock.pending === 1);
+    // First wait: 250 ms less up to 20 % jitter, so 200 to 250 ms.
+    await clock.advance(199);
+    assertEquals(watches(), 1, "not before the backoff");
+    await clock.advance(51);
+    await waitFor(() => watches() === 2 && clock.pending === 1);
+    // Second wait: doubled, 400 to 500 ms from when the first timer ran
+    // (fake time 200 to 250): due between 600 and 750.
+    await clock.advance(349);
+    assertEquals(watches(), 2, "the backoff grows");
+    await clock.advance(151);
+    await waitFor(() => watches() === 3);
     assertEquals(
       messages.flatMap((m) => m.type === "status" ? [m.state] : []),
       ["connected"],
@@ -118,5 +132,5 @@ Deno.test("watchKubernetes() backs off when the server ends every watch at once"
       1,
       "the version is kept: no relist",
     );
-  });
+  }, { clock });
 });
