@@ -1,22 +1,16 @@
+import { tracked as trackedBinding } from "../tests/tracked.ts";
 import fc from "fast-check";
 import { assert, assertEquals } from "../tests/assert.ts";
 import { FakeClock, flushMicrotasks } from "../support/clock.ts";
-import { makeBinding } from "../tracker/binding.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 import { DeliveryQueue } from "./delivery_queue.ts";
 import type { Forwarder } from "./forwarder.ts";
 
-function tracked(port: number, containerPort = 80): TrackedBinding {
-  const binding = makeBinding("tcp", "0.0.0.0", port);
-  return {
-    key: `tcp/0.0.0.0:${port}`,
-    binding,
-    holders: [{
-      source: "docker",
-      entry: { ownerId: `c${port}`, binding, containerPort },
-    }],
-  };
-}
+const tracked = (port: number, containerPort = 80): TrackedBinding =>
+  trackedBinding("tcp", "0.0.0.0", port, {
+    ownerId: `c${port}`,
+    containerPort,
+  });
 
 /** A forwarder that records calls; `failNext` and `gate` steer it. */
 class RecordingForwarder implements Forwarder {

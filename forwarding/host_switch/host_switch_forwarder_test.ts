@@ -1,3 +1,4 @@
+import { tracked as trackedBinding } from "../../tests/tracked.ts";
 import { waitUntil } from "../../tests/engines/daemon_support.ts";
 import {
   assert,
@@ -6,27 +7,16 @@ import {
   assertStringIncludes,
 } from "../../tests/assert.ts";
 import { startFakeHostSwitch } from "../../tests/fake_host_switch.ts";
-import {
-  bindingKey,
-  makeBinding,
-  type Protocol,
-} from "../../tracker/binding.ts";
+import type { Protocol } from "../../tracker/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { DeliveryQueue } from "../delivery_queue.ts";
 import { HostSwitchForwarder } from "./host_switch_forwarder.ts";
 
-function tracked(
+const tracked = (
   hostIp: string,
   port: number,
   protocol: Protocol = "tcp",
-): TrackedBinding {
-  const binding = makeBinding(protocol, hostIp, port);
-  return {
-    key: bindingKey(binding),
-    binding,
-    holders: [{ source: "docker", entry: { ownerId: "c1", binding } }],
-  };
-}
+): TrackedBinding => trackedBinding(protocol, hostIp, port);
 
 const signal = new AbortController().signal;
 

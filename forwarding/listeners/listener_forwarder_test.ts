@@ -1,29 +1,21 @@
+import { tracked as trackedBinding } from "../../tests/tracked.ts";
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
-import {
-  bindingKey,
-  makeBinding,
-  type Protocol,
-} from "../../tracker/binding.ts";
+import { bindingKey, type Protocol } from "../../tracker/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { findLibcPath, Libc } from "../../support/libc.ts";
 import { isPublishing, parseProcNet } from "../../support/parse_proc_net.ts";
 import { ListenerForwarder } from "./listener_forwarder.ts";
 
-function tracked(
+const tracked = (
   protocol: Protocol,
   hostIp: string,
   port: number,
-): TrackedBinding {
-  const binding = makeBinding(protocol, hostIp, port);
-  return {
-    key: bindingKey(binding),
-    binding,
-    holders: [{
-      source: "iptables",
-      entry: { ownerId: "rule-1", binding, name: "web" },
-    }],
-  };
-}
+): TrackedBinding =>
+  trackedBinding(protocol, hostIp, port, {
+    source: "iptables",
+    ownerId: "rule-1",
+    name: "web",
+  });
 
 function freePort(): number {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });

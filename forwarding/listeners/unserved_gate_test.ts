@@ -1,26 +1,20 @@
+import { tracked as trackedBinding } from "../../tests/tracked.ts";
 import { assertEquals } from "../../tests/assert.ts";
 import { FakeClock } from "../../support/clock.ts";
 import {
   type Binding,
-  bindingKey,
   makeBinding,
   type Protocol,
 } from "../../tracker/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { SERVED_REASON, serves, UnservedGate } from "./unserved_gate.ts";
 
-function tracked(
+const tracked = (
   hostIp: string,
   port: number,
   protocol: Protocol = "tcp",
-): TrackedBinding {
-  const binding = makeBinding(protocol, hostIp, port);
-  return {
-    key: bindingKey(binding),
-    binding,
-    holders: [{ source: "iptables", entry: { ownerId: "r", binding } }],
-  };
-}
+): TrackedBinding =>
+  trackedBinding(protocol, hostIp, port, { source: "iptables", ownerId: "r" });
 
 function setUp(settleMs = 2000) {
   const clock = new FakeClock();

@@ -1,28 +1,17 @@
+import { tracked as trackedBinding } from "../../tests/tracked.ts";
 import { assertEquals } from "../../tests/assert.ts";
-import { makeBinding } from "../../tracker/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { interfaceConnectAddrs, portMappingLine } from "./port_mapping.ts";
 
-function tracked(
+const tracked = (
   protocol: "tcp" | "udp",
   hostIp: string,
   hostPort: number,
   containerPort?: number,
-): TrackedBinding {
-  const binding = makeBinding(protocol, hostIp, hostPort);
-  return {
-    key: "k",
-    binding,
-    holders: [{
-      source: "docker",
-      entry: {
-        ownerId: "c1",
-        binding,
-        ...(containerPort ? { containerPort } : {}),
-      },
-    }],
-  };
-}
+): TrackedBinding =>
+  trackedBinding(protocol, hostIp, hostPort, {
+    ...containerPort ? { containerPort } : {},
+  });
 
 const ETH0 = [{ network: "ip+net" as const, addr: "172.26.1.2/20" }];
 

@@ -1,8 +1,8 @@
+import { tracked as trackedBinding } from "../../tests/tracked.ts";
 import { waitUntil } from "../../tests/engines/daemon_support.ts";
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
 import { startLineReceiver } from "../../tests/line_receiver.ts";
 import { waitFor } from "../../tests/wait.ts";
-import { makeBinding } from "../../tracker/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { DeliveryQueue } from "../delivery_queue.ts";
 import { VtunnelForwarder } from "./vtunnel_forwarder.ts";
@@ -19,17 +19,8 @@ const ETH0: Deno.NetworkInterfaceInfo[] = [{
   mac: "00:15:5d:00:00:01",
 }];
 
-function tracked(hostPort: number, containerPort: number): TrackedBinding {
-  const binding = makeBinding("tcp", "0.0.0.0", hostPort);
-  return {
-    key: `tcp/0.0.0.0:${hostPort}`,
-    binding,
-    holders: [{
-      source: "docker",
-      entry: { ownerId: "c", binding, containerPort },
-    }],
-  };
-}
+const tracked = (hostPort: number, containerPort: number): TrackedBinding =>
+  trackedBinding("tcp", "0.0.0.0", hostPort, { ownerId: "c", containerPort });
 
 const line = (remove: boolean, host: number, container: number) =>
   `{"remove":${remove},"ports":{"${container}/tcp":[{"HostIp":"0.0.0.0","HostPort":"${host}"}]},` +
