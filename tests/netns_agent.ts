@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { waitFor } from "./wait.ts";
 import { AGENT_RUN_FLAGS } from "./agent_runtime.ts";
 import type { TestNamespace } from "./netns.ts";
 
@@ -95,28 +96,17 @@ export async function startNetnsAgent(
     }),
   ).finally(() => ended = true);
 
-  const until = async (
-    check: () => boolean,
-    what: string,
-    timeoutMs = 20_000,
-  ) => {
-    const start = performance.now();
-    while (!check()) {
-      if (ended) {
-        throw new Error(
-          `the agent exited waiting for ${what}: ${stderr.slice(-2000)}`,
-        );
-      }
-      if (performance.now() - start > timeoutMs) {
-        throw new Error(
-          `timed out after ${timeoutMs} ms waiting for ${what}: have ${
-            JSON.stringify([...keys].sort())
-          }`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  };
+  const until = (check: () => boolean, what: string, timeoutMs = 20_000) =>
+    waitFor(
+      check,
+      timeoutMs,
+      () => ` for ${what}: have ${JSON.stringify([...keys].sort())}`,
+      {
+        intervalMs: 5,
+        gaveUp: () =>
+          ended ? `the agent exited (${stderr.slice(-2000)})` : undefined,
+      },
+    );
   const agent: NetnsAgent = {
     pid: child.pid,
     lines,

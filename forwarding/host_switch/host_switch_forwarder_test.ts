@@ -1,3 +1,4 @@
+import { waitFor } from "../../tests/wait.ts";
 import { tracked as trackedBinding } from "../../tests/tracked.ts";
 import { waitUntil } from "../../tests/engines/daemon_support.ts";
 import {
@@ -241,12 +242,8 @@ Deno.test("HostSwitchForwarder through the queue: HTML, garbage JSON and a hang 
     { backoff: { initialMs: 20, maxMs: 50, jitter: 0 } },
   );
   const readError = () => queue.laneStatus()[0]?.readError ?? "";
-  const until = async (check: () => boolean, what: string) => {
-    for (let i = 0; i < 200 && !check(); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    assert(check(), `${what}: ${readError()}`);
-  };
+  const until = (check: () => boolean, what: string) =>
+    waitFor(check, 2_000, () => ` for ${what}: ${readError()}`);
   try {
     queue.setDesired("host-switch", tracked("0.0.0.0", 6101));
     await until(() => readError().includes("<html>"), "the HTML answer");

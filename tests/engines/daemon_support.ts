@@ -6,6 +6,7 @@
  * @module
  */
 import { exec } from "../netns.ts";
+import { waitFor } from "../wait.ts";
 
 /** Whether the process `pid` still exists. */
 export function alive(pid: number): boolean {
@@ -34,18 +35,12 @@ export async function answersPing(socket: string): Promise<boolean> {
 }
 
 /** Polls `check` every 50 ms until it holds; rejects after `timeoutMs`. */
-export async function waitUntil(
+export function waitUntil(
   check: () => boolean | Promise<boolean>,
   timeoutMs: number,
   what: string,
 ): Promise<void> {
-  const start = performance.now();
-  while (!await check()) {
-    if (performance.now() - start > timeoutMs) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return waitFor(check, timeoutMs, () => ` for ${what}`, { intervalMs: 50 });
 }
 
 /** Sends SIGTERM to `pid`, waits up to `timeoutMs`, then SIGKILL. */
