@@ -12,8 +12,8 @@ const tracked = (port: number, containerPort = 80): TrackedBinding =>
     containerPort,
   });
 
-/** A forwarder that records calls; `failNext` and `gate` steer it. */
-class RecordingForwarder implements Forwarder {
+/** A forwarder the test scripts (`failNext`, `gate`, a host side), recording its calls. */
+class ScriptedForwarder implements Forwarder {
   readonly name: string;
   readonly concurrency: number;
   calls: string[] = [];
@@ -67,7 +67,7 @@ function newQueue(forwarders: Forwarder[], clock: FakeClock): DeliveryQueue {
 
 Deno.test("DeliveryQueue ends with the true set after N failures", async () => {
   const clock = new FakeClock();
-  const forwarder = new RecordingForwarder();
+  const forwarder = new ScriptedForwarder();
   forwarder.failNext = 7;
   const queue = newQueue([forwarder], clock);
   queue.setDesired("rec", tracked(1));
@@ -88,7 +88,7 @@ Deno.test("DeliveryQueue ends with the true set after N failures", async () => {
 
 Deno.test("DeliveryQueue cancels an add and a remove both still pending", async () => {
   const clock = new FakeClock();
-  const forwarder = new RecordingForwarder("rec", 1);
+  const forwarder = new ScriptedForwarder("rec", 1);
   let open!: () => void;
   forwarder.gate = new Promise((resolve) => open = resolve);
   const queue = newQueue([forwarder], clock);
@@ -103,7 +103,7 @@ Deno.test("DeliveryQueue cancels an add and a remove both still pending", async 
 
 Deno.test("DeliveryQueue keeps the order per binding", async () => {
   const clock = new FakeClock();
-  const forwarder = new RecordingForwarder();
+  const forwarder = new ScriptedForwarder();
   let open!: () => void;
   forwarder.gate = new Promise((resolve) => open = resolve);
   const queue = newQueue([forwarder], clock);
@@ -125,7 +125,7 @@ Deno.test("DeliveryQueue keeps the order per binding", async () => {
 
 Deno.test("DeliveryQueue gives a recovered forwarder the truth, not history", async () => {
   const clock = new FakeClock();
-  const forwarder = new RecordingForwarder();
+  const forwarder = new ScriptedForwarder();
   forwarder.failNext = 1_000;
   const queue = newQueue([forwarder], clock);
   for (let port = 1; port <= 5; port++) queue.setDesired("rec", tracked(port));
@@ -161,9 +161,9 @@ Deno.test("DeliveryQueue passes the binding as added to remove", async () => {
 
 Deno.test("DeliveryQueue keeps forwarders independent", async () => {
   const clock = new FakeClock();
-  const broken = new RecordingForwarder("broken");
+  const broken = new ScriptedForwarder("broken");
   broken.failNext = 1_000;
-  const healthy = new RecordingForwarder("healthy");
+  const healthy = new ScriptedForwarder("healthy");
   const queue = newQueue([broken, healthy], clock);
   queue.setDesired("broken", tracked(1));
   queue.setDesired("healthy", tracked(1));
@@ -178,7 +178,7 @@ Deno.test("DeliveryQueue keeps forwarders independent", async () => {
 
 Deno.test("DeliveryQueue.settled() resolves on abort while retrying", async () => {
   const clock = new FakeClock();
-  const broken = new RecordingForwarder();
+  const broken = new ScriptedForwarder();
   broken.failNext = 1_000;
   const queue = newQueue([broken], clock);
   queue.setDesired("rec", tracked(1));
@@ -207,7 +207,7 @@ Deno.test("DeliveryQueue converges under random changes and failures", async () 
       ),
       async (steps) => {
         const clock = new FakeClock();
-        const forwarder = new RecordingForwarder("rec", 2);
+        const forwarder = new ScriptedForwarder("rec", 2);
         const queue = newQueue([forwarder], clock);
         const truth = new Map<string, TrackedBinding>();
         for (const step of steps) {
@@ -243,7 +243,7 @@ Deno.test("DeliveryQueue converges under random changes and failures", async () 
 });
 
 /** A forwarder whose host side can be read, like the host-switch API. */
-class ReadableForwarder extends RecordingForwarder {
+class ReadableForwarder extends ScriptedForwarder {
   readFailures = 0;
   reads = 0;
   readApplied(): Promise<TrackedBinding[]> {

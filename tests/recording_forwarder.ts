@@ -30,8 +30,12 @@ export class RecordingForwarder implements Forwarder {
     return Promise.resolve();
   }
 
-  /** Records a remove. */
+  /** Removes fail with "host side gone" while true (a host side that went away). */
+  failRemoves = false;
+
+  /** Records a remove, or fails it while `failRemoves`. */
   remove(binding: TrackedBinding): Promise<void> {
+    if (this.failRemoves) return Promise.reject(new Error("host side gone"));
     this.history.push(`-${binding.key}`);
     this.keys.delete(binding.key);
     this.details.delete(binding.key);

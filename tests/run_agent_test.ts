@@ -8,25 +8,9 @@ import { TEST_OPTIONS } from "./test_options.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { fixtureSource } from "./fixtures/fixture_source.ts";
-import type { Forwarder } from "../forwarding/forwarder.ts";
-import type { TrackedBinding } from "../tracker/port_tracker.ts";
+import { RecordingForwarder } from "./recording_forwarder.ts";
 import { StageProfile } from "../support/stage_profile.ts";
 import type { PortMessage } from "../sources/messages.ts";
-
-class RecordingForwarder implements Forwarder {
-  readonly name = "recording";
-  calls: string[] = [];
-  failRemoves = false;
-  add(binding: TrackedBinding): Promise<void> {
-    this.calls.push(`+${binding.key}`);
-    return Promise.resolve();
-  }
-  remove(binding: TrackedBinding): Promise<void> {
-    if (this.failRemoves) return Promise.reject(new Error("host side gone"));
-    this.calls.push(`-${binding.key}`);
-    return Promise.resolve();
-  }
-}
 
 Deno.test("startAgent() keeps a crashing source's ports while it restarts", async () => {
   const forwarder = new RecordingForwarder();
@@ -44,7 +28,7 @@ Deno.test("startAgent() keeps a crashing source's ports while it restarts", asyn
       "tcp/0.0.0.0:4321",
     ]);
     assertEquals(
-      forwarder.calls,
+      forwarder.history,
       ["+tcp/0.0.0.0:4321"],
       "added once, never removed",
     );
@@ -52,7 +36,7 @@ Deno.test("startAgent() keeps a crashing source's ports while it restarts", asyn
     const report = await agent.stop();
     assert(report.clean);
   }
-  assertEquals(forwarder.calls, ["+tcp/0.0.0.0:4321", "-tcp/0.0.0.0:4321"]);
+  assertEquals(forwarder.history, ["+tcp/0.0.0.0:4321", "-tcp/0.0.0.0:4321"]);
 });
 
 Deno.test("startAgent().stop() is bounded and reports what it could not remove", async () => {
@@ -65,7 +49,7 @@ Deno.test("startAgent().stop() is bounded and reports what it could not remove",
       route: () => [forwarder.name],
     },
   );
-  await waitFor(() => forwarder.calls.length === 1);
+  await waitFor(() => forwarder.history.length === 1);
   forwarder.failRemoves = true;
   const started = performance.now();
   const report = await agent.stop();
