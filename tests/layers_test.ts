@@ -43,7 +43,7 @@ function named(specifier: string): string {
 
 /** The sources/ modules the main thread may load. */
 const MAIN_THREAD_SOURCES =
-  /^sources\/((descriptor|registry|probe|supervisor|messages|source_log)\.ts|[a-z]+\/(source|config)\.ts|kubernetes\/(follow_kubeconfig|kubeconfig_access|kube_connection)\.ts)$/;
+  /^sources\/((descriptor|registry|probe|supervisor|messages|source_log)\.ts|[a-z]+\/(source|config)\.ts|kubernetes\/(follow_kubeconfig|kubeconfig_access|kube_connection|json_record)\.ts)$/;
 
 Deno.test("the main thread loads no watcher module", async () => {
   const loaded = (await graphOf("main.ts")).modules.map((module) =>

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { jsonRecord } from "./json_record.ts";
 
 /** PEM text given inline (a kubeconfig `*-data` field, decoded) or as a file. */
 export type PemSource = { readonly pem: string } | { readonly file: string };
@@ -29,15 +30,9 @@ export interface KubeConnection {
   readonly basicAuth?: { readonly username: string; readonly password: string };
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? value as Record<string, unknown>
-    : undefined;
-}
-
 function pemSource(value: unknown, field: string): PemSource | undefined {
   if (value === undefined) return undefined;
-  const source = record(value);
+  const source = jsonRecord(value);
   if (typeof source?.pem === "string" && source.pem !== "") {
     return { pem: source.pem };
   }
@@ -65,7 +60,7 @@ export function isKubeServerUrl(server: string): boolean {
  * @throws {TypeError} When a field is missing or of the wrong type.
  */
 export function parseKubeConnection(raw: unknown): KubeConnection {
-  const object = record(raw);
+  const object = jsonRecord(raw);
   if (object === undefined) {
     throw new TypeError(
       "Cannot configure kubernetes: connection is not an object",
@@ -100,7 +95,7 @@ export function parseKubeConnection(raw: unknown): KubeConnection {
       "Cannot configure kubernetes: connection.tokenFile is not an absolute path",
     );
   }
-  const basic = record(basicAuth);
+  const basic = jsonRecord(basicAuth);
   if (
     basicAuth !== undefined &&
     (typeof basic?.username !== "string" || typeof basic.password !== "string")

@@ -13,6 +13,7 @@ import {
   type KubeConnection,
   type PemSource,
 } from "./kube_connection.ts";
+import { jsonRecord } from "./json_record.ts";
 
 /** What a kubeconfig calls for. */
 export interface KubeconfigAccess {
@@ -28,20 +29,14 @@ export interface KubeconfigAccess {
   readonly warnings: readonly string[];
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? value as Record<string, unknown>
-    : undefined;
-}
-
 function named(
   list: unknown,
   name: unknown,
   key: string,
 ): Record<string, unknown> | undefined {
   if (!Array.isArray(list)) return undefined;
-  const item = list.map(record).find((entry) => entry?.name === name);
-  return record(item?.[key]);
+  const item = list.map(jsonRecord).find((entry) => entry?.name === name);
+  return jsonRecord(item?.[key]);
 }
 
 /**
@@ -62,7 +57,7 @@ export function kubeconfigAccess(text: string, path: string): KubeconfigAccess {
       }`,
     );
   }
-  const config = record(parsed);
+  const config = jsonRecord(parsed);
   if (config === undefined) {
     throw new TypeError(`Cannot read kubeconfig ${path}: not a mapping`);
   }

@@ -12,6 +12,7 @@ import {
   makeBinding,
   type PortEntry,
 } from "../../tracker/binding.ts";
+import { jsonRecord } from "./json_record.ts";
 
 /** What one service publishes. */
 export interface ServicePorts {
@@ -25,12 +26,6 @@ export interface ServicePorts {
   readonly skipped: string[];
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? value as Record<string, unknown>
-    : undefined;
-}
-
 function text(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" && value.length <= 253
     ? value
@@ -39,7 +34,7 @@ function text(value: unknown): string | undefined {
 
 /** `namespace/name` of a service object, as far as it can be read. */
 export function serviceName(service: unknown): string {
-  const metadata = record(record(service)?.metadata);
+  const metadata = jsonRecord(jsonRecord(service)?.metadata);
   return `${text(metadata?.namespace) ?? "?"}/${text(metadata?.name) ?? "?"}`;
 }
 
@@ -55,13 +50,13 @@ export function serviceEntries(
   listenAddress: ServiceListenAddress,
 ): ServicePorts {
   const name = serviceName(service);
-  const object = record(service);
-  const metadata = record(object?.metadata);
+  const object = jsonRecord(service);
+  const metadata = jsonRecord(object?.metadata);
   const uid = text(metadata?.uid);
   if (uid === undefined) {
     throw new TypeError(`Cannot use service ${name}: no metadata.uid`);
   }
-  const spec = record(object?.spec);
+  const spec = jsonRecord(object?.spec);
   if (spec === undefined) {
     throw new TypeError(`Cannot use service ${name}: no spec`);
   }
@@ -80,7 +75,7 @@ export function serviceEntries(
   const skipped: string[] = [];
   for (const [index, raw] of ((spec.ports ?? []) as unknown[]).entries()) {
     try {
-      const port = record(raw);
+      const port = jsonRecord(raw);
       if (port === undefined) throw new TypeError("not an object");
       const protocol = port.protocol ?? "TCP";
       if (typeof protocol !== "string") {

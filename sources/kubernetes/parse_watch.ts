@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { jsonRecord } from "./json_record.ts";
 
 /** One page of a list. */
 export interface ListPage {
@@ -49,18 +50,12 @@ export type WatchEvent =
     readonly message: string;
   };
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? value as Record<string, unknown>
-    : undefined;
-}
-
 function quote(text: string): string {
   return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
 }
 
 function versionOf(object: unknown): string | undefined {
-  const version = record(record(object)?.metadata)?.resourceVersion;
+  const version = jsonRecord(jsonRecord(object)?.metadata)?.resourceVersion;
   return typeof version === "string" && version !== "" ? version : undefined;
 }
 
@@ -71,7 +66,7 @@ function versionOf(object: unknown): string | undefined {
  * @throws {TypeError} When it has no items list or no resourceVersion.
  */
 export function parseListPage(body: unknown): ListPage {
-  const list = record(body);
+  const list = jsonRecord(body);
   if (list === undefined) {
     throw new TypeError("Cannot read a list: the body is not an object");
   }
@@ -85,7 +80,7 @@ export function parseListPage(body: unknown): ListPage {
       "Cannot read a list: it has no metadata.resourceVersion",
     );
   }
-  const next = record(list.metadata)?.continue;
+  const next = jsonRecord(list.metadata)?.continue;
   return {
     items: (items ?? []) as unknown[],
     resourceVersion,
@@ -106,8 +101,8 @@ export function parseWatchEvent(line: string): WatchEvent {
   } catch {
     throw new TypeError(`Cannot read a watch event: not JSON: ${quote(line)}`);
   }
-  const event = record(parsed);
-  const object = record(event?.object);
+  const event = jsonRecord(parsed);
+  const object = jsonRecord(event?.object);
   if (event === undefined || object === undefined) {
     throw new TypeError(
       `Cannot read a watch event: no object in ${quote(line)}`,
