@@ -12,6 +12,7 @@ import {
   spawnAgentProcess,
 } from "./agent_process.ts";
 import { AGENT_RUN_FLAGS } from "./agent_runtime.ts";
+import { SOURCES } from "../sources/registry.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -41,7 +42,7 @@ Deno.test("deno task start in auto mode logs its sources, forwards a listener, e
   const key = `tcp/127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
   try {
     await waitForText(stderr.text, "procnet is connected");
-    for (const source of ["docker", "containerd", "iptables", "kubernetes"]) {
+    for (const { name: source } of SOURCES) {
       assertStringIncludes(stderr.text(), `source ${source}: `);
     }
     assertStringIncludes(stderr.text(), "source procnet: enabled");

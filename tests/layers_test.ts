@@ -11,6 +11,7 @@
  * @module
  */
 import { assertEquals } from "./assert.ts";
+import { SOURCES } from "../sources/registry.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -73,9 +74,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
 Deno.test("imports point one way: agent → sources, forwarding → tracker, support", async () => {
   const graph = await graphOf("mod.ts");
   const workers = await Promise.all(
-    ["containerd", "docker", "iptables", "kubernetes", "procnet"].map((name) =>
-      graphOf(`sources/${name}/worker.ts`)
-    ),
+    SOURCES.map((source) => graphOf(source.worker.entry.pathname)),
   );
   const wrong = new Set<string>();
   for (const module of [graph, ...workers].flatMap((g) => g.modules)) {
