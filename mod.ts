@@ -23,8 +23,8 @@ export {
   makeBinding,
   type PortEntry,
   type Protocol,
-} from "./tracker/binding.ts";
-export { normaliseHostIp } from "./support/ip.ts";
+} from "./binding/binding.ts";
+export { normaliseHostIp } from "./binding/ip.ts";
 export {
   type Holder,
   PortTracker,
@@ -47,7 +47,7 @@ export {
   type AgentMode,
   type ForwarderName,
   MODE_FORWARDERS,
-} from "./support/modes.ts";
+} from "./binding/modes.ts";
 export { type Route, routeBinding, routeFor } from "./agent/routes.ts";
 export {
   type ControlMessage,

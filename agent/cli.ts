@@ -7,7 +7,7 @@
  * @module
  */
 import { type AnyOptionSpec, UsageError } from "../support/option_table.ts";
-import type { AgentMode } from "../support/modes.ts";
+import type { AgentMode } from "../binding/modes.ts";
 import { type SourceRegistry, SOURCES } from "../sources/registry.ts";
 import { goFlagsOf, normaliseGoFlags } from "./go_flags.ts";
 import { type GivenOptions, readArguments } from "./read_arguments.ts";

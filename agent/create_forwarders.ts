@@ -19,7 +19,7 @@ import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
 import { libcSocketSender } from "../forwarding/vtunnel/socket_sender.ts";
 import { sendOverStream } from "../forwarding/vtunnel/send_message.ts";
 import { LIBC_CANDIDATES } from "../support/libc.ts";
-import { MODE_FORWARDERS } from "../support/modes.ts";
+import { MODE_FORWARDERS } from "../binding/modes.ts";
 import type { OpenFilesLimit } from "../support/open_files.ts";
 import type { AgentOptions } from "./options.ts";
 import { type SourceRegistry, SOURCES } from "../sources/registry.ts";

@@ -15,7 +15,7 @@ import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts
 import { UnservedGate } from "../forwarding/listeners/unserved_gate.ts";
 import type { Clock } from "../support/clock.ts";
 import type { OpenFilesLimit } from "../support/open_files.ts";
-import { bindingKey, type PortEntry } from "../tracker/binding.ts";
+import { bindingKey, type PortEntry } from "../binding/binding.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 import { FD_RESERVE } from "./create_forwarders.ts";
 import { listeningSocketsReader } from "./listening_sockets.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Binding, Protocol } from "../tracker/binding.ts";
+import type { Binding, Protocol } from "../binding/binding.ts";
 import { Libc } from "../support/libc.ts";
 import { isPublishing, parseProcNet } from "../support/parse_proc_net.ts";
 import { DIAG_QUERIES, SockDiag } from "../support/sock_diag.ts";

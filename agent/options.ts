@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { isIpv4 } from "../support/ip.ts";
-import type { AgentMode } from "../support/modes.ts";
+import { isIpv4 } from "../binding/ip.ts";
+import type { AgentMode } from "../binding/modes.ts";
 import {
   type AnyOptionSpec,
   choiceValue,
@@ -24,7 +24,7 @@ import {
   SOURCES,
 } from "../sources/registry.ts";
 
-export type { AgentMode } from "../support/modes.ts";
+export type { AgentMode } from "../binding/modes.ts";
 
 /** What the agent itself can be told, besides its sources' options. */
 export interface CoreOptions {

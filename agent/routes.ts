@@ -10,7 +10,7 @@ import {
   type AgentMode,
   type ForwarderName,
   MODE_FORWARDERS,
-} from "../support/modes.ts";
+} from "../binding/modes.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 
 /** The forwarders (by name) that should have a binding. */

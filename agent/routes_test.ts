@@ -1,5 +1,5 @@
 import { assertEquals } from "../tests/assert.ts";
-import { makeBinding } from "../tracker/binding.ts";
+import { makeBinding } from "../binding/binding.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 import { routeBinding } from "./routes.ts";
 

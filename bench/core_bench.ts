@@ -8,7 +8,7 @@ import { parseNatTable } from "../sources/iptables/parse_iptables.ts";
 import { DeliveryQueue } from "../forwarding/delivery_queue.ts";
 import { parseSourceMessage } from "../sources/messages.ts";
 import { parseProcNet } from "../support/parse_proc_net.ts";
-import { makeBinding, type PortEntry } from "../tracker/binding.ts";
+import { makeBinding, type PortEntry } from "../binding/binding.ts";
 import { PortTracker } from "../tracker/port_tracker.ts";
 
 const CONTAINERS = 1_000;

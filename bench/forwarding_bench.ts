@@ -9,7 +9,7 @@ import { DeliveryQueue } from "../forwarding/delivery_queue.ts";
 import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
 import { VtunnelForwarder } from "../forwarding/vtunnel/vtunnel_forwarder.ts";
 import { startLineReceiver } from "../tests/line_receiver.ts";
-import { bindingKey, makeBinding } from "../tracker/binding.ts";
+import { bindingKey, makeBinding } from "../binding/binding.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 
 const COUNT = 1_000;

@@ -15,7 +15,7 @@
  */
 import { DeliveryQueue } from "../forwarding/delivery_queue.ts";
 import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
-import { makeBinding, type PortEntry } from "../tracker/binding.ts";
+import { makeBinding, type PortEntry } from "../binding/binding.ts";
 import { PortTracker, type TrackerDiff } from "../tracker/port_tracker.ts";
 import { canCreateNamespaces, createTestNamespace } from "../tests/netns.ts";
 import { print, reportValue } from "./latency_support.ts";

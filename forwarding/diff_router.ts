@@ -34,7 +34,7 @@ export interface DiffRouterOptions {
  * ```ts
  * import { DiffRouter } from "./diff_router.ts";
  * import { PortTracker } from "../tracker/port_tracker.ts";
- * import { makeBinding } from "../tracker/binding.ts";
+ * import { makeBinding } from "../binding/binding.ts";
  * const wanted: string[] = [];
  * const router = new DiffRouter({
  *   lanes: ["listeners"],

@@ -1,6 +1,6 @@
 import { assertEquals } from "../tests/assert.ts";
 import { FakeClock } from "../support/clock.ts";
-import { makeBinding } from "../tracker/binding.ts";
+import { makeBinding } from "../binding/binding.ts";
 import { PortTracker } from "../tracker/port_tracker.ts";
 import { DiffRouter } from "./diff_router.ts";
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { isIpv4, isIpv6, isPort } from "../support/ip.ts";
+import { isIpv4, isIpv6, isPort } from "../binding/ip.ts";
 
 /** A privileged-service peer: TCP (vtunnel), a unix socket (wsl-proxy), or AF_VSOCK. */
 export type VtunnelTarget =

@@ -11,9 +11,9 @@
  *
  * @module
  */
-import type { AgentMode, ForwarderName } from "../support/modes.ts";
+import type { AgentMode, ForwarderName } from "../binding/modes.ts";
 import type { OptionSpec } from "../support/option_table.ts";
-import type { Binding, PortEntry } from "../tracker/binding.ts";
+import type { Binding, PortEntry } from "../binding/binding.ts";
 import type { MachineProbe } from "./probe.ts";
 
 /** Facts about this machine that every worker's grants may depend on. */

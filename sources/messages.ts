@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { makeBinding, type PortEntry } from "../tracker/binding.ts";
-import { isPort } from "../support/ip.ts";
+import { makeBinding, type PortEntry } from "../binding/binding.ts";
+import { isPort } from "../binding/ip.ts";
 import {
   MAX_STAGE_NAME_LENGTH,
   MAX_STAGE_STAMPS,

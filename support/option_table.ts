@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { isPort } from "./ip.ts";
+import { isPort } from "../binding/ip.ts";
 
 /** Thrown for a command line that cannot be accepted; the CLI exits 2. */
 export class UsageError extends Error {

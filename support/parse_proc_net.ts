@@ -7,7 +7,7 @@ import {
   type Binding,
   makeBinding,
   type Protocol,
-} from "../tracker/binding.ts";
+} from "../binding/binding.ts";
 
 /** TCP_LISTEN in the kernel's `st` column. */
 export const TCP_LISTEN = 0x0a;

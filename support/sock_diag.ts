@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { makeBinding, type Protocol } from "../tracker/binding.ts";
+import { makeBinding, type Protocol } from "../binding/binding.ts";
 import type { Libc } from "./libc.ts";
 import { NETLINK_SOCK_DIAG, netlinkRequestSocket } from "./netlink.ts";
 import {

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertThrows } from "../tests/assert.ts";
 import { findLibcPath, Libc } from "./libc.ts";
-import { bindingKey } from "../tracker/binding.ts";
+import { bindingKey } from "../binding/binding.ts";
 import {
   decodeDiagReply,
   DIAG_QUERIES,

@@ -23,7 +23,7 @@ import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { injected, RecordingForwarder } from "./recording_forwarder.ts";
-import { bindingKey } from "../tracker/binding.ts";
+import { bindingKey } from "../binding/binding.ts";
 import type { PortMessage } from "../sources/messages.ts";
 
 /** One engine as these tests drive it. */

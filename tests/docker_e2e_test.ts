@@ -20,7 +20,7 @@ import { onlySources, TEST_OPTIONS } from "./test_options.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { injected, RecordingForwarder } from "./recording_forwarder.ts";
-import { bindingKey, makeBinding } from "../tracker/binding.ts";
+import { bindingKey, makeBinding } from "../binding/binding.ts";
 
 const run = runHttpd;
 

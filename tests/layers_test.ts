@@ -4,9 +4,10 @@
  *   descriptors, their configuration types, the registry, the supervisor and
  *   the main-thread companions; of npm only the logging library and js-yaml;
  * - imports point one way: agent/ (the composition root) → sources/,
- *   forwarding/ → tracker/, support/. Nothing under sources/, forwarding/,
- *   tracker/ or support/ imports agent/; sources/ and forwarding/ do not
- *   import each other; support/ imports only support/ and the binding value.
+ *   forwarding/ → tracker/ → support/ → binding/. Nothing under sources/,
+ *   forwarding/, tracker/, support/ or binding/ imports agent/; sources/ and
+ *   forwarding/ do not import each other; binding/ (the vocabulary: binding,
+ *   key, IP addresses, modes) is the ground floor and imports only itself.
  *
  * @module
  */
@@ -64,14 +65,15 @@ Deno.test("the main thread loads no watcher module", async () => {
 
 /** Which top-level folders each folder may import from. */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
-  agent: ["agent", "sources", "forwarding", "tracker", "support"],
-  sources: ["sources", "tracker", "support", "proto"],
-  forwarding: ["forwarding", "tracker", "support"],
-  tracker: ["tracker", "support"],
-  support: ["support"],
+  agent: ["agent", "sources", "forwarding", "tracker", "support", "binding"],
+  sources: ["sources", "tracker", "support", "binding", "proto"],
+  forwarding: ["forwarding", "tracker", "support", "binding"],
+  tracker: ["tracker", "support", "binding"],
+  support: ["support", "binding"],
+  binding: ["binding"],
 };
 
-Deno.test("imports point one way: agent → sources, forwarding → tracker, support", async () => {
+Deno.test("imports point one way: agent → sources, forwarding → tracker → support → binding", async () => {
   const graph = await graphOf("mod.ts");
   const workers = await Promise.all(
     SOURCES.map((source) => graphOf(source.worker.entry.pathname)),
@@ -87,8 +89,6 @@ Deno.test("imports point one way: agent → sources, forwarding → tracker, sup
       if (target === undefined || !target.startsWith(ROOT.href)) continue;
       const to = named(target);
       const toFolder = to.split("/")[0]!;
-      // support/ may use the binding value (tracker/binding.ts) only.
-      if (folder === "support" && to === "tracker/binding.ts") continue;
       if (!allowed.includes(toFolder)) wrong.add(`${from} → ${to}`);
     }
   }

@@ -13,7 +13,7 @@ import { routeBinding } from "../agent/routes.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import type { MachineProbe } from "../sources/probe.ts";
 import { SOURCES } from "../sources/registry.ts";
-import { makeBinding } from "../tracker/binding.ts";
+import { makeBinding } from "../binding/binding.ts";
 import { throwawaySource } from "./fixtures/throwaway/source.ts";
 import { waitFor } from "./wait.ts";
 

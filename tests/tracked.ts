@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { bindingKey, makeBinding, type Protocol } from "../tracker/binding.ts";
+import { bindingKey, makeBinding, type Protocol } from "../binding/binding.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 
 /** Who holds the binding, and what its entry says beyond the binding. */

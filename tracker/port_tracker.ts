@@ -3,7 +3,11 @@
  *
  * @module
  */
-import { type Binding, bindingKey, type PortEntry } from "./binding.ts";
+import {
+  type Binding,
+  bindingKey,
+  type PortEntry,
+} from "../binding/binding.ts";
 
 /** One holder of a binding: a source and the entry its owner reported. */
 export interface Holder {
@@ -84,7 +88,7 @@ function sameEntry(a: PortEntry, b: PortEntry): boolean {
  * @example
  * ```ts
  * import { PortTracker } from "./port_tracker.ts";
- * import { makeBinding } from "./binding.ts";
+ * import { makeBinding } from "../binding/binding.ts";
  * const tracker = new PortTracker();
  * const entry = { ownerId: "c1", binding: makeBinding("tcp", "0.0.0.0", 8080) };
  * const diff = tracker.apply({ type: "snapshot", source: "docker", entries: [entry] });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { assert, assertEquals, assertThrows } from "../tests/assert.ts";
-import { bindingKey, makeBinding, type PortEntry } from "./binding.ts";
+import { bindingKey, makeBinding, type PortEntry } from "../binding/binding.ts";
 import { PortTracker, type TrackerUpdate } from "./port_tracker.ts";
 
 function entry(ownerId: string, port: number, hostIp = "0.0.0.0"): PortEntry {

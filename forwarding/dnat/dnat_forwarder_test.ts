@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { canCreateNamespaces, createTestNamespace } from "../../tests/netns.ts";
 import { commandSucceeds, ignoreUnless } from "../../tests/requirements.ts";
-import { bindingKey, makeBinding } from "../../tracker/binding.ts";
+import { bindingKey, makeBinding } from "../../binding/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { DNAT_CHAIN, dnatRuleArgs, dnatTarget } from "./dnat_rules.ts";
 import { DnatForwarder } from "./dnat_forwarder.ts";

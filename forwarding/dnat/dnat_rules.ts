@@ -10,7 +10,7 @@
  * @module
  */
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
-import { isIpv4 } from "../../support/ip.ts";
+import { isIpv4 } from "../../binding/ip.ts";
 
 /** The agent's own NAT chain. */
 export const DNAT_CHAIN = "GUEST-AGENT-DNAT";

@@ -8,7 +8,7 @@ import {
   type Binding,
   bindingKey,
   makeBinding,
-} from "../../tracker/binding.ts";
+} from "../../binding/binding.ts";
 import type { HostSwitchMapping } from "./host_switch_api.ts";
 
 /** One mapping this agent exposed, for one binding. */

@@ -12,7 +12,7 @@ import {
   bindingKey,
   makeBinding,
   type Protocol,
-} from "../../tracker/binding.ts";
+} from "../../binding/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import type { Forwarder } from "../forwarder.ts";
 import {

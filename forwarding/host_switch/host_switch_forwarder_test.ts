@@ -8,7 +8,7 @@ import {
   assertStringIncludes,
 } from "../../tests/assert.ts";
 import { startFakeHostSwitch } from "../../tests/fake_host_switch.ts";
-import type { Protocol } from "../../tracker/binding.ts";
+import type { Protocol } from "../../binding/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { DeliveryQueue } from "../delivery_queue.ts";
 import { HostSwitchForwarder } from "./host_switch_forwarder.ts";

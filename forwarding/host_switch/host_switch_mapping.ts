@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Binding } from "../../tracker/binding.ts";
+import type { Binding } from "../../binding/binding.ts";
 import type { HostSwitchMapping } from "./host_switch_api.ts";
 
 /** Options of {@linkcode hostSwitchMapping}. */

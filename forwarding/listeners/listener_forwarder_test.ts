@@ -1,6 +1,6 @@
 import { tracked as trackedBinding } from "../../tests/tracked.ts";
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
-import { bindingKey, type Protocol } from "../../tracker/binding.ts";
+import { bindingKey, type Protocol } from "../../binding/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { findLibcPath, Libc } from "../../support/libc.ts";
 import { isPublishing, parseProcNet } from "../../support/parse_proc_net.ts";

@@ -17,7 +17,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { type Clock, systemClock, type TimerId } from "../../support/clock.ts";
-import type { Binding } from "../../tracker/binding.ts";
+import type { Binding } from "../../binding/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import type { DeliveryStatus } from "../delivery_queue.ts";
 

@@ -5,7 +5,7 @@ import {
   type Binding,
   makeBinding,
   type Protocol,
-} from "../../tracker/binding.ts";
+} from "../../binding/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { SERVED_REASON, serves, UnservedGate } from "./unserved_gate.ts";
 

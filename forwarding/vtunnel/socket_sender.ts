@@ -17,7 +17,7 @@ import {
   writableNow,
 } from "./stream_socket.ts";
 import type { MessageSender } from "./send_message.ts";
-import { isIpv4, isIpv6, normaliseHostIp } from "../../support/ip.ts";
+import { isIpv4, isIpv6, normaliseHostIp } from "../../binding/ip.ts";
 
 /**
  * `struct sockaddr_vm` (16 bytes): family u16 = 40, reserved u16, port u32,

@@ -11,7 +11,7 @@ import {
   bindingKey,
   makeBinding,
   type PortEntry,
-} from "../../tracker/binding.ts";
+} from "../../binding/binding.ts";
 import { quotedPreview } from "../../support/preview.ts";
 import type { ContainerRecord } from "./parse_event.ts";
 

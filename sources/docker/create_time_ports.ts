@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { bindingKey, type PortEntry } from "../../tracker/binding.ts";
+import { bindingKey, type PortEntry } from "../../binding/binding.ts";
 
 /** Containers remembered at most; the least recently used goes first. */
 export const KNOWN_CONTAINERS_MAX = 10_000;

@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/assert.ts";
-import { makeBinding, type PortEntry } from "../../tracker/binding.ts";
+import { makeBinding, type PortEntry } from "../../binding/binding.ts";
 import { CreateTimePorts, takenBack } from "./create_time_ports.ts";
 
 function entry(ownerId: string, hostIp: string, hostPort: number): PortEntry {

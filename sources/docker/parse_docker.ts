@@ -6,8 +6,8 @@
  * @module
  */
 import { quotedPreview } from "../../support/preview.ts";
-import { makeBinding, type PortEntry } from "../../tracker/binding.ts";
-import { isIpv4, isIpv6 } from "../../support/ip.ts";
+import { makeBinding, type PortEntry } from "../../binding/binding.ts";
+import { isIpv4, isIpv6 } from "../../binding/ip.ts";
 
 /**
  * The container events the source acts on, in both vocabularies: dockerd's

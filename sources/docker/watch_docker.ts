@@ -10,7 +10,7 @@
  */
 import type { DockerConfig } from "./config.ts";
 import type { Clock } from "../../support/clock.ts";
-import type { PortEntry } from "../../tracker/binding.ts";
+import type { PortEntry } from "../../binding/binding.ts";
 import { keepConnected } from "../keep_connected.ts";
 import { KeyedChain } from "../keyed_chain.ts";
 import { readLines } from "../read_lines.ts";

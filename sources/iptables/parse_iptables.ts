@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { makeBinding, type PortEntry } from "../../tracker/binding.ts";
-import { isIpv4, normaliseHostIp } from "../../support/ip.ts";
+import { makeBinding, type PortEntry } from "../../binding/binding.ts";
+import { isIpv4, normaliseHostIp } from "../../binding/ip.ts";
 
 /** Which table a listing came from. */
 export type IpFamily = "ipv4" | "ipv6";

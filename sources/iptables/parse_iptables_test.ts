@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
-import { bindingKey } from "../../tracker/binding.ts";
+import { bindingKey } from "../../binding/binding.ts";
 import {
   MAX_PORTS_PER_RULE,
   parseNatTable,

@@ -9,7 +9,7 @@
 import type { IptablesConfig } from "./config.ts";
 import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
-import { bindingKey, type PortEntry } from "../../tracker/binding.ts";
+import { bindingKey, type PortEntry } from "../../binding/binding.ts";
 import { type CommandResult, runCommand } from "../../support/run_command.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { type ChangeSubscription, subscribeNftChanges } from "./nft_changes.ts";

@@ -11,7 +11,7 @@ import {
   bindingKey,
   makeBinding,
   type PortEntry,
-} from "../../tracker/binding.ts";
+} from "../../binding/binding.ts";
 import { jsonRecord } from "./json_record.ts";
 
 /** What one service publishes. */

@@ -16,7 +16,7 @@ import {
   portValue,
   UsageError,
 } from "../../support/option_table.ts";
-import { makeBinding } from "../../tracker/binding.ts";
+import { makeBinding } from "../../binding/binding.ts";
 import type { KubernetesConfig } from "./config.ts";
 import { followKubeconfig } from "./follow_kubeconfig.ts";
 import type { KubeconfigAccess } from "./kubeconfig_access.ts";

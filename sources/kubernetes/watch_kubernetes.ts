@@ -12,7 +12,7 @@
 import type { KubernetesConfig } from "./config.ts";
 import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
-import type { PortEntry } from "../../tracker/binding.ts";
+import type { PortEntry } from "../../binding/binding.ts";
 import { keepConnected } from "../keep_connected.ts";
 import { wallClockMs } from "../../support/clock.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";

@@ -19,7 +19,7 @@ import {
   bindingKey,
   type PortEntry,
   type Protocol,
-} from "../../tracker/binding.ts";
+} from "../../binding/binding.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { confirmScan, type Sightings } from "./confirm_ports.ts";
 import {

@@ -42,7 +42,7 @@ import { parseKubeConnection } from "../../sources/kubernetes/kube_connection.ts
 import { MESSAGE_VERSION, parseSourceMessage } from "../../sources/messages.ts";
 import { parseProcNet } from "../../support/parse_proc_net.ts";
 import { decodeDiagReply } from "../../support/sock_diag.ts";
-import type { PortEntry } from "../../tracker/binding.ts";
+import type { PortEntry } from "../../binding/binding.ts";
 import { PortTracker } from "../../tracker/port_tracker.ts";
 
 const ROOT = new URL("../../", import.meta.url);

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { isPort, normaliseHostIp } from "../support/ip.ts";
+import { isPort, normaliseHostIp } from "./ip.ts";
 
 /** Transport protocol of a published port. */
 export type Protocol = "tcp" | "udp";

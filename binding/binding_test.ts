@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "../tests/assert.ts";
 import { bindingKey, makeBinding } from "./binding.ts";
-import { isIpv6, normaliseHostIp } from "../support/ip.ts";
+import { isIpv6, normaliseHostIp } from "./ip.ts";
 
 Deno.test("normaliseHostIp() maps the empty address to 0.0.0.0", () => {
   assertEquals(normaliseHostIp(""), "0.0.0.0");
