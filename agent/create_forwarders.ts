@@ -19,13 +19,11 @@ import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
 import { libcSocketSender } from "../forwarding/vtunnel/socket_sender.ts";
 import { sendOverStream } from "../forwarding/vtunnel/send_message.ts";
 import { LIBC_CANDIDATES } from "../support/libc.ts";
+import { FD_RESERVE } from "../forwarding/listeners/listener_forwarder.ts";
 import { MODE_FORWARDERS } from "../binding/modes.ts";
 import type { OpenFilesLimit } from "../support/open_files.ts";
 import type { AgentOptions } from "./options.ts";
 import { type SourceRegistry, SOURCES } from "../sources/registry.ts";
-
-/** Descriptors kept for everything but listeners (sources, control, forwarders). */
-export const FD_RESERVE = 256;
 
 /** The agent cannot start with these options; the CLI exits 2. */
 export class AgentStartError extends Error {

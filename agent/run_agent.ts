@@ -26,7 +26,7 @@ import { PortTracker, type TrackerUpdate } from "../tracker/port_tracker.ts";
 import { portRows, statusRows } from "./control_view.ts";
 import { startControl } from "./control_server.ts";
 import { AgentStartError, createForwarders } from "./create_forwarders.ts";
-import { lanesOf } from "./lanes.ts";
+import { desiredSetsOf } from "../forwarding/listeners/desired_sets.ts";
 import type { AgentOptions } from "./options.ts";
 import {
   type MachineProbe,
@@ -158,17 +158,17 @@ export async function startAgent(
     clock,
     ...profile ? { stageProfile: profile } : {},
   });
-  const lanes = lanesOf(queue, forwarders, {
+  const desired = desiredSetsOf(queue, forwarders, {
     settleMs: options.listenerSettleMs,
     limit,
     libcPath,
     ...(dependencies.clock ? { clock: dependencies.clock } : {}),
   });
   const router = new DiffRouter({
-    lanes: queue.forwarders,
+    forwarders: queue.forwarders,
     route: dependencies.route ?? routeFor(options.mode, registry),
-    want: lanes.want,
-    unwant: lanes.unwant,
+    want: desired.want,
+    unwant: desired.unwant,
     clock,
   });
   const update = (change: TrackerUpdate, stages?: StageStamps) => {
@@ -224,7 +224,7 @@ export async function startAgent(
             ? {
               ...message,
               source,
-              entries: lanes.withoutOwnSockets(message.entries),
+              entries: desired.withoutOwnSockets(message.entries),
             }
             : { ...message, source },
           message.type === "snapshot" ? undefined : message.stages,
@@ -256,7 +256,7 @@ export async function startAgent(
     ports: () =>
       portRows(
         tracker.bindings(),
-        lanes.deliveries(),
+        desired.deliveries(),
         router.appearedAt,
         toWall,
       ),
@@ -269,7 +269,7 @@ export async function startAgent(
       ...statusRows(
         supervisor.status(),
         queue.forwarders,
-        lanes.deliveries(),
+        desired.deliveries(),
         tracker.bindings(),
         toWall,
         queue.laneStatus(),
@@ -293,7 +293,7 @@ export async function startAgent(
           await control?.close();
         },
         supervisor,
-        lanes,
+        desired,
         queue,
       }),
   };

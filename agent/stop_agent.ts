@@ -10,7 +10,7 @@ import type {
   DeliveryStatus,
 } from "../forwarding/delivery_queue.ts";
 import type { SourceSupervisor } from "../sources/supervisor.ts";
-import type { Lanes } from "./lanes.ts";
+import type { DesiredSets } from "../forwarding/listeners/desired_sets.ts";
 
 /** How shutdown went. */
 export interface StopReport {
@@ -33,7 +33,7 @@ export interface StopParts {
   /** The sources. */
   readonly supervisor: SourceSupervisor;
   /** The gate in front of the listeners. */
-  readonly lanes: Lanes;
+  readonly desired: DesiredSets;
   /** The forwarders' queue. */
   readonly queue: DeliveryQueue;
 }
@@ -47,7 +47,7 @@ export async function stopAgent(parts: StopParts): Promise<StopReport> {
   });
   await parts.before();
   const terminatedSources = await parts.supervisor.stop(1_000);
-  parts.lanes.close();
+  parts.desired.close();
   queue.clearDesired();
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), shutdownTimeoutMs);

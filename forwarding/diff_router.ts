@@ -15,13 +15,13 @@ import type { TrackedBinding, TrackerDiff } from "../tracker/port_tracker.ts";
 /** What a {@linkcode DiffRouter} drives. */
 export interface DiffRouterOptions {
   /** The forwarders, by name. */
-  readonly lanes: readonly string[];
+  readonly forwarders: readonly string[];
   /** The forwarders that should have a binding. */
   readonly route: (binding: TrackedBinding) => readonly string[];
-  /** `lane` should have `binding` (again, if it changed). */
-  want(lane: string, binding: TrackedBinding): void;
-  /** `lane` should not have the binding `key`. */
-  unwant(lane: string, key: string): void;
+  /** `forwarder` should have `binding` (again, if it changed). */
+  want(forwarder: string, binding: TrackedBinding): void;
+  /** `forwarder` should not have the binding `key`. */
+  unwant(forwarder: string, key: string): void;
   /** When bindings appeared. @default systemClock */
   readonly clock?: Clock;
 }
@@ -37,7 +37,7 @@ export interface DiffRouterOptions {
  * import { makeBinding } from "../binding/binding.ts";
  * const wanted: string[] = [];
  * const router = new DiffRouter({
- *   lanes: ["listeners"],
+ *   forwarders: ["listeners"],
  *   route: () => ["listeners"],
  *   want: (lane, binding) => wanted.push(`${lane} ${binding.key}`),
  *   unwant: () => {},
@@ -57,7 +57,7 @@ export class DiffRouter {
   readonly #appearedAt = new Map<string, number>();
   readonly #logger = getLogger(["guest-agent"]);
 
-  /** @param options The lanes, the route, and what wanting means. */
+  /** @param options The forwarders, the route, and what wanting means. */
   constructor(options: DiffRouterOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
@@ -70,19 +70,19 @@ export class DiffRouter {
 
   /** Routes one tracker diff. */
   apply(diff: TrackerDiff): void {
-    const { lanes, route, want, unwant } = this.#options;
+    const { forwarders, route, want, unwant } = this.#options;
     for (const binding of diff.added) {
       this.#appearedAt.set(binding.key, this.#clock.now());
     }
     for (const gone of diff.removed) {
       this.#appearedAt.delete(gone.key);
-      for (const lane of lanes) unwant(lane, gone.key);
+      for (const forwarder of forwarders) unwant(forwarder, gone.key);
     }
     for (const binding of [...diff.added, ...diff.changed]) {
       const routes = new Set(route(binding));
-      for (const lane of lanes) {
-        if (routes.has(lane)) want(lane, binding);
-        else unwant(lane, binding.key);
+      for (const forwarder of forwarders) {
+        if (routes.has(forwarder)) want(forwarder, binding);
+        else unwant(forwarder, binding.key);
       }
     }
     // Logged once the forwarders have their calls under way: a log line

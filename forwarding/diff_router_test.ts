@@ -4,14 +4,15 @@ import { makeBinding } from "../binding/binding.ts";
 import { PortTracker } from "../tracker/port_tracker.ts";
 import { DiffRouter } from "./diff_router.ts";
 
-/** A router over two lanes that records every call; udp goes to "b" only. */
+/** A router over two forwarders that records every call; udp goes to "b" only. */
 function recordedRouter(clock = new FakeClock()) {
   const calls: string[] = [];
   const router = new DiffRouter({
-    lanes: ["a", "b"],
+    forwarders: ["a", "b"],
     route: (tracked) => tracked.binding.protocol === "udp" ? ["b"] : ["a", "b"],
-    want: (lane, tracked) => calls.push(`want ${lane} ${tracked.key}`),
-    unwant: (lane, key) => calls.push(`unwant ${lane} ${key}`),
+    want: (forwarder, tracked) =>
+      calls.push(`want ${forwarder} ${tracked.key}`),
+    unwant: (forwarder, key) => calls.push(`unwant ${forwarder} ${key}`),
     clock,
   });
   return { calls, router, clock };
@@ -20,7 +21,7 @@ function recordedRouter(clock = new FakeClock()) {
 const tcp80 = makeBinding("tcp", "0.0.0.0", 80);
 const udp53 = makeBinding("udp", "0.0.0.0", 53);
 
-Deno.test("DiffRouter: an added binding is wanted by its route's lanes and unwanted by the others", () => {
+Deno.test("DiffRouter: an added binding is wanted by its route's forwarders and unwanted by the others", () => {
   const { calls, router } = recordedRouter();
   const tracker = new PortTracker();
   router.apply(tracker.apply({

@@ -33,6 +33,9 @@ function explain(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Descriptors kept for everything but listeners (sources, control, forwarders). */
+export const FD_RESERVE = 256;
+
 /**
  * Opens a TCP listener (reusePort) per TCP binding and a bound UDP socket per
  * UDP binding; never two for one key. A conflict (EADDRINUSE, EACCES) fails

@@ -6,10 +6,10 @@
  *
  * @module
  */
-import type { Binding, Protocol } from "../binding/binding.ts";
-import { Libc } from "../support/libc.ts";
-import { isPublishing, parseProcNet } from "../support/parse_proc_net.ts";
-import { DIAG_QUERIES, SockDiag } from "../support/sock_diag.ts";
+import type { Binding, Protocol } from "../../binding/binding.ts";
+import { Libc } from "../../support/libc.ts";
+import { isPublishing, parseProcNet } from "../../support/parse_proc_net.ts";
+import { DIAG_QUERIES, SockDiag } from "../../support/sock_diag.ts";
 
 const TABLES: readonly [string, Protocol][] = [
   ["tcp", "tcp"],

@@ -6,26 +6,22 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type {
-  DeliveryQueue,
-  DeliveryStatus,
-} from "../forwarding/delivery_queue.ts";
-import type { Forwarder } from "../forwarding/forwarder.ts";
-import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
-import { UnservedGate } from "../forwarding/listeners/unserved_gate.ts";
-import type { Clock } from "../support/clock.ts";
-import type { OpenFilesLimit } from "../support/open_files.ts";
-import { bindingKey, type PortEntry } from "../binding/binding.ts";
-import type { TrackedBinding } from "../tracker/port_tracker.ts";
-import { FD_RESERVE } from "./create_forwarders.ts";
+import type { DeliveryQueue, DeliveryStatus } from "../delivery_queue.ts";
+import type { Forwarder } from "../forwarder.ts";
+import { FD_RESERVE, ListenerForwarder } from "./listener_forwarder.ts";
+import { UnservedGate } from "./unserved_gate.ts";
+import type { Clock } from "../../support/clock.ts";
+import type { OpenFilesLimit } from "../../support/open_files.ts";
+import { bindingKey, type PortEntry } from "../../binding/binding.ts";
+import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { listeningSocketsReader } from "./listening_sockets.ts";
 
 /** The desired sets of every forwarder, as one thing to drive. */
-export interface Lanes {
-  /** `lane` should have `binding`. */
-  want(lane: string, binding: TrackedBinding): void;
-  /** `lane` should not have `key`. */
-  unwant(lane: string, key: string): void;
+export interface DesiredSets {
+  /** `forwarder` should have `binding`. */
+  want(forwarder: string, binding: TrackedBinding): void;
+  /** `forwarder` should not have `key`. */
+  unwant(forwarder: string, key: string): void;
   /** The queue's status and the gate's. */
   deliveries(): DeliveryStatus[];
   /** Drops the agent's own listener sockets from a source's entries. */
@@ -34,8 +30,8 @@ export interface Lanes {
   close(): void;
 }
 
-/** Settings of {@linkcode lanesOf}. */
-export interface LaneSettings {
+/** Settings of {@linkcode desiredSetsOf}. */
+export interface DesiredSetSettings {
   /** How long a port must stay unserved before it gets a listener. */
   readonly settleMs: number;
   /** The open-files limit, for the warning when listeners outgrow it. */
@@ -50,16 +46,16 @@ export interface LaneSettings {
  * The lanes of `queue`: a listener forwarder among `forwarders` gets its
  * bindings through an {@linkcode UnservedGate}.
  */
-export function lanesOf(
+export function desiredSetsOf(
   queue: DeliveryQueue,
   forwarders: readonly Forwarder[],
-  settings: LaneSettings,
-): Lanes {
+  settings: DesiredSetSettings,
+): DesiredSets {
   const logger = getLogger(["guest-agent"]);
   const listeners = forwarders.filter((f) => f instanceof ListenerForwarder);
-  const listenerLane = listeners[0]?.name;
+  const listenerForwarder = listeners[0]?.name;
   const { limit } = settings;
-  if (listenerLane !== undefined && limit !== undefined) {
+  if (listenerForwarder !== undefined && limit !== undefined) {
     logger.info("open-files limit {soft} (hard {hard}): one per listener", {
       soft: limit.soft,
       hard: limit.hard,
@@ -68,8 +64,8 @@ export function lanesOf(
   // Each listener takes a descriptor: say so once when they outgrow the limit.
   const withListener = new Set<string>();
   let warnedLimit = false;
-  const gate = listenerLane === undefined ? undefined : new UnservedGate({
-    forwarder: listenerLane,
+  const gate = listenerForwarder === undefined ? undefined : new UnservedGate({
+    forwarder: listenerForwarder,
     settleMs: settings.settleMs,
     ...(settings.clock ? { clock: settings.clock } : {}),
     pass: (binding) => {
@@ -84,21 +80,23 @@ export function lanesOf(
           { count: withListener.size, soft: limit.soft },
         );
       }
-      queue.setDesired(listenerLane, binding);
+      queue.setDesired(listenerForwarder, binding);
     },
     withdraw: (key) => {
       withListener.delete(key);
-      queue.unsetDesired(listenerLane, key);
+      queue.unsetDesired(listenerForwarder, key);
     },
     listening: listeningSocketsReader(settings.libcPath),
   });
   return {
-    want: (lane, binding) =>
-      lane === listenerLane
+    want: (forwarder, binding) =>
+      forwarder === listenerForwarder
         ? gate!.want(binding)
-        : queue.setDesired(lane, binding),
-    unwant: (lane, key) =>
-      lane === listenerLane ? gate!.unwant(key) : queue.unsetDesired(lane, key),
+        : queue.setDesired(forwarder, binding),
+    unwant: (forwarder, key) =>
+      forwarder === listenerForwarder
+        ? gate!.unwant(key)
+        : queue.unsetDesired(forwarder, key),
     deliveries: () => [...queue.status(), ...gate?.status() ?? []],
     // The listener forwarder's own sockets must never come back in as ports.
     withoutOwnSockets: (entries) => {

@@ -1,5 +1,5 @@
-import { assert } from "../tests/assert.ts";
-import { findLibcPath } from "../support/libc.ts";
+import { assert } from "../../tests/assert.ts";
+import { findLibcPath } from "../../support/libc.ts";
 import {
   listeningSocketsReader,
   readProcNetListening,
