@@ -20,13 +20,16 @@ import {
   type SupervisedSource,
 } from "../sources/supervisor.ts";
 import { type Clock, systemClock, wallClockMs } from "../support/clock.ts";
-import { openFilesLimit } from "../support/open_files.ts";
+import { type OpenFilesLimit, openFilesLimit } from "../support/open_files.ts";
 import type { StageProfile, StageStamps } from "../support/stage_profile.ts";
 import { PortTracker, type TrackerUpdate } from "../tracker/port_tracker.ts";
 import { portRows, statusRows } from "./control_view.ts";
 import { startControl } from "./control_server.ts";
 import { AgentStartError, createForwarders } from "./create_forwarders.ts";
-import { desiredSetsOf } from "../forwarding/listeners/desired_sets.ts";
+import {
+  type DesiredSets,
+  desiredSetsOf,
+} from "../forwarding/listeners/desired_sets.ts";
 import type { AgentOptions } from "./options.ts";
 import {
   type MachineProbe,
@@ -102,29 +105,20 @@ function logPlans(
   }
 }
 
-/**
- * Starts the agent: sources in their workers, the tracker, and the
- * forwarders of the mode.
- *
- * @param options The agent's options (see {@linkcode parseCommandLine}).
- * @param dependencies Replacements for tests and embedding programs.
- * @returns The running agent.
- * @throws {AgentStartError} When no source can run or the mode's forwarder is missing.
- */
-export async function startAgent(
+/** What the plan step decided: the sources that run and their facts. */
+interface RunPlan {
+  readonly plans: readonly SourcePlan[];
+  readonly running: readonly AnySourceDescriptor[];
+  readonly facts: ReadonlyMap<string, object>;
+}
+
+/** Plan: which sources run here, logged, and the facts each worker is granted. */
+async function planRun(
   options: AgentOptions,
-  dependencies: AgentDependencies = {},
-): Promise<RunningAgent> {
-  const logger = getLogger(["guest-agent"]);
-  const clock = dependencies.clock ?? systemClock;
-  const startedAt = clock.now();
-  const toWall = (monotonicMs: number) => clock.toWall(monotonicMs);
-  const probe = dependencies.probe ?? systemProbe;
-  const registry = dependencies.registry ?? SOURCES;
-  const libcPath = probe.libcPath();
-  const limit = openFilesLimit();
-  const forwarders = dependencies.forwarders ??
-    createForwarders(options, libcPath, limit, registry);
+  probe: MachineProbe,
+  registry: SourceRegistry,
+  libcPath: string | undefined,
+): Promise<RunPlan> {
   const plans = await planSources(options, probe, registry);
   logPlans(options, plans);
   const running = registry.filter((source) =>
@@ -142,16 +136,32 @@ export async function startAgent(
       ...await source.gatherFacts?.(options, probe),
     });
   }
-  const supervised = (
-    source: AnySourceDescriptor,
-    granted: object,
-  ): SupervisedSource => ({
-    name: source.name,
-    entry: source.worker.entry,
-    permissions: source.worker.permissions(options, granted),
-    config: source.worker.config(options, granted),
-  });
+  return { plans, running, facts };
+}
 
+/** The main thread's pipeline: tracker → router → desired sets → queue. */
+interface Pipeline {
+  readonly tracker: PortTracker;
+  readonly queue: DeliveryQueue;
+  readonly desired: DesiredSets;
+  readonly router: DiffRouter;
+  /** Applies one change to the tracker and routes its diff (never throws). */
+  readonly update: (change: TrackerUpdate, stages?: StageStamps) => void;
+}
+
+/** Build: the tracker, the queue over `forwarders`, the desired sets and the router. */
+function buildPipeline(
+  options: AgentOptions,
+  dependencies: AgentDependencies,
+  forwarders: readonly Forwarder[],
+  registry: SourceRegistry,
+  machine: {
+    readonly limit: OpenFilesLimit | undefined;
+    readonly libcPath: string | undefined;
+  },
+  clock: Clock,
+): Pipeline {
+  const logger = getLogger(["guest-agent"]);
   const tracker = new PortTracker();
   const profile = dependencies.stageProfile;
   const queue = new DeliveryQueue(forwarders, {
@@ -160,8 +170,8 @@ export async function startAgent(
   });
   const desired = desiredSetsOf(queue, forwarders, {
     settleMs: options.listenerSettleMs,
-    limit,
-    libcPath,
+    limit: machine.limit,
+    libcPath: machine.libcPath,
     ...(dependencies.clock ? { clock: dependencies.clock } : {}),
   });
   const router = new DiffRouter({
@@ -191,7 +201,36 @@ export async function startAgent(
       });
     }
   };
+  return { tracker, queue, desired, router, update };
+}
 
+/** The sources at work: their supervisor, and the companions' run. */
+interface SourcesAtWork {
+  readonly supervisor: SourceSupervisor;
+  /** Ends the companions. */
+  readonly following: AbortController;
+  /** Settles when every companion has ended. */
+  readonly companions: Promise<unknown>;
+}
+
+/** Wire: workers and companions feed the pipeline. */
+function superviseSources(
+  options: AgentOptions,
+  dependencies: AgentDependencies,
+  clock: Clock,
+  { running, facts }: RunPlan,
+  { desired, update }: Pipeline,
+): SourcesAtWork {
+  const logger = getLogger(["guest-agent"]);
+  const supervised = (
+    source: AnySourceDescriptor,
+    granted: object,
+  ): SupervisedSource => ({
+    name: source.name,
+    entry: source.worker.entry,
+    permissions: source.worker.permissions(options, granted),
+    config: source.worker.config(options, granted),
+  });
   const ownSocketsVisible = new Set(
     running.filter((source) => source.seesAgentListeners).map((s) => s.name),
   );
@@ -202,7 +241,7 @@ export async function startAgent(
     {
       debug: options.debug,
       clock,
-      stampStages: profile !== undefined,
+      stampStages: dependencies.stageProfile !== undefined,
       onPortMessage: (source, message) => {
         dependencies.onSourceMessage?.(source, message);
         if (
@@ -251,7 +290,49 @@ export async function startAgent(
         : []
     ),
   );
+  return { supervisor, following, companions };
+}
 
+/**
+ * Starts the agent: sources in their workers, the tracker, and the
+ * forwarders of the mode. Plan (which sources run), build (the pipeline),
+ * wire (sources into it), then the control socket.
+ *
+ * @param options The agent's options (see {@linkcode parseCommandLine}).
+ * @param dependencies Replacements for tests and embedding programs.
+ * @returns The running agent.
+ * @throws {AgentStartError} When no source can run or the mode's forwarder is missing.
+ */
+export async function startAgent(
+  options: AgentOptions,
+  dependencies: AgentDependencies = {},
+): Promise<RunningAgent> {
+  const clock = dependencies.clock ?? systemClock;
+  const startedAt = clock.now();
+  const toWall = (monotonicMs: number) => clock.toWall(monotonicMs);
+  const probe = dependencies.probe ?? systemProbe;
+  const registry = dependencies.registry ?? SOURCES;
+  const libcPath = probe.libcPath();
+  const limit = openFilesLimit();
+  const forwarders = dependencies.forwarders ??
+    createForwarders(options, libcPath, limit, registry);
+  const plan = await planRun(options, probe, registry, libcPath);
+  const pipeline = buildPipeline(
+    options,
+    dependencies,
+    forwarders,
+    registry,
+    { limit, libcPath },
+    clock,
+  );
+  const { tracker, queue, desired, router } = pipeline;
+  const { supervisor, following, companions } = superviseSources(
+    options,
+    dependencies,
+    clock,
+    plan,
+    pipeline,
+  );
   const control = await startControl(options.controlSocket, {
     ports: () =>
       portRows(
@@ -279,7 +360,7 @@ export async function startAgent(
 
   let stopping: Promise<StopReport> | undefined;
   return {
-    plans,
+    plans: plan.plans,
     tracker,
     queue,
     supervisor,
