@@ -39,81 +39,54 @@ function named(
   return jsonRecord(item?.[key]);
 }
 
-/**
- * Reads the grants of a kubeconfig's current context.
- *
- * @param text The kubeconfig (YAML or JSON).
- * @param path Where it is (relative file references resolve against its folder).
- * @throws {TypeError} When it does not parse or lacks a usable current context, cluster or server.
- */
-export function kubeconfigAccess(text: string, path: string): KubeconfigAccess {
+/** Throws the kubeconfig's error: "Cannot read kubeconfig PATH: …". */
+type Fail = (message: string) => never;
+
+/** The decoded kubeconfig, a mapping. */
+function decoded(text: string, fail: Fail): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = load(text);
   } catch (error) {
-    throw new TypeError(
-      `Cannot read kubeconfig ${path}: not YAML: ${
-        (error as Error).message.split("\n")[0]
-      }`,
-    );
+    return fail(`not YAML: ${(error as Error).message.split("\n")[0]}`);
   }
-  const config = jsonRecord(parsed);
-  if (config === undefined) {
-    throw new TypeError(`Cannot read kubeconfig ${path}: not a mapping`);
-  }
-  const contextName = config["current-context"];
-  const context = named(config.contexts, contextName, "context");
-  if (context === undefined) {
-    throw new TypeError(
-      `Cannot read kubeconfig ${path}: current-context ${
-        JSON.stringify(contextName)
-      } is not among its contexts`,
-    );
-  }
-  const cluster = named(config.clusters, context.cluster, "cluster");
+  return jsonRecord(parsed) ?? fail("not a mapping");
+}
+
+/** The server of the current context's cluster, checked: its URL and its text without trailing slashes. */
+function serverOf(
+  cluster: Record<string, unknown> | undefined,
+  clusterName: unknown,
+  fail: Fail,
+): { url: URL; trimmed: string } {
   const server = cluster?.server;
   if (typeof server !== "string") {
-    throw new TypeError(
-      `Cannot read kubeconfig ${path}: cluster ${
-        JSON.stringify(context.cluster)
-      } has no server`,
-    );
+    return fail(`cluster ${JSON.stringify(clusterName)} has no server`);
   }
   let url: URL;
   try {
     url = new URL(server);
   } catch {
-    throw new TypeError(
-      `Cannot read kubeconfig ${path}: server ${
-        JSON.stringify(server)
-      } is not a URL`,
-    );
+    return fail(`server ${JSON.stringify(server)} is not a URL`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new TypeError(
-      `Cannot read kubeconfig ${path}: server ${server} is not http(s)`,
-    );
+    fail(`server ${server} is not http(s)`);
   }
   if (url.search !== "" || url.hash !== "" || url.username !== "") {
-    throw new TypeError(
-      `Cannot read kubeconfig ${path}: server ${server} has a query, fragment or user`,
-    );
+    fail(`server ${server} has a query, fragment or user`);
   }
   const trimmed = server.replace(/\/+$/, "");
   if (!isKubeServerUrl(trimmed)) {
-    throw new TypeError(
-      `Cannot read kubeconfig ${path}: server ${
-        JSON.stringify(server)
-      } is not http(s)://host[:port][/path]`,
+    fail(
+      `server ${JSON.stringify(server)} is not http(s)://host[:port][/path]`,
     );
   }
-  const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  const user = named(config.users, context.user, "user") ?? {};
-  const folder = path.slice(0, path.lastIndexOf("/")) || "/";
-  const fail = (message: string): never => {
-    throw new TypeError(`Cannot read kubeconfig ${path}: ${message}`);
-  };
-  const pem = (
+  return { url, trimmed };
+}
+
+/** Reads PEM material: `<field>-data` (base64) or the file `<field>` names. */
+function pemReader(folder: string, fail: Fail) {
+  return (
     from: Record<string, unknown>,
     field: string,
   ): PemSource | undefined => {
@@ -133,12 +106,23 @@ export function kubeconfigAccess(text: string, path: string): KubeconfigAccess {
     if (typeof file !== "string") return fail(`${field} is not a string`);
     return { file: file.startsWith("/") ? file : `${folder}/${file}` };
   };
+}
+
+/** The user's credentials, checked, as connection fields. */
+function userCredentials(
+  user: Record<string, unknown>,
+  userName: unknown,
+  pem: ReturnType<typeof pemReader>,
+  folder: string,
+  fail: Fail,
+): Omit<KubeConnection, "server" | "ca"> {
+  const who = `user ${JSON.stringify(userName)}`;
   const userText = (field: string): string | undefined => {
     const value = user[field];
     if (value === undefined || value === "") return undefined;
     return typeof value === "string"
       ? value
-      : fail(`user ${JSON.stringify(context.user)}: ${field} is not a string`);
+      : fail(`${who}: ${field} is not a string`);
   };
   const tokenFile = userText("tokenFile");
   const username = userText("username");
@@ -146,19 +130,18 @@ export function kubeconfigAccess(text: string, path: string): KubeconfigAccess {
   const clientCert = pem(user, "client-certificate");
   const clientKey = pem(user, "client-key");
   if ((clientCert === undefined) !== (clientKey === undefined)) {
-    fail(
-      `user ${
-        JSON.stringify(context.user)
-      } has a client certificate or key without the other`,
-    );
+    fail(`${who} has a client certificate or key without the other`);
   }
-  const ca = url.protocol === "https:"
-    ? pem(cluster ?? {}, "certificate-authority")
-    : undefined;
   const token = userText("token");
-  const connection: KubeConnection = {
-    server: trimmed,
-    ...(ca ? { ca } : {}),
+  const credentialed = clientCert || token || tokenFile || username;
+  for (const plugin of ["exec", "auth-provider"]) {
+    if (user[plugin] !== undefined && !credentialed) {
+      fail(
+        `${who} authenticates with ${plugin}, which the agent does not run; give it a client certificate or a token`,
+      );
+    }
+  }
+  return {
     ...(clientCert && clientKey ? { clientCert, clientKey } : {}),
     ...(token ? { token } : {}),
     ...(tokenFile
@@ -172,16 +155,13 @@ export function kubeconfigAccess(text: string, path: string): KubeconfigAccess {
       ? { basicAuth: { username, password } }
       : {}),
   };
-  const credentialed = clientCert || token || tokenFile || username;
-  for (const plugin of ["exec", "auth-provider"]) {
-    if (user[plugin] !== undefined && !credentialed) {
-      fail(
-        `user ${
-          JSON.stringify(context.user)
-        } authenticates with ${plugin}, which the agent does not run; give it a client certificate or a token`,
-      );
-    }
-  }
+}
+
+/** What the cluster asks for that the agent does not honour. */
+function clusterWarnings(
+  cluster: Record<string, unknown> | undefined,
+  url: URL,
+): string[] {
   const warnings: string[] = [];
   if (
     url.protocol === "https:" && cluster?.["insecure-skip-tls-verify"] === true
@@ -195,11 +175,47 @@ export function kubeconfigAccess(text: string, path: string): KubeconfigAccess {
       warnings.push(`cluster ${field} is not honoured`);
     }
   }
+  return warnings;
+}
+
+/**
+ * Reads the grants of a kubeconfig's current context.
+ *
+ * @param text The kubeconfig (YAML or JSON).
+ * @param path Where it is (relative file references resolve against its folder).
+ * @throws {TypeError} When it does not parse or lacks a usable current context, cluster or server.
+ */
+export function kubeconfigAccess(text: string, path: string): KubeconfigAccess {
+  const fail: Fail = (message) => {
+    throw new TypeError(`Cannot read kubeconfig ${path}: ${message}`);
+  };
+  const config = decoded(text, fail);
+  const contextName = config["current-context"];
+  const context = named(config.contexts, contextName, "context") ??
+    fail(
+      `current-context ${
+        JSON.stringify(contextName)
+      } is not among its contexts`,
+    );
+  const cluster = named(config.clusters, context.cluster, "cluster");
+  const { url, trimmed } = serverOf(cluster, context.cluster, fail);
+  const folder = path.slice(0, path.lastIndexOf("/")) || "/";
+  const pem = pemReader(folder, fail);
+  const user = named(config.users, context.user, "user") ?? {};
+  const ca = url.protocol === "https:"
+    ? pem(cluster ?? {}, "certificate-authority")
+    : undefined;
+  const connection: KubeConnection = {
+    server: trimmed,
+    ...(ca ? { ca } : {}),
+    ...userCredentials(user, context.user, pem, folder, fail),
+  };
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
   return {
     server: connection.server,
     hostPort: `${url.hostname}:${port}`,
     files: connectionFiles(connection),
     connection,
-    warnings,
+    warnings: clusterWarnings(cluster, url),
   };
 }
