@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { KubernetesConfig } from "./config.ts";
+import type { KubernetesConfig, ServiceListenAddress } from "./config.ts";
 import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import type { PortEntry } from "../../binding/binding.ts";
@@ -56,6 +56,170 @@ const logger = sourceLogger("kubernetes");
 /** The watch's version is gone from the server's history: relist. */
 class Expired extends Error {}
 
+/** What the list and watch steps share within one watchKubernetes call. */
+interface WatchContext {
+  readonly listenAddress: ServiceListenAddress;
+  readonly pageSize: number;
+  readonly emit: (message: SourceMessageBody) => void;
+  readonly signal: AbortSignal;
+  readonly held: HeldRemoves;
+}
+
+/**
+ * Deletions held back for REMOVE_HOLD_MS, by UID, then sent together; a
+ * snapshot drops them (it has the truth already).
+ */
+class HeldRemoves {
+  readonly #removes = new Map<string, number>();
+  readonly #clock: Clock;
+  readonly #emit: (message: SourceMessageBody) => void;
+  #timer: ReturnType<Clock["setTimeout"]> | undefined;
+
+  constructor(clock: Clock, emit: (message: SourceMessageBody) => void) {
+    this.#clock = clock;
+    this.#emit = emit;
+  }
+
+  /** Holds the removal of `ownerId`, seen now. */
+  hold(ownerId: string): void {
+    this.#removes.set(ownerId, wallClockMs());
+    this.#timer ??= this.#clock.setTimeout(() => this.send(), REMOVE_HOLD_MS);
+  }
+
+  /** Sends every held removal now. */
+  send(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const [ownerId, observedAt] of this.#removes) {
+      this.#emit({ type: "remove", ownerId, observedAt });
+    }
+    this.#removes.clear();
+  }
+
+  /** Forgets the held removals (a snapshot has them). */
+  clear(): void {
+    this.#removes.clear();
+  }
+}
+
+/** A service's entries, its skipped ports logged; undefined when it does not parse (logged). */
+function entriesOf(
+  service: unknown,
+  listenAddress: ServiceListenAddress,
+): PortEntry[] | undefined {
+  try {
+    const ports = serviceEntries(service, listenAddress);
+    for (const reason of ports.skipped) {
+      logger.warn("kubernetes: service {name}: skipped port {reason}", {
+        name: ports.name,
+        reason,
+      });
+    }
+    return ports.entries;
+  } catch (error) {
+    logger.error("kubernetes: {error}", { error: (error as Error).message });
+    return undefined;
+  }
+}
+
+/** Lists every page; sends the snapshot; returns the list's version. */
+async function listServices(
+  api: KubeApi,
+  context: WatchContext,
+): Promise<string> {
+  const { pageSize, signal, emit, held, listenAddress } = context;
+  for (let attempt = 1;; attempt++) {
+    const entries: PortEntry[] = [];
+    let services = 0;
+    let next: string | undefined;
+    try {
+      do {
+        const page = parseListPage(
+          await api.list(SERVICES, {
+            limit: pageSize,
+            ...(next ? { continue: next } : {}),
+          }, signal),
+        );
+        services += page.items.length;
+        for (const service of page.items) {
+          entries.push(...entriesOf(service, listenAddress) ?? []);
+        }
+        next = page.continue;
+        if (next === undefined) {
+          // The snapshot is the truth: held deletions are in it already.
+          held.clear();
+          emit({ type: "snapshot", entries });
+          logger.info(
+            "kubernetes: listed {services} services ({bindings} bindings) from {server}",
+            { services, bindings: entries.length, server: api.server },
+          );
+          return page.resourceVersion;
+        }
+      } while (!signal.aborted);
+      throw signal.reason;
+    } catch (error) {
+      // A continue token outlived the server's history: list again.
+      if (
+        !(error instanceof KubeApiError && error.status === 410) ||
+        attempt >= 3
+      ) {
+        throw error;
+      }
+      logger.info(
+        "kubernetes: the list's continue token expired; listing again",
+      );
+    }
+  }
+}
+
+/** Applies one watch line; returns the version it moves to. */
+function applyWatchLine(
+  line: string,
+  version: string,
+  context: WatchContext,
+): string {
+  let event;
+  try {
+    event = parseWatchEvent(line);
+  } catch (error) {
+    logger.error("kubernetes: {error}", { error: (error as Error).message });
+    return version;
+  }
+  switch (event.kind) {
+    case "bookmark":
+      return event.resourceVersion;
+    case "error":
+      if (event.code === 410) throw new Expired(event.message);
+      throw new KubeApiError("the watch", event.code, event.message);
+    case "change": {
+      const entries = entriesOf(event.object, context.listenAddress);
+      const uid = (event.object as { metadata?: { uid?: unknown } })
+        .metadata?.uid;
+      if (entries !== undefined && typeof uid === "string") {
+        context.emit({
+          type: "upsert",
+          ownerId: uid,
+          entries,
+          observedAt: wallClockMs(),
+        });
+      }
+      return event.resourceVersion ?? version;
+    }
+    case "delete": {
+      const uid = (event.object as { metadata?: { uid?: unknown } })
+        .metadata?.uid;
+      if (typeof uid === "string" && uid !== "") {
+        context.held.hold(uid);
+      } else {
+        logger.error("kubernetes: a deleted service {name} has no uid", {
+          name: serviceName(event.object),
+        });
+      }
+      return event.resourceVersion ?? version;
+    }
+  }
+}
+
 /**
  * Watches services until `signal` aborts.
  *
@@ -70,128 +234,14 @@ export async function watchKubernetes(
   signal: AbortSignal,
   options: WatchKubernetesOptions = {},
 ): Promise<void> {
-  const pageSize = options.pageSize ?? 500;
   const clock = options.clock ?? systemClock;
-  const entriesOf = (service: unknown): PortEntry[] | undefined => {
-    try {
-      const ports = serviceEntries(service, config.listenAddress);
-      for (const reason of ports.skipped) {
-        logger.warn("kubernetes: service {name}: skipped port {reason}", {
-          name: ports.name,
-          reason,
-        });
-      }
-      return ports.entries;
-    } catch (error) {
-      logger.error("kubernetes: {error}", { error: (error as Error).message });
-      return undefined;
-    }
-  };
-
-  /** Lists every page; sends the snapshot; returns the list's version. */
-  const list = async (api: KubeApi): Promise<string> => {
-    for (let attempt = 1;; attempt++) {
-      const entries: PortEntry[] = [];
-      let services = 0;
-      let next: string | undefined;
-      try {
-        do {
-          const page = parseListPage(
-            await api.list(SERVICES, {
-              limit: pageSize,
-              ...(next ? { continue: next } : {}),
-            }, signal),
-          );
-          services += page.items.length;
-          for (const service of page.items) {
-            entries.push(...entriesOf(service) ?? []);
-          }
-          next = page.continue;
-          if (next === undefined) {
-            // The snapshot is the truth: held deletions are in it already.
-            heldRemoves.clear();
-            emit({ type: "snapshot", entries });
-            logger.info(
-              "kubernetes: listed {services} services ({bindings} bindings) from {server}",
-              { services, bindings: entries.length, server: api.server },
-            );
-            return page.resourceVersion;
-          }
-        } while (!signal.aborted);
-        throw signal.reason;
-      } catch (error) {
-        // A continue token outlived the server's history: list again.
-        if (
-          !(error instanceof KubeApiError && error.status === 410) ||
-          attempt >= 3
-        ) {
-          throw error;
-        }
-        logger.info(
-          "kubernetes: the list's continue token expired; listing again",
-        );
-      }
-    }
-  };
-
-  /** Applies one watch line; returns the version it moves to. */
-  const apply = (line: string, version: string): string => {
-    let event;
-    try {
-      event = parseWatchEvent(line);
-    } catch (error) {
-      logger.error("kubernetes: {error}", { error: (error as Error).message });
-      return version;
-    }
-    switch (event.kind) {
-      case "bookmark":
-        return event.resourceVersion;
-      case "error":
-        if (event.code === 410) throw new Expired(event.message);
-        throw new KubeApiError("the watch", event.code, event.message);
-      case "change": {
-        const entries = entriesOf(event.object);
-        const uid = (event.object as { metadata?: { uid?: unknown } })
-          .metadata?.uid;
-        if (entries !== undefined && typeof uid === "string") {
-          emit({
-            type: "upsert",
-            ownerId: uid,
-            entries,
-            observedAt: wallClockMs(),
-          });
-        }
-        return event.resourceVersion ?? version;
-      }
-      case "delete": {
-        const uid = (event.object as { metadata?: { uid?: unknown } })
-          .metadata?.uid;
-        if (typeof uid === "string" && uid !== "") {
-          holdRemove(uid);
-        } else {
-          logger.error("kubernetes: a deleted service {name} has no uid", {
-            name: serviceName(event.object),
-          });
-        }
-        return event.resourceVersion ?? version;
-      }
-    }
-  };
-
-  // Deletions held back (see REMOVE_HOLD_MS), by UID.
-  const heldRemoves = new Map<string, number>();
-  let holdTimer: ReturnType<Clock["setTimeout"]> | undefined;
-  const sendHeldRemoves = () => {
-    if (holdTimer !== undefined) clock.clearTimeout(holdTimer);
-    holdTimer = undefined;
-    for (const [ownerId, observedAt] of heldRemoves) {
-      emit({ type: "remove", ownerId, observedAt });
-    }
-    heldRemoves.clear();
-  };
-  const holdRemove = (ownerId: string) => {
-    heldRemoves.set(ownerId, wallClockMs());
-    holdTimer ??= clock.setTimeout(sendHeldRemoves, REMOVE_HOLD_MS);
+  const held = new HeldRemoves(clock, emit);
+  const context: WatchContext = {
+    listenAddress: config.listenAddress,
+    pageSize: options.pageSize ?? 500,
+    emit,
+    signal,
+    held,
   };
   // Where the next watch starts; undefined: list first.
   let resourceVersion: string | undefined;
@@ -204,7 +254,7 @@ export async function watchKubernetes(
       try {
         while (!signal.aborted) {
           if (resourceVersion === undefined) {
-            resourceVersion = await list(api);
+            resourceVersion = await listServices(api, context);
             connected();
           }
           const startedAt = clock.now();
@@ -228,7 +278,7 @@ export async function watchKubernetes(
           let changes = 0;
           try {
             for await (const line of lines) {
-              resourceVersion = apply(line, resourceVersion);
+              resourceVersion = applyWatchLine(line, resourceVersion, context);
               changes++;
             }
           } catch (error) {
@@ -257,7 +307,7 @@ export async function watchKubernetes(
           await sleep(clock, delayMs, signal).catch(() => {});
         }
       } finally {
-        sendHeldRemoves();
+        held.send();
         api.close();
       }
     },
