@@ -133,6 +133,57 @@ function networkIps(networks: unknown): string[] {
 }
 
 /**
+ * The entries of NetworkSettings.Ports (`"80/tcp": [{HostIp, HostPort}]`),
+ * with a reason for each key or binding that cannot be used.
+ */
+function publishedEntries(
+  ports: Record<string, unknown> | null | undefined,
+  owner: { ownerId: string; name: string; containerIps: string[] },
+): { entries: PortEntry[]; skipped: string[] } {
+  const entries: PortEntry[] = [];
+  const skipped: string[] = [];
+  for (const [spec, list] of Object.entries(ports ?? {})) {
+    if (list === null || (Array.isArray(list) && list.length === 0)) continue;
+    const match = /^(\d{1,5})\/([a-z]+)$/.exec(spec);
+    if (!match || !Array.isArray(list)) {
+      skipped.push(
+        `${spec.slice(0, 40)}: not "<port>/<protocol>" with a list of bindings`,
+      );
+      continue;
+    }
+    const containerPort = Number(match[1]);
+    for (const item of list) {
+      try {
+        const { HostIp, HostPort } = (item ?? {}) as Record<string, unknown>;
+        const hostPort =
+          typeof HostPort === "string" && /^\d{1,5}$/.test(HostPort)
+            ? Number(HostPort)
+            : NaN;
+        if (containerPort < 1 || containerPort > 65535) {
+          throw new RangeError(
+            `container port ${containerPort} is out of range`,
+          );
+        }
+        entries.push({
+          ownerId: owner.ownerId,
+          binding: makeBinding(
+            match[2]!,
+            typeof HostIp === "string" ? HostIp : "",
+            hostPort,
+          ),
+          containerPort,
+          containerIps: owner.containerIps,
+          name: owner.name,
+        });
+      } catch (error) {
+        skipped.push(`${spec}: ${(error as Error).message}`);
+      }
+    }
+  }
+  return { entries, skipped };
+}
+
+/**
  * Reads a container's published ports from its inspect object:
  * `NetworkSettings.Ports` (`{"80/tcp":[{"HostIp","HostPort"}],"443/tcp":null}`),
  * its network addresses and name. Entries with null or empty bindings are
@@ -192,51 +243,10 @@ export function parseDockerInspect(raw: unknown): InspectedContainer {
       certain: [],
     };
   }
-  const containerIps = networkIps(networks);
-  const entries: PortEntry[] = [];
-  const skipped: string[] = [];
-  for (
-    const [spec, list] of Object.entries(
-      (ports ?? {}) as Record<string, unknown>,
-    )
-  ) {
-    if (list === null || (Array.isArray(list) && list.length === 0)) continue;
-    const match = /^(\d{1,5})\/([a-z]+)$/.exec(spec);
-    if (!match || !Array.isArray(list)) {
-      skipped.push(
-        `${spec.slice(0, 40)}: not "<port>/<protocol>" with a list of bindings`,
-      );
-      continue;
-    }
-    const containerPort = Number(match[1]);
-    for (const item of list) {
-      try {
-        const { HostIp, HostPort } = (item ?? {}) as Record<string, unknown>;
-        const hostPort =
-          typeof HostPort === "string" && /^\d{1,5}$/.test(HostPort)
-            ? Number(HostPort)
-            : NaN;
-        if (containerPort < 1 || containerPort > 65535) {
-          throw new RangeError(
-            `container port ${containerPort} is out of range`,
-          );
-        }
-        entries.push({
-          ownerId: id,
-          binding: makeBinding(
-            match[2]!,
-            typeof HostIp === "string" ? HostIp : "",
-            hostPort,
-          ),
-          containerPort,
-          containerIps,
-          name,
-        });
-      } catch (error) {
-        skipped.push(`${spec}: ${(error as Error).message}`);
-      }
-    }
-  }
+  const { entries, skipped } = publishedEntries(
+    ports as Record<string, unknown> | null | undefined,
+    { ownerId: id, name, containerIps: networkIps(networks) },
+  );
   return {
     id,
     name,
