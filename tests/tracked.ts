@@ -15,6 +15,8 @@ export interface TrackedHolder {
   readonly ownerId?: string;
   /** The container port, where the holder has one. */
   readonly containerPort?: number;
+  /** The container's addresses, where the holder knows them. */
+  readonly containerIps?: readonly string[];
   /** The holder's name for the port. */
   readonly name?: string;
 }
@@ -30,7 +32,13 @@ export function tracked(
   holder: TrackedHolder = {},
 ): TrackedBinding {
   const binding = makeBinding(protocol, hostIp, hostPort);
-  const { source = "docker", ownerId = "c1", containerPort, name } = holder;
+  const {
+    source = "docker",
+    ownerId = "c1",
+    containerPort,
+    containerIps,
+    name,
+  } = holder;
   return {
     key: bindingKey(binding),
     binding,
@@ -40,6 +48,9 @@ export function tracked(
         ownerId,
         binding,
         ...containerPort === undefined ? {} : { containerPort },
+        ...containerIps === undefined
+          ? {}
+          : { containerIps: [...containerIps] },
         ...name === undefined ? {} : { name },
       },
     }],

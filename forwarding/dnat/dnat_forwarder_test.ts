@@ -1,32 +1,22 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { canCreateNamespaces, createTestNamespace } from "../../tests/netns.ts";
 import { commandSucceeds, ignoreUnless } from "../../tests/requirements.ts";
-import { bindingKey, makeBinding } from "../../binding/binding.ts";
+import { tracked } from "../../tests/tracked.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { DNAT_CHAIN, dnatRuleArgs, dnatTarget } from "./dnat_rules.ts";
 import { DnatForwarder } from "./dnat_forwarder.ts";
 
-function held(
+const held = (
   source: string,
   hostIp: string,
   ips?: string[],
   containerPort?: number,
-): TrackedBinding {
-  const binding = makeBinding("tcp", hostIp, 18080);
-  return {
-    key: bindingKey(binding),
-    binding,
-    holders: [{
-      source,
-      entry: {
-        ownerId: "c1",
-        binding,
-        ...(ips ? { containerIps: ips } : {}),
-        ...(containerPort ? { containerPort } : {}),
-      },
-    }],
-  };
-}
+): TrackedBinding =>
+  tracked("tcp", hostIp, 18080, {
+    source,
+    ...ips ? { containerIps: ips } : {},
+    ...containerPort ? { containerPort } : {},
+  });
 
 Deno.test("dnatTarget() picks loopback engine bindings with an IPv4 container address", () => {
   assertEquals(
