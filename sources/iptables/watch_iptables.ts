@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ScanPacing } from "../scan_pacing.ts";
 import type { IptablesConfig } from "./config.ts";
 import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
@@ -195,12 +196,10 @@ export async function watchIptables(
   }
 
   let lastSignature: string | undefined;
-  let lastScanAt = -Infinity;
-  // How long the last scan took: under steady churn (a 1,000-port `docker
-  // run` changes rules for half a minute) scans would run back to back; a
-  // scan never starts sooner than twice its predecessor's time after it
-  // began, so the source uses at most half a core however large the table.
-  let lastScanMs = 0;
+  // Under steady churn (a 1,000-port `docker run` changes rules for half a
+  // minute) scans would run back to back: they are paced
+  // (sources/scan_pacing.ts).
+  const pacing = new ScanPacing(clock);
   let failures = 0;
   let state: "connected" | "waiting" | "reconnecting" | undefined;
   let timer: ReturnType<Clock["setTimeout"]> | undefined;
@@ -209,7 +208,7 @@ export async function watchIptables(
       if (!dirty) {
         // Sleep until a change, the poll timer or the safety net.
         const next = notified ? config.resyncIntervalMs : config.pollIntervalMs;
-        const wait = Math.max(0, lastScanAt + next - clock.now());
+        const wait = Math.max(0, pacing.lastStartedAt + next - clock.now());
         await new Promise<void>((resolve) => {
           wake = resolve;
           timer = clock.setTimeout(requestScan, wait);
@@ -218,16 +217,16 @@ export async function watchIptables(
         if (timer !== undefined) clock.clearTimeout(timer);
         if (signal.aborted) break;
       }
-      const spacing = lastScanAt + 2 * lastScanMs - clock.now();
+      const spacing = pacing.delayMs();
       if (spacing > 0) {
         await sleep(clock, spacing, signal).catch(() => {});
         if (signal.aborted) break;
       }
       dirty = false;
-      lastScanAt = clock.now();
+      pacing.started();
       try {
         const entries = await scan();
-        lastScanMs = clock.now() - lastScanAt;
+        pacing.ended();
         const current = signature(entries);
         if (current !== lastSignature) {
           emit({ type: "snapshot", entries });

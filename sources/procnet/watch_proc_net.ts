@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ScanPacing } from "../scan_pacing.ts";
 import {
   PROC_NET_ROOT,
   PROCNET_CONFIRM_MS,
@@ -134,9 +135,6 @@ export function scanSockDiag(
   return { entries, tablesRead: DIAG_QUERIES.length, problems: [] };
 }
 
-/** A scan starts at least this many times its predecessor's duration after it. */
-const SCAN_SPACING = 4;
-
 function sameKeys(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   return a.size === b.size && [...a].every((key) => b.has(key));
 }
@@ -242,16 +240,13 @@ async function scanUntilAborted(
   let published: Set<string> | undefined;
   let lastStatus = "";
   let lastProblems = "";
-  // Under churn (a 1,000-port container restarting) every scan finds a new
-  // socket and wants its confirmation 25 ms later, and kernel events keep
-  // coming: a scan never starts sooner than SCAN_SPACING times its
-  // predecessor's duration after it began, so the source takes at most a
-  // quarter of a core however many sockets there are.
-  let lastScanAt = -Infinity;
-  let lastScanMs = 0;
+  // Under churn every scan finds a new socket and wants its confirmation
+  // 25 ms later, and kernel events keep coming: scans are paced
+  // (sources/scan_pacing.ts).
+  const pacing = new ScanPacing(clock);
   try {
     while (!signal.aborted) {
-      const spacing = lastScanAt + SCAN_SPACING * lastScanMs - clock.now();
+      const spacing = pacing.delayMs();
       if (spacing > 0) {
         try {
           await sleep(clock, spacing, signal);
@@ -259,10 +254,9 @@ async function scanUntilAborted(
           return;
         }
       }
-      lastScanAt = clock.now();
+      pacing.started();
       const scan = await scanOnce();
-      const now = clock.now();
-      lastScanMs = now - lastScanAt;
+      const now = pacing.ended();
       const problems = scan.problems.join("; ");
       if (problems !== lastProblems && problems !== "") {
         logger.warn("procnet: {problems}", { problems });
