@@ -1,7 +1,7 @@
 import { assertEquals } from "../tests/assert.ts";
 import { FakeClock } from "../support/clock.ts";
-import { makeBinding } from "../binding/binding.ts";
-import { PortTracker } from "../tracker/port_tracker.ts";
+import { type Binding, makeBinding } from "../binding/binding.ts";
+import { PortTracker, type TrackerUpdate } from "../tracker/port_tracker.ts";
 import { DiffRouter } from "./diff_router.ts";
 
 /** A router over two forwarders that records every call; udp goes to "b" only. */
@@ -15,23 +15,28 @@ function recordedRouter(clock = new FakeClock()) {
     unwant: (forwarder, key) => calls.push(`unwant ${forwarder} ${key}`),
     clock,
   });
-  return { calls, router, clock };
+  const tracker = new PortTracker();
+  /** One tracker update, routed. */
+  const feed = (change: TrackerUpdate) => router.apply(tracker.apply(change));
+  /** `ownerId` of `source` holds `binding`. */
+  const hold = (source: string, ownerId: string, binding: Binding) =>
+    feed({ type: "upsert", source, ownerId, entries: [{ ownerId, binding }] });
+  return { calls, router, clock, feed, hold };
 }
 
 const tcp80 = makeBinding("tcp", "0.0.0.0", 80);
 const udp53 = makeBinding("udp", "0.0.0.0", 53);
 
 Deno.test("DiffRouter: an added binding is wanted by its route's forwarders and unwanted by the others", () => {
-  const { calls, router } = recordedRouter();
-  const tracker = new PortTracker();
-  router.apply(tracker.apply({
+  const { calls, feed } = recordedRouter();
+  feed({
     type: "snapshot",
     source: "s",
     entries: [{ ownerId: "o1", binding: tcp80 }, {
       ownerId: "o1",
       binding: udp53,
     }],
-  }));
+  });
   assertEquals(calls.sort(), [
     "unwant a udp/0.0.0.0:53",
     "want a tcp/0.0.0.0:80",
@@ -40,53 +45,31 @@ Deno.test("DiffRouter: an added binding is wanted by its route's forwarders and 
   ]);
 });
 
-Deno.test("DiffRouter: a changed binding is wanted again; a removed one unwanted by every lane", () => {
-  const { calls, router } = recordedRouter();
-  const tracker = new PortTracker();
-  router.apply(tracker.apply({
-    type: "upsert",
-    source: "s",
-    ownerId: "o1",
-    entries: [{ ownerId: "o1", binding: tcp80 }],
-  }));
+Deno.test("DiffRouter: a changed binding is wanted again; a removed one unwanted by every forwarder", () => {
+  const { calls, feed, hold } = recordedRouter();
+  hold("s", "o1", tcp80);
   calls.length = 0;
   // A second holder changes the binding without adding it.
-  router.apply(tracker.apply({
-    type: "upsert",
-    source: "t",
-    ownerId: "o2",
-    entries: [{ ownerId: "o2", binding: tcp80 }],
-  }));
+  hold("t", "o2", tcp80);
   assertEquals(calls, ["want a tcp/0.0.0.0:80", "want b tcp/0.0.0.0:80"]);
   calls.length = 0;
-  router.apply(tracker.apply({ type: "remove", source: "s", ownerId: "o1" }));
+  feed({ type: "remove", source: "s", ownerId: "o1" });
   assertEquals(calls, ["want a tcp/0.0.0.0:80", "want b tcp/0.0.0.0:80"]);
   calls.length = 0;
-  router.apply(tracker.apply({ type: "remove", source: "t", ownerId: "o2" }));
+  feed({ type: "remove", source: "t", ownerId: "o2" });
   assertEquals(calls, ["unwant a tcp/0.0.0.0:80", "unwant b tcp/0.0.0.0:80"]);
 });
 
 Deno.test("DiffRouter: appearedAt holds when each live binding appeared, on the clock given", async () => {
-  const { router, clock } = recordedRouter();
-  const tracker = new PortTracker();
+  const { router, clock, feed, hold } = recordedRouter();
   await clock.advance(1000);
-  router.apply(tracker.apply({
-    type: "upsert",
-    source: "s",
-    ownerId: "o1",
-    entries: [{ ownerId: "o1", binding: tcp80 }],
-  }));
+  hold("s", "o1", tcp80);
   await clock.advance(500);
-  router.apply(tracker.apply({
-    type: "upsert",
-    source: "s",
-    ownerId: "o2",
-    entries: [{ ownerId: "o2", binding: udp53 }],
-  }));
+  hold("s", "o2", udp53);
   assertEquals([...router.appearedAt], [
     ["tcp/0.0.0.0:80", 1000],
     ["udp/0.0.0.0:53", 1500],
   ]);
-  router.apply(tracker.apply({ type: "remove", source: "s", ownerId: "o1" }));
+  feed({ type: "remove", source: "s", ownerId: "o1" });
   assertEquals([...router.appearedAt.keys()], ["udp/0.0.0.0:53"]);
 });
