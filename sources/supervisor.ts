@@ -345,7 +345,10 @@ export class SourceSupervisor {
         break;
       default:
         slot.status.lastEventAt = this.#clock.now();
-        if (message.type !== "snapshot" && message.stages !== undefined) {
+        if (
+          this.#options.stampStages && message.type !== "snapshot" &&
+          message.stages !== undefined
+        ) {
           message = {
             ...message,
             stages: {
