@@ -47,25 +47,11 @@ export async function keepConnected(
   options: KeepConnectedOptions = {},
 ): Promise<void> {
   const clock = options.clock ?? systemClock;
-  let everConnected = false;
-  let lastStatus = "";
+  const report = statusReporter(emit);
   let attempt = 0;
-  const status = (state: SourceState, reason?: string) => {
-    const key = `${state}:${reason ?? ""}`;
-    if (key === lastStatus) return;
-    lastStatus = key;
-    emit(
-      reason === undefined
-        ? { type: "status", state }
-        : { type: "status", state, reason },
-    );
-  };
   const connected = () => {
-    status("connected");
     attempt = 0;
-    const first = !everConnected;
-    everConnected = true;
-    return first;
+    return report.connected();
   };
   while (!signal.aborted) {
     try {
@@ -73,10 +59,7 @@ export async function keepConnected(
       throw new Error("the connection ended");
     } catch (error) {
       if (signal.aborted) return;
-      status(
-        everConnected ? "reconnecting" : "waiting",
-        `${target}: ${(error as Error).message}`,
-      );
+      report.failed(`${target}: ${(error as Error).message}`);
       await sleep(
         clock,
         backoffDelay(attempt++, {
@@ -87,4 +70,51 @@ export async function keepConnected(
       ).catch(() => {});
     }
   }
+}
+
+/** The states a source reports, each once per change (see statusReporter). */
+export interface StatusReporter {
+  /**
+   * The source reads its engine (or what it scans) now.
+   *
+   * @param reason How, when worth saying (what wakes a scan).
+   * @returns Whether this is the first time ever.
+   */
+  connected(reason?: string): boolean;
+  /** It cannot: "waiting" before the first connection, then "reconnecting". */
+  failed(reason: string): void;
+}
+
+/**
+ * The connected / waiting / reconnecting states every source shares: a
+ * status message only when the state or its reason changes.
+ *
+ * @param emit Receives the status messages.
+ */
+export function statusReporter(
+  emit: (message: SourceMessageBody) => void,
+): StatusReporter {
+  let everConnected = false;
+  let last = "";
+  const status = (state: SourceState, reason?: string) => {
+    const key = `${state}:${reason ?? ""}`;
+    if (key === last) return;
+    last = key;
+    emit(
+      reason === undefined
+        ? { type: "status", state }
+        : { type: "status", state, reason },
+    );
+  };
+  return {
+    connected(reason) {
+      status("connected", reason);
+      const first = !everConnected;
+      everConnected = true;
+      return first;
+    },
+    failed(reason) {
+      status(everConnected ? "reconnecting" : "waiting", reason);
+    },
+  };
 }

@@ -6,9 +6,13 @@
  *
  * @module
  */
-import { ScanPacing } from "../scan_pacing.ts";
+import {
+  pollingTrigger,
+  rescanUntilAborted,
+  type ScanTrigger,
+} from "../rescan_loop.ts";
+import { changeTrigger } from "../change_trigger.ts";
 import type { IptablesConfig } from "./config.ts";
-import { backoffDelay } from "../../support/backoff.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import { bindingKey, type PortEntry } from "../../binding/binding.ts";
 import { type CommandResult, runCommand } from "../../support/run_command.ts";
@@ -84,8 +88,6 @@ export async function watchIptables(
 ): Promise<void> {
   const clock = options.clock ?? systemClock;
   const run = options.run ?? runCommand;
-  const debounceMs = options.debounceMs ?? 10;
-  const maxDelayMs = options.maxDelayMs ?? 50;
   const loggedSkips = new Set<string>();
   const ip6Failures = new Set<string>();
 
@@ -135,130 +137,61 @@ export async function watchIptables(
     return [...v4, ...v6];
   };
 
-  // One scan at a time; requests during a scan coalesce into one more.
-  let dirty = true;
-  let wake: (() => void) | undefined;
-  const requestScan = () => {
-    dirty = true;
-    wake?.();
-  };
-  const onAbort = () => wake?.();
-  signal.addEventListener("abort", onAbort, { once: true });
-
-  // Change notifications, debounced: a burst of rule changes is one scan.
-  let notified = false;
-  let burstStart: number | undefined;
-  let debounceTimer: ReturnType<Clock["setTimeout"]> | undefined;
-  const onChange = () => {
-    const now = clock.now();
-    burstStart ??= now;
-    if (debounceTimer !== undefined) clock.clearTimeout(debounceTimer);
-    const wait = Math.max(
-      0,
-      Math.min(debounceMs, burstStart + maxDelayMs - now),
-    );
-    debounceTimer = clock.setTimeout(() => {
-      debounceTimer = undefined;
-      burstStart = undefined;
-      requestScan();
-    }, wait);
-  };
-  let subscription: Promise<void> | undefined;
-  const subscribe = options.subscribe ?? await defaultSubscription(config, run);
-  if (typeof subscribe === "string") {
-    logger.info("iptables: {why}; polling every {ms} ms", {
-      why: subscribe,
-      ms: config.pollIntervalMs,
-    });
-  } else {
-    try {
-      const listen = subscribe();
-      notified = true;
-      logger.info(
-        "iptables: rescanning on nf_tables change notifications (safety-net resync every {ms} ms)",
-        { ms: config.resyncIntervalMs },
-      );
-      subscription = listen(onChange, signal).catch((error) => {
-        if (signal.aborted) return;
-        notified = false;
-        logger.warn(
-          "iptables: change notifications stopped ({error}); polling every {ms} ms",
-          { error: (error as Error).message, ms: config.pollIntervalMs },
-        );
-        requestScan();
-      });
-    } catch (error) {
-      logger.info(
-        "iptables: no nf_tables change notifications ({error}); polling every {ms} ms",
-        { error: (error as Error).message, ms: config.pollIntervalMs },
-      );
-    }
-  }
-
   let lastSignature: string | undefined;
-  // Under steady churn (a 1,000-port `docker run` changes rules for half a
-  // minute) scans would run back to back: they are paced
-  // (sources/scan_pacing.ts).
-  const pacing = new ScanPacing(clock);
-  let failures = 0;
-  let state: "connected" | "waiting" | "reconnecting" | undefined;
-  let timer: ReturnType<Clock["setTimeout"]> | undefined;
+  const trigger = await chooseTrigger(config, options, clock, signal, run);
+  await rescanUntilAborted({
+    logger,
+    name: "iptables",
+    clock,
+    signal,
+    emit,
+    trigger,
+    eventsName: "nf_tables change notifications",
+    pollMs: config.pollIntervalMs,
+    resyncMs: config.resyncIntervalMs,
+    scan,
+    publish(entries) {
+      // A failing scan says nothing about rules: the last snapshot stays.
+      const current = signature(entries);
+      if (current !== lastSignature) {
+        emit({ type: "snapshot", entries });
+        lastSignature = current;
+      }
+      return undefined;
+    },
+  });
+}
+
+/**
+ * What wakes the scans: nf_tables change notifications (debounced) where
+ * they can be had, else a poll timer, with the reason.
+ */
+async function chooseTrigger(
+  config: IptablesConfig,
+  options: WatchIptablesOptions,
+  clock: Clock,
+  signal: AbortSignal,
+  run: RunSave,
+): Promise<ScanTrigger> {
+  const polling = (why: string) =>
+    pollingTrigger(
+      clock,
+      signal,
+      `polling every ${config.pollIntervalMs} ms: ${why}`,
+    );
+  const subscribe = options.subscribe ?? await defaultSubscription(config, run);
+  if (typeof subscribe === "string") return polling(subscribe);
   try {
-    while (!signal.aborted) {
-      if (!dirty) {
-        // Sleep until a change, the poll timer or the safety net.
-        const next = notified ? config.resyncIntervalMs : config.pollIntervalMs;
-        const wait = Math.max(0, pacing.lastStartedAt + next - clock.now());
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          timer = clock.setTimeout(requestScan, wait);
-        });
-        wake = undefined;
-        if (timer !== undefined) clock.clearTimeout(timer);
-        if (signal.aborted) break;
-      }
-      const spacing = pacing.delayMs();
-      if (spacing > 0) {
-        await sleep(clock, spacing, signal).catch(() => {});
-        if (signal.aborted) break;
-      }
-      dirty = false;
-      pacing.started();
-      try {
-        const entries = await scan();
-        pacing.ended();
-        const current = signature(entries);
-        if (current !== lastSignature) {
-          emit({ type: "snapshot", entries });
-          lastSignature = current;
-        }
-        failures = 0;
-        if (state !== "connected") {
-          state = "connected";
-          emit({ type: "status", state });
-        }
-      } catch (error) {
-        if (signal.aborted) break;
-        // The last snapshot stays: a failing scan says nothing about rules.
-        const next = state === undefined || state === "waiting"
-          ? "waiting"
-          : "reconnecting";
-        if (next !== state) {
-          state = next;
-          emit({ type: "status", state, reason: (error as Error).message });
-        }
-        await sleep(
-          clock,
-          backoffDelay(failures++, { initialMs: 250, maxMs: 10_000 }),
-          signal,
-        ).catch(() => {});
-        dirty = true;
-      }
-    }
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-    if (debounceTimer !== undefined) clock.clearTimeout(debounceTimer);
-    await subscription;
+    return changeTrigger(subscribe(), clock, signal, {
+      description:
+        `rescanning on nf_tables change notifications (safety-net resync every ${config.resyncIntervalMs} ms)`,
+      debounceMs: options.debounceMs ?? 10,
+      maxDelayMs: options.maxDelayMs ?? 50,
+    });
+  } catch (error) {
+    return polling(
+      `no nf_tables change notifications (${(error as Error).message})`,
+    );
   }
 }
 

@@ -84,7 +84,12 @@ Deno.test("watchIptables() rescans once per burst of change notifications", asyn
   });
   await w.clock.advance(0);
   assertEquals(w.snapshots(), [["tcp/0.0.0.0:8080", "tcp/:::8443"]]);
-  assertEquals(w.messages[1], { type: "status", state: "connected" });
+  assertEquals(w.messages[0], {
+    type: "status",
+    state: "connected",
+    reason:
+      "rescanning on nf_tables change notifications (safety-net resync every 30000 ms)",
+  });
 
   tables.v4 = [rule(8080), rule(9090)];
   for (let i = 0; i < 5; i++) notify(); // NEWRULE, NEWGEN, …
@@ -131,7 +136,12 @@ Deno.test("watchIptables() polls without notifications and waits out the xtables
   await w.clock.advance(200);
   assertEquals(w.snapshots(), [["tcp/0.0.0.0:8080"]]);
   assertEquals(w.messages.filter((m) => m.type === "status"), [
-    { type: "status", state: "connected" },
+    {
+      type: "status",
+      state: "connected",
+      reason:
+        "polling every 1000 ms: iptables backend is not nf_tables (legacy)",
+    },
   ], "a held lock is not an error");
   tables.v4 = [rule(8080), rule(9090)];
   await w.clock.advance(1000);
@@ -184,7 +194,11 @@ Deno.test("watchIptables() keeps the last snapshot while scans fail, then recove
   });
   assertEquals(w.snapshots().length, 1, "no empty snapshot on failure");
   await w.clock.advance(5_000);
-  assertEquals(w.messages.at(-1), { type: "status", state: "connected" });
+  assertEquals(w.messages.at(-1), {
+    type: "status",
+    state: "connected",
+    reason: "polling every 1000 ms: polling for this test",
+  });
   assertEquals(w.snapshots().length, 1, "the same rules: nothing new to send");
   w.controller.abort();
   await w.clock.advance(0);

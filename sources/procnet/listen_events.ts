@@ -1,11 +1,12 @@
 /**
  * What wakes the /proc/net source's scan: the kernel's tracepoints when
  * they can be had (a listening TCP socket appeared or closed; a bind
- * succeeded, for UDP), else a timer. See docs/protocols.md, "/proc/net".
+ * succeeded, for UDP); polling is sources/rescan_loop.ts. See docs/protocols.md, "/proc/net".
  *
  * @module
  */
 import { type Clock, sleep } from "../../support/clock.ts";
+import type { ScanTrigger } from "../rescan_loop.ts";
 import { KernelWait } from "../../support/kernel_wait.ts";
 import type { Libc } from "../../support/libc.ts";
 import {
@@ -38,46 +39,6 @@ export const BIND_TRACEPOINT = {
   name: "syscalls/sys_exit_bind",
   filter: "ret == 0",
 } as const;
-
-/** What ended one wait for the next scan. */
-export type WakeReason = "event" | "timeout" | "stopped";
-
-/** Tells the watcher when to scan. */
-export interface ScanTrigger {
-  /** For `status` and the start log: what wakes the scan. */
-  readonly description: string;
-  /** Whether kernel events wake it (else the caller's timeout paces it). */
-  readonly events: boolean;
-  /**
-   * Waits for a kernel event, `timeoutMs`, or the stop.
-   *
-   * @throws {Error} When the kernel events fail (the caller falls back).
-   */
-  next(timeoutMs: number): Promise<WakeReason>;
-  /** Releases what it holds; call once no `next` is pending. */
-  close(): void;
-}
-
-/** A trigger that only waits for its timeout: polling. */
-export function pollingTrigger(
-  clock: Clock,
-  signal: AbortSignal,
-  description: string,
-): ScanTrigger {
-  return {
-    description,
-    events: false,
-    async next(timeoutMs) {
-      try {
-        await sleep(clock, timeoutMs, signal);
-        return "timeout";
-      } catch {
-        return "stopped";
-      }
-    },
-    close() {},
-  };
-}
 
 /** Options of {@linkcode tracepointTrigger}. */
 export interface TracepointTriggerOptions {

@@ -6,7 +6,11 @@
  *
  * @module
  */
-import { ScanPacing } from "../scan_pacing.ts";
+import {
+  pollingTrigger,
+  rescanUntilAborted,
+  type ScanTrigger,
+} from "../rescan_loop.ts";
 import {
   PROC_NET_ROOT,
   PROCNET_CONFIRM_MS,
@@ -14,7 +18,7 @@ import {
   PROCNET_SETTLE_MS,
   type ProcNetConfig,
 } from "./config.ts";
-import { type Clock, sleep, systemClock } from "../../support/clock.ts";
+import { type Clock, systemClock } from "../../support/clock.ts";
 import { Libc } from "../../support/libc.ts";
 import {
   bindingKey,
@@ -23,11 +27,7 @@ import {
 } from "../../binding/binding.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { confirmScan, type Sightings } from "./confirm_ports.ts";
-import {
-  pollingTrigger,
-  type ScanTrigger,
-  tracepointTrigger,
-} from "./listen_events.ts";
+import { tracepointTrigger } from "./listen_events.ts";
 import {
   isPublishing,
   parseProcNet,
@@ -216,101 +216,70 @@ export async function watchProcNet(
   };
   const trigger = options.trigger ??
     chooseTrigger(config, libc, real, clock, signal);
+  let lastProblems = "";
+  const scanOrThrow = async () => {
+    const result = await scan();
+    const problems = result.problems.join("; ");
+    if (result.tablesRead === 0) {
+      throw new Error(
+        `Cannot read ${config.root}: ${
+          problems || "none of its tables is there"
+        }`,
+      );
+    }
+    if (problems !== lastProblems && problems !== "") {
+      logger.warn("procnet: {problems}", { problems });
+    }
+    lastProblems = problems;
+    return result;
+  };
   try {
-    await scanUntilAborted(config, emit, signal, scan, clock, trigger);
+    await rescanUntilAborted({
+      logger,
+      name: "procnet",
+      clock,
+      signal,
+      emit,
+      trigger,
+      eventsName: "kernel events",
+      pollMs: config.intervalMs,
+      resyncMs: config.rescanMs ?? PROCNET_RESCAN_MS,
+      scan: scanOrThrow,
+      publish: confirmedPublisher(config, emit),
+    });
   } finally {
     diag?.close();
     libc?.close();
   }
 }
 
-async function scanUntilAborted(
+/** Publishes what stayed for `confirmMs` (sources/procnet/confirm_ports.ts). */
+function confirmedPublisher(
   config: ProcNetConfig,
   emit: (message: SourceMessageBody) => void,
-  signal: AbortSignal,
-  scanOnce: () => Promise<ProcNetScan>,
-  clock: Clock,
-  initialTrigger: ScanTrigger,
-): Promise<void> {
+): (scan: ProcNetScan, endedAt: number) => number | undefined {
   const logger = sourceLogger("procnet");
   const confirmMs = config.confirmMs ?? PROCNET_CONFIRM_MS;
-  let trigger = initialTrigger;
-  logger.info("procnet: {how}", { how: trigger.description });
   let sightings: Sightings = new Map();
   let published: Set<string> | undefined;
-  let lastStatus = "";
-  let lastProblems = "";
-  // Under churn every scan finds a new socket and wants its confirmation
-  // 25 ms later, and kernel events keep coming: scans are paced
-  // (sources/scan_pacing.ts).
-  const pacing = new ScanPacing(clock);
-  try {
-    while (!signal.aborted) {
-      const spacing = pacing.delayMs();
-      if (spacing > 0) {
-        try {
-          await sleep(clock, spacing, signal);
-        } catch {
-          return;
-        }
-      }
-      pacing.started();
-      const scan = await scanOnce();
-      const now = pacing.ended();
-      const problems = scan.problems.join("; ");
-      if (problems !== lastProblems && problems !== "") {
-        logger.warn("procnet: {problems}", { problems });
-      }
-      lastProblems = problems;
-      const status: SourceMessageBody = scan.tablesRead > 0
-        ? { type: "status", state: "connected", reason: trigger.description }
-        : {
-          type: "status",
-          state: "waiting",
-          reason: `cannot read ${config.root}: ${problems}`,
-        };
-      if (JSON.stringify(status) !== lastStatus) {
-        lastStatus = JSON.stringify(status);
-        emit(status);
-      }
-      const result = confirmScan(
-        sightings,
-        scan.entries.keys(),
-        now,
-        confirmMs,
-      );
-      sightings = result.sightings;
-      if (published === undefined || !sameKeys(published, result.confirmed)) {
-        published = result.confirmed;
-        emit({
-          type: "snapshot",
-          entries: [...published].map((key) => scan.entries.get(key)!),
-        });
-        logger.debug("procnet: {count} listening ports", {
-          count: published.size,
-        });
-      }
-      const paced = trigger.events
-        ? config.rescanMs ?? PROCNET_RESCAN_MS
-        : config.intervalMs;
-      const timeoutMs = result.confirmAt === undefined
-        ? paced
-        : Math.max(0, Math.min(paced, result.confirmAt - clock.now()));
-      try {
-        if (await trigger.next(timeoutMs) === "stopped") return;
-      } catch (error) {
-        trigger.close();
-        trigger = pollingTrigger(
-          clock,
-          signal,
-          `polling every ${config.intervalMs} ms: kernel events failed (${
-            (error as Error).message
-          })`,
-        );
-        logger.warn("procnet: {how}", { how: trigger.description });
-      }
+  return (scan, endedAt) => {
+    const result = confirmScan(
+      sightings,
+      scan.entries.keys(),
+      endedAt,
+      confirmMs,
+    );
+    sightings = result.sightings;
+    if (published === undefined || !sameKeys(published, result.confirmed)) {
+      published = result.confirmed;
+      emit({
+        type: "snapshot",
+        entries: [...published].map((key) => scan.entries.get(key)!),
+      });
+      logger.debug("procnet: {count} listening ports", {
+        count: published.size,
+      });
     }
-  } finally {
-    trigger.close();
-  }
+    return result.confirmAt;
+  };
 }

@@ -2,7 +2,7 @@ import { assertEquals } from "../../tests/assert.ts";
 import { FakeClock } from "../../support/clock.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
 import { watchProcNet } from "./watch_proc_net.ts";
-import type { ScanTrigger, WakeReason } from "./listen_events.ts";
+import type { ScanTrigger, WakeReason } from "../rescan_loop.ts";
 
 const HEADER =
   "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
@@ -70,8 +70,8 @@ Deno.test("watchProcNet() polling: confirms after confirmMs, removes at once", a
   assertEquals(messages.at(-1)?.type, "status");
   assertEquals(messages.at(-1)?.type === "status" && messages.at(-1), {
     type: "status",
-    state: "waiting",
-    reason: "cannot read /p: ",
+    state: "reconnecting",
+    reason: "Cannot read /p: none of its tables is there",
   });
   controller.abort();
   await clock.advance(1000);
