@@ -159,6 +159,12 @@ export class ContainerdClient {
       { filters: topics.map((topic) => `topic==${JSON.stringify(topic)}`) },
       new Metadata(),
     );
+    // The stream's errors reach the reader through its iterator. A session
+    // that fails before it reads (containerd not serving yet, a list that
+    // fails) cancels a stream nobody iterates, and a Node stream's "error"
+    // without a listener is thrown as an uncaught error: this one is that
+    // listener.
+    stream.on("error", () => {});
     return {
       cancel: () => stream.cancel(),
       [Symbol.asyncIterator]: () =>
