@@ -121,9 +121,9 @@ function resolveOptions(
   );
   if (explicit && engines.length > 1) {
     throw new UsageError(
-      `${
+      `Cannot watch both ${
         engines.map((engine) => `-${engine.name}`).join(" and ")
-      } cannot both be set: accepted is one container engine, the one the VM runs`,
+      }: accepted is one container engine, the one the VM runs`,
     );
   }
   const context = { given: new Set(given.keys()), env, explicit };
@@ -141,7 +141,9 @@ function resolveOptions(
       return spec?.goName ? `-${spec.goName}` : `--${source.name}`;
     });
     throw new UsageError(
-      `nothing to watch: accepted are any of ${switches.join(", ")}`,
+      `Cannot start with nothing to watch: accepted are any of ${
+        switches.join(", ")
+      }`,
     );
   }
   const mode: AgentMode = !explicit

@@ -182,17 +182,20 @@ Deno.test("parseCommandLine() rejects bad input with one line and exit 2", async
     [["-vtunnelAddr=nowhere"], "-vtunnelAddr"],
     [["-vtunnelAddr=unix://relative"], "absolute path"],
     [["-tap-interface-ip=::1"], "accepted values are IPv4 addresses"],
-    [["-foo"], "unknown flag -foo"],
-    [["--bogus=1"], "unknown flag --bogus"],
-    [["-docker", "-containerd"], "-docker and -containerd cannot both be set"],
+    [["-foo"], "Cannot read flag -foo: no such flag"],
+    [["--bogus=1"], "Cannot read flag --bogus: no such flag"],
+    [
+      ["-docker", "-containerd"],
+      "Cannot watch both -docker and -containerd: accepted is one container engine",
+    ],
     [
       ["-docker=maybe"],
-      'invalid value "maybe" for -docker: accepted values are true and false',
+      'Cannot use "maybe" for -docker: accepted values are true and false',
     ],
-    [["-docker", "false"], 'unexpected argument "false"'],
+    [["-docker", "false"], 'Cannot read argument "false"'],
     [
       ["--log-format=xml"],
-      'invalid value "xml" for --log-format: accepted values are text, json',
+      'Cannot use "xml" for --log-format: accepted values are text, json',
     ],
     [["--ignore-port=0"], "--ignore-port"],
     [[
@@ -201,16 +204,16 @@ Deno.test("parseCommandLine() rejects bad input with one line and exit 2", async
       "--no-containerd",
       "--no-kubernetes",
       "--no-procnet",
-    ], "nothing to watch"],
-    [["-vtunnelAddr"], "--vtunnel-addr needs a value"],
+    ], "Cannot start with nothing to watch"],
+    [["-vtunnelAddr"], "Cannot read --vtunnel-addr: it needs a value"],
     [
       ["--dry-run=yes"],
-      'invalid value "yes" for --dry-run: accepted values are true and false',
+      'Cannot use "yes" for --dry-run: accepted values are true and false',
     ],
-    [["--no-dry-run=1"], "--no-dry-run takes no value"],
-    [["--no-vtunnel-addr"], "unknown flag --no-vtunnel-addr"],
-    [["--", "-docker"], 'unexpected argument "-docker"'],
-    [["-"], 'unexpected argument "-"'],
+    [["--no-dry-run=1"], "Cannot give --no-dry-run a value"],
+    [["--no-vtunnel-addr"], "Cannot read flag --no-vtunnel-addr: no such flag"],
+    [["--", "-docker"], 'Cannot read argument "-docker"'],
+    [["-"], 'Cannot read argument "-"'],
   ];
   for (const [argv, expected] of cases) {
     await t.step(argv.join(" "), () => {

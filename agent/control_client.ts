@@ -28,20 +28,22 @@ export async function checkControlSocket(path: string): Promise<void> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new ControlError(
-        `no agent is running: no control socket at ${path} (is the agent started, with this --control-socket?)`,
+        `Cannot reach the agent: no control socket at ${path} (is the agent started, with this --control-socket?)`,
       );
     }
     throw new ControlError(
-      `cannot read the control socket ${path}: ${(error as Error).message}`,
+      `Cannot read the control socket ${path}: ${(error as Error).message}`,
     );
   }
   if (!info.isSocket) {
-    throw new ControlError(`refusing ${path}: it is not a socket`);
+    throw new ControlError(
+      `Cannot use ${path} as the control socket: it is not a socket`,
+    );
   }
   const mode = (info.mode ?? 0) & 0o777;
   if ((mode & 0o077) !== 0) {
     throw new ControlError(
-      `refusing the control socket ${path}: mode ${
+      `Cannot trust the control socket ${path}: mode ${
         mode.toString(8).padStart(4, "0")
       } lets other users in (the agent makes it 0600)`,
     );
@@ -49,7 +51,7 @@ export async function checkControlSocket(path: string): Promise<void> {
   const uid = Deno.uid();
   if (info.uid !== 0 && info.uid !== uid) {
     throw new ControlError(
-      `refusing the control socket ${path}: owned by uid ${info.uid}, not root or you (uid ${uid})`,
+      `Cannot trust the control socket ${path}: owned by uid ${info.uid}, not root or you (uid ${uid})`,
     );
   }
 }
@@ -75,14 +77,16 @@ export async function queryControl(
     const body = await response.json();
     if (!response.ok) {
       throw new ControlError(
-        `the agent answered ${response.status}: ${JSON.stringify(body)}`,
+        `Cannot query ${endpoint}: the agent answered ${response.status}: ${
+          JSON.stringify(body)
+        }`,
       );
     }
     return body;
   } catch (error) {
     if (error instanceof ControlError) throw error;
     throw new ControlError(
-      `no agent is running at ${path}: ${
+      `Cannot reach the agent at ${path}: ${
         (error as Error).message
       } (a socket left by an agent that stopped?)`,
     );

@@ -95,7 +95,7 @@ export function normaliseGoFlags(
     } else if (FALSE_WORDS.has(value)) out.push(`--no-${flag.longName}`);
     else {
       throw new UsageError(
-        `invalid value ${
+        `Cannot use ${
           JSON.stringify(value)
         } for -${flag.goName}: accepted values are true and false`,
       );

@@ -153,7 +153,7 @@ export const FORWARDING_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
         parseVtunnelTarget(value);
       } catch (error) {
         throw new UsageError(
-          `invalid value for -vtunnelAddr: ${(error as Error).message}`,
+          `Cannot use that -vtunnelAddr: ${(error as Error).message}`,
         );
       }
       return value;
@@ -168,7 +168,7 @@ export const FORWARDING_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
     parse: (value) => {
       if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(value)) {
         throw new UsageError(
-          `invalid value ${
+          `Cannot use ${
             JSON.stringify(value)
           } for --connect-interface: accepted values are interface names of 1 to 15 characters`,
         );
@@ -195,7 +195,7 @@ export const FORWARDING_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
     parse: (value) => {
       if (!isIpv4(value)) {
         throw new UsageError(
-          `invalid value ${
+          `Cannot use ${
             JSON.stringify(value)
           } for -tap-interface-ip: accepted values are IPv4 addresses`,
         );
@@ -213,7 +213,7 @@ export const FORWARDING_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
       const url = URL.parse(value);
       if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
         throw new UsageError(
-          `invalid value ${
+          `Cannot use ${
             JSON.stringify(value)
           } for --host-switch-url: accepted values are http:// or https:// URLs`,
         );

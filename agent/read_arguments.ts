@@ -33,7 +33,7 @@ export function readArguments(
       const extra = arg === "--" ? args[index + 1] : arg;
       if (extra === undefined) continue;
       throw new UsageError(
-        `unexpected argument ${
+        `Cannot read argument ${
           JSON.stringify(extra)
         }: flags take the form -name, -name=value or -name value`,
       );
@@ -48,7 +48,7 @@ export function readArguments(
     if (negated?.kind === "boolean" && !byName.has(flag)) {
       if (inline !== undefined) {
         throw new UsageError(
-          `--${flag} takes no value: use --${negated.name}=true or false`,
+          `Cannot give --${flag} a value: use --${negated.name}=true or false`,
         );
       }
       given.set(negated.name, false);
@@ -57,14 +57,16 @@ export function readArguments(
     const spec = byName.get(flag);
     if (!match || !spec) {
       throw new UsageError(
-        `unknown flag ${arg.split("=")[0]}: see --help for the accepted flags`,
+        `Cannot read flag ${
+          arg.split("=")[0]
+        }: no such flag (see --help for the accepted flags)`,
       );
     }
     if (spec.kind === "boolean") {
       const value = inline === undefined ? true : parseGoBoolean(inline);
       if (value === undefined) {
         throw new UsageError(
-          `invalid value ${
+          `Cannot use ${
             JSON.stringify(inline)
           } for --${spec.name}: accepted values are true and false`,
         );
@@ -76,7 +78,9 @@ export function readArguments(
     if (value === undefined) {
       value = args[index + 1];
       if (value === undefined) {
-        throw new UsageError(`--${spec.name} needs a value: see --help`);
+        throw new UsageError(
+          `Cannot read --${spec.name}: it needs a value (see --help)`,
+        );
       }
       index++;
     }

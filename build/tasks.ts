@@ -26,7 +26,9 @@ export function startTaskFlags(): string[] {
   const from = words.indexOf("run");
   const to = words.indexOf("main.ts");
   if (from < 0 || to < from) {
-    throw new Error(`deno.json's start task is not "deno run … main.ts"`);
+    throw new Error(
+      `Cannot read the start task of deno.json: it is not "deno run … main.ts"`,
+    );
   }
   return words.slice(from + 1, to);
 }

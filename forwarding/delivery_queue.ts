@@ -221,7 +221,7 @@ export class DeliveryQueue {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#abort.abort(new Error("delivery queue closed"));
+    this.#abort.abort(new Error("Cannot deliver: the delivery queue closed"));
     for (const lane of this.#lanes.values()) {
       if (lane.timer !== undefined) this.#clock.clearTimeout(lane.timer);
       if (lane.auditTimer !== undefined) {

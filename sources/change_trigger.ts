@@ -49,7 +49,9 @@ export function changeTrigger(
   };
   const listening = listen(onChange, signal).then(
     () => {
-      if (!signal.aborted) failure = new Error("the notifications ended");
+      if (!signal.aborted) {
+        failure = new Error("Cannot wait for changes: the notifications ended");
+      }
     },
     (error: unknown) => {
       failure = error instanceof Error ? error : new Error(String(error));

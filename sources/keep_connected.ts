@@ -56,7 +56,7 @@ export async function keepConnected(
   while (!signal.aborted) {
     try {
       await session(connected);
-      throw new Error("the connection ended");
+      throw new Error("Cannot go on: the connection ended");
     } catch (error) {
       if (signal.aborted) return;
       report.failed(`${target}: ${(error as Error).message}`);

@@ -143,7 +143,9 @@ export class SourceSupervisor {
     this.#logger = getLogger(["guest-agent", "supervisor"]);
     for (const source of sources) {
       if (this.#slots.has(source.name)) {
-        throw new TypeError(`Cannot supervise ${source.name} twice`);
+        throw new TypeError(
+          `Cannot supervise ${source.name}: it is supervised already`,
+        );
       }
       this.#slots.set(source.name, newSlot(source));
     }

@@ -75,7 +75,7 @@ export function runSourceWorker(source: string, runner: SourceRunner): void {
       return;
     }
     if (message.type === "stop") {
-      controller.abort(new Error("stopped"));
+      controller.abort(new Error("Cannot go on: the source was stopped"));
       if (!started) {
         post({ type: "stopped" });
         scope.close();

@@ -78,7 +78,7 @@ export function flagLabel(spec: { name: string; goName?: string }): string {
 
 function invalid(value: string, flag: string, accepted: string): UsageError {
   return new UsageError(
-    `invalid value ${
+    `Cannot use ${
       JSON.stringify(value)
     } for ${flag}: accepted values are ${accepted}`,
   );
@@ -111,7 +111,7 @@ export function pathValue(flag: string): (value: string) => string {
   return (value) => {
     if (value === "" || value.includes("\0")) {
       throw new UsageError(
-        `invalid value for ${flag}: accepted values are file paths`,
+        `Cannot use that value for ${flag}: accepted values are file paths`,
       );
     }
     return value;

@@ -129,7 +129,9 @@ export function parseProcNet(text: string, protocol: Protocol): ProcNetParse {
       const localText = fields[local] ?? "";
       const stText = fields[state] ?? "";
       if (!/^[0-9A-Fa-f]{2}$/.test(stText)) {
-        throw new SyntaxError(`bad st ${JSON.stringify(stText.slice(0, 20))}`);
+        throw new SyntaxError(
+          `Cannot read st ${JSON.stringify(stText.slice(0, 20))}: not a state`,
+        );
       }
       const address = decodeProcNetAddress(localText);
       if (address.port === 0) continue;

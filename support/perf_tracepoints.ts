@@ -78,11 +78,19 @@ export function parseCpuList(text: string): number[] {
   const cpus: number[] = [];
   for (const part of text.trim().split(",")) {
     const match = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!match) throw new TypeError(`not a CPU list: ${JSON.stringify(text)}`);
+    if (!match) {
+      throw new TypeError(
+        `Cannot read the CPU list ${JSON.stringify(text)}: not a CPU list`,
+      );
+    }
     const first = Number(match[1]);
     const last = match[2] === undefined ? first : Number(match[2]);
     if (last < first || last - first > 4096) {
-      throw new TypeError(`not a CPU list: ${JSON.stringify(text)}`);
+      throw new TypeError(
+        `Cannot read the CPU list ${
+          JSON.stringify(text)
+        }: a range is reversed or too long`,
+      );
     }
     for (let cpu = first; cpu <= last; cpu++) cpus.push(cpu);
   }

@@ -27,7 +27,11 @@ Deno.test("parseCpuList() reads sysfs CPU lists and refuses others", () => {
   assertEquals(parseCpuList("0"), [0]);
   assertEquals(parseCpuList("0-2,5,7-8"), [0, 1, 2, 5, 7, 8]);
   for (const bad of ["", "a", "3-1", "0-", "0,,1", "0-99999", "-1"]) {
-    assertThrows(() => parseCpuList(bad), TypeError, "not a CPU list");
+    assertThrows(
+      () => parseCpuList(bad),
+      TypeError,
+      "Cannot read the CPU list",
+    );
   }
 });
 

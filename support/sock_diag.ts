@@ -116,7 +116,9 @@ export function decodeDiagReply(
       const errno = length >= NLMSG_HEADER + 4
         ? -view.getInt32(offset + NLMSG_HEADER, true)
         : 0;
-      throw new Error(`sock_diag refused the dump (errno ${errno})`);
+      throw new Error(
+        `Cannot dump sockets: sock_diag refused (errno ${errno})`,
+      );
     }
     if (
       type === SOCK_DIAG_BY_FAMILY && length >= NLMSG_HEADER + INET_DIAG_MSG
@@ -162,12 +164,18 @@ export class SockDiag {
     try {
       const request = encodeDiagRequest(query, this.#sequence++);
       if (this.#libc.sendSome(fd, request, "sock_diag") !== request.length) {
-        throw new Error("Cannot send the sock_diag request");
+        throw new Error(
+          "Cannot dump sockets: sock_diag took part of the request",
+        );
       }
       const sockets: ProcNetSocket[] = [];
       for (;;) {
         const count = this.#libc.recvSome(fd, this.#buffer, "sock_diag");
-        if (count === 0) throw new Error("sock_diag did not answer within 1 s");
+        if (count === 0) {
+          throw new Error(
+            "Cannot dump sockets: sock_diag did not answer within 1 s",
+          );
+        }
         const reply = decodeDiagReply(
           this.#buffer.subarray(0, count),
           query.protocol,

@@ -213,7 +213,7 @@ Deno.test("ports and status against a running agent, through its control socket"
         socket,
       ]);
       assertEquals(output.code, 1);
-      assertStringIncludes(output.stderr, "refusing the control socket");
+      assertStringIncludes(output.stderr, "Cannot trust the control socket");
       assertStringIncludes(output.stderr, "mode 0666 lets other users in");
       await Deno.chmod(socket, 0o600);
     });
@@ -237,7 +237,7 @@ Deno.test("ports and status say clearly that no agent is running", async (t) => 
       assertEquals(output.stdout, "");
       assertStringIncludes(
         output.stderr,
-        "no agent is running: no control socket at",
+        "Cannot reach the agent: no control socket at",
       );
     });
     await t.step("a stale socket nobody listens on", async () => {
@@ -256,7 +256,7 @@ Deno.test("ports and status say clearly that no agent is running", async (t) => 
         path,
       ]);
       assertEquals(output.code, 1);
-      assertStringIncludes(output.stderr, `no agent is running at ${path}`);
+      assertStringIncludes(output.stderr, `Cannot reach the agent at ${path}`);
     });
     await t.step("not a socket", async () => {
       await Deno.writeTextFile(`${dir}/file`, "x");
@@ -273,7 +273,10 @@ Deno.test("ports and status say clearly that no agent is running", async (t) => 
     await t.step("usage errors exit 2", async () => {
       const output = await runControlCommand(["ports", "--bogus"]);
       assertEquals(output.code, 2);
-      assertStringIncludes(output.stderr, "unknown flag --bogus");
+      assertStringIncludes(
+        output.stderr,
+        "Cannot read flag --bogus: no such flag",
+      );
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -7,27 +7,10 @@
  * @module
  */
 import { assertEquals } from "./assert.ts";
+import { shippedModules } from "./shipped_modules.ts";
 
 /** The longest a production function may be, in lines. */
 const MAX_FUNCTION_LINES = 100;
-
-const ROOT = new URL("../", import.meta.url);
-
-/** Folders whose modules are not shipped. */
-const NOT_SHIPPED = new Set(["tests", "bench", "node_modules", ".git"]);
-
-/** The shipped modules: every .ts file but tests, benchmarks and fixtures. */
-async function* productionModules(dir: URL, path = ""): AsyncGenerator<string> {
-  for await (const entry of Deno.readDir(dir)) {
-    const name = `${path}${entry.name}`;
-    if (entry.isDirectory) {
-      if (NOT_SHIPPED.has(entry.name) || entry.name === "testdata") continue;
-      yield* productionModules(new URL(`${entry.name}/`, dir), `${name}/`);
-    } else if (name.endsWith(".ts") && !name.endsWith("_test.ts")) {
-      yield name;
-    }
-  }
-}
 
 /** A rule that reports every function with its length in lines. */
 const FUNCTION_LENGTHS: Deno.lint.Plugin = {
@@ -61,8 +44,7 @@ function located(path: string, source: string, offset: number): string {
 Deno.test(`no production function is over ${MAX_FUNCTION_LINES} lines`, async () => {
   const tooLong: string[] = [];
   let checked = 0;
-  for await (const path of productionModules(ROOT)) {
-    const source = await Deno.readTextFile(new URL(path, ROOT));
+  for await (const [path, source] of shippedModules()) {
     checked++;
     for (const report of Deno.lint.runPlugin(FUNCTION_LENGTHS, path, source)) {
       tooLong.push(

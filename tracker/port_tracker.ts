@@ -174,7 +174,9 @@ export class PortTracker {
     const holders = this.#holders.get(key);
     const binding = this.#bindings.get(key);
     if (holders === undefined || binding === undefined) {
-      throw new Error(`tracker invariant broken: no holders for ${key}`);
+      throw new Error(
+        `Cannot describe binding ${key}: the tracker holds it for nobody (an invariant is broken)`,
+      );
     }
     return { key, binding, holders: [...holders.values()] };
   }

@@ -134,7 +134,9 @@ export class DnatForwarder implements Forwarder {
     if (code === 0) return true;
     if (code === 1) return false;
     throw new Error(
-      `${[...this.#iptables, ...args].join(" ")} exited ${code}: ${stderr}`,
+      `Cannot run ${
+        [...this.#iptables, ...args].join(" ")
+      }: it exited ${code}: ${stderr}`,
     );
   }
 
@@ -142,7 +144,9 @@ export class DnatForwarder implements Forwarder {
     const { code, stderr } = await this.#exec(args);
     if (code !== 0) {
       throw new Error(
-        `${[...this.#iptables, ...args].join(" ")} exited ${code}: ${stderr}`,
+        `Cannot run ${
+          [...this.#iptables, ...args].join(" ")
+        }: it exited ${code}: ${stderr}`,
       );
     }
   }

@@ -39,7 +39,9 @@ export async function loadExposedState(
   try {
     const data = JSON.parse(text);
     if (data?.format !== FORMAT || !Array.isArray(data.exposed)) {
-      throw new TypeError(`expected {"format":${FORMAT},"exposed":[…]}`);
+      throw new TypeError(
+        `Cannot read the exposed state: expected {"format":${FORMAT},"exposed":[…]}`,
+      );
     }
     return data.exposed.map((raw: Record<string, Record<string, unknown>>) => {
       const b = raw.binding ?? {};
@@ -48,7 +50,9 @@ export async function loadExposedState(
         typeof m.local !== "string" || typeof m.remote !== "string" ||
         typeof m.protocol !== "string"
       ) {
-        throw new TypeError("a record lacks its mapping");
+        throw new TypeError(
+          "Cannot read the exposed state: a record lacks its mapping",
+        );
       }
       return {
         binding: makeBinding(

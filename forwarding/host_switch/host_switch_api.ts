@@ -32,7 +32,7 @@ export class HostSwitchError extends Error {
   /** Creates the error for one request to `url`. */
   constructor(url: string, status: number, body: string) {
     super(
-      `host-switch ${url} answered ${status}: ${
+      `Cannot call host-switch ${url}: it answered ${status}: ${
         JSON.stringify(body.trim().slice(0, 200))
       }`,
     );

@@ -261,7 +261,7 @@ export class HostSwitchForwarder implements Forwarder {
       if (existing === undefined) throw error;
       if (existing.remote !== mapping.remote) {
         throw new Error(
-          `${mapping.protocol} ${mapping.local} is exposed already, to ${existing.remote}, not by this agent`,
+          `Cannot expose ${mapping.protocol} ${mapping.local}: it is exposed already, to ${existing.remote}, not by this agent`,
         );
       }
       this.#logger.debug("{target}: on the host side already; adopted", {

@@ -42,7 +42,9 @@ async function awaitPeerClose(conn: Deno.Conn): Promise<void> {
     if (count === null) return;
     total += count;
   }
-  throw new Error("the peer sent more than 1 MiB instead of closing");
+  throw new Error(
+    "Cannot confirm the message: the peer sent more than 1 MiB instead of closing",
+  );
 }
 
 /**
@@ -94,7 +96,7 @@ export async function sendOverStream(
       close(); // wakes a write the peer is not reading
       reject(
         new Error(
-          `the peer did not read the message and close within ${timeoutMs} ms`,
+          `Cannot confirm the message: the peer did not read it and close within ${timeoutMs} ms`,
         ),
       );
     }, { once: true })

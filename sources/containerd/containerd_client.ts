@@ -64,7 +64,9 @@ function serviceConstructor(path: string): ServiceConstructor {
   let node: any = loadPackageDefinition(CONTAINERD_PACKAGE_DEFINITION);
   for (const part of path.split(".")) node = node?.[part];
   if (typeof node !== "function") {
-    throw new TypeError(`Cannot find gRPC service ${path} in proto/`);
+    throw new TypeError(
+      `Cannot find gRPC service ${path}: it is not in proto/`,
+    );
   }
   return node as ServiceConstructor;
 }

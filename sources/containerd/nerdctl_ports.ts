@@ -95,20 +95,28 @@ export interface ContainerPorts {
 
 function mappingEntry(item: unknown, owner: ContainerOwner): PortEntry {
   if (typeof item !== "object" || item === null || Array.isArray(item)) {
-    throw new TypeError(`${quotedPreview(item)} is not an object`);
+    throw new TypeError(
+      `Cannot read port mapping ${quotedPreview(item)}: not an object`,
+    );
   }
   const { HostPort, ContainerPort, Protocol, HostIP } = item as Record<
     string,
     unknown
   >;
   if (typeof HostPort !== "number") {
-    throw new TypeError(`HostPort ${quotedPreview(HostPort)} is not a number`);
+    throw new TypeError(
+      `Cannot read HostPort ${quotedPreview(HostPort)}: not a number`,
+    );
   }
   if (typeof Protocol !== "string") {
-    throw new TypeError(`Protocol ${quotedPreview(Protocol)} is not a string`);
+    throw new TypeError(
+      `Cannot read Protocol ${quotedPreview(Protocol)}: not a string`,
+    );
   }
   if (HostIP !== undefined && HostIP !== null && typeof HostIP !== "string") {
-    throw new TypeError(`HostIP ${quotedPreview(HostIP)} is not a string`);
+    throw new TypeError(
+      `Cannot read HostIP ${quotedPreview(HostIP)}: not a string`,
+    );
   }
   const binding = makeBinding(Protocol, HostIP ?? "", HostPort);
   const entry: PortEntry = {
@@ -139,12 +147,12 @@ export function parsePortMappings(
 ): ContainerPorts {
   if (!Array.isArray(mappings)) {
     throw new TypeError(
-      `port mappings are ${quotedPreview(mappings)}, not a list`,
+      `Cannot read port mappings ${quotedPreview(mappings)}: not a list`,
     );
   }
   if (mappings.length > MAX_MAPPINGS) {
     throw new TypeError(
-      `${mappings.length} port mappings is more than the ${MAX_MAPPINGS} accepted`,
+      `Cannot read ${mappings.length} port mappings: more than the ${MAX_MAPPINGS} accepted`,
     );
   }
   const entries = new Map<string, PortEntry>();
@@ -164,13 +172,15 @@ export function parsePortMappings(
 function parseJsonText(text: string, what: string): unknown {
   if (text.length > MAX_PORTS_TEXT) {
     throw new TypeError(
-      `${what} is ${text.length} characters, more than the ${MAX_PORTS_TEXT} accepted`,
+      `Cannot read ${what}: it is ${text.length} characters, more than the ${MAX_PORTS_TEXT} accepted`,
     );
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new SyntaxError(`${what} is not JSON: ${quotedPreview(text)}`);
+    throw new SyntaxError(
+      `Cannot read ${what}: not JSON: ${quotedPreview(text)}`,
+    );
   }
 }
 
@@ -203,7 +213,7 @@ export function parseNetworkConfig(
 ): ContainerPorts {
   const config = parseJsonText(text, NETWORK_CONFIG_FILE);
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new TypeError(`${NETWORK_CONFIG_FILE} is not an object`);
+    throw new TypeError(`Cannot read ${NETWORK_CONFIG_FILE}: not an object`);
   }
   const mappings = (config as Record<string, unknown>).portMappings;
   if (mappings === undefined || mappings === null) {

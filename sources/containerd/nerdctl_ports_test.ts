@@ -57,8 +57,8 @@ Deno.test("parseNerdctlPortsLabel() skips bad mappings and keeps the rest", asyn
     ["protocol of the wrong type", { ...good, Protocol: 6 }, "Protocol"],
     ["bad address", { ...good, HostIP: "999.1.1.1" }, "999.1.1.1"],
     ["address of the wrong type", { ...good, HostIP: 1 }, "HostIP"],
-    ["not an object", "8080:80", "is not an object"],
-    ["null", null, "is not an object"],
+    ["not an object", "8080:80", ": not an object"],
+    ["null", null, ": not an object"],
   ];
   for (const [what, mapping, reason] of cases) {
     await t.step(what, () => {
@@ -103,7 +103,7 @@ Deno.test("parseNerdctlPortsLabel() refuses a label that is not a list of mappin
     assertThrows(
       () => parseNerdctlPortsLabel('[{"HostPort":80', OWNER),
       SyntaxError,
-      'label nerdctl/ports is not JSON: "[{\\"HostPort\\":80"',
+      'Cannot read label nerdctl/ports: not JSON: "[{\\"HostPort\\":80"',
     );
   });
   await t.step("an object", () => {

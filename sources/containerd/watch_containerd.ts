@@ -70,9 +70,9 @@ async function readNetworkConfig(
 ): Promise<string> {
   if (!dir.startsWith("/") || !isInside(dir, config.nerdctlDataRoot)) {
     throw new TypeError(
-      `state dir ${
+      `Cannot read state dir ${
         JSON.stringify(dir.slice(0, 200))
-      } is outside --nerdctl-data-root ${config.nerdctlDataRoot}`,
+      }: it is outside --nerdctl-data-root ${config.nerdctlDataRoot}`,
     );
   }
   const path = `${dir}/${NETWORK_CONFIG_FILE}`;
@@ -80,7 +80,7 @@ async function readNetworkConfig(
   const { size } = await file.stat();
   if (size > MAX_PORTS_TEXT) {
     throw new TypeError(
-      `${path} is ${size} bytes, more than the ${MAX_PORTS_TEXT} accepted`,
+      `Cannot read ${path}: it is ${size} bytes, more than the ${MAX_PORTS_TEXT} accepted`,
     );
   }
   return await new Response(file.readable).text();
@@ -288,9 +288,13 @@ async function applyEvent(
 async function assertSocket(path: string): Promise<void> {
   try {
     const info = await Deno.stat(path);
-    if (!info.isSocket) throw new Error(`${path} is not a socket`);
+    if (!info.isSocket) {
+      throw new Error(`Cannot connect: ${path} is not a socket`);
+    }
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw new Error("no socket yet");
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error("Cannot connect: no socket yet");
+    }
     throw error;
   }
 }
@@ -329,7 +333,9 @@ export async function watchContainerd(
     const context = { client, lookahead, config, emit, signal };
     try {
       const health = await client.health(signal);
-      if (health !== "SERVING") throw new Error(`health is ${health}`);
+      if (health !== "SERVING") {
+        throw new Error(`Cannot watch yet: containerd's health is ${health}`);
+      }
       emit({
         type: "snapshot",
         entries: await snapshot(client, config, signal),
@@ -357,7 +363,7 @@ export async function watchContainerd(
           () => applyEvent(found, observedAt, context),
         );
       }
-      throw new Error("the event stream ended");
+      throw new Error("Cannot read more events: the stream ended");
     } finally {
       signal.removeEventListener("abort", cancel);
       subscription.cancel();

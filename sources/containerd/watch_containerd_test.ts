@@ -203,7 +203,7 @@ Deno.test("watchContainerd(): waits while containerd is not serving, and says so
   await watching(async ({ containerd, messages }) => {
     await waitFor(() => summary(messages).length > 0);
     assertEquals(summary(messages), [
-      `waiting: ${containerd.path}: health is NOT_SERVING`,
+      `waiting: ${containerd.path}: Cannot watch yet: containerd's health is NOT_SERVING`,
     ]);
     containerd.health = "SERVING";
     await untilLast(messages, "connected");

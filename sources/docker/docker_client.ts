@@ -17,7 +17,11 @@ export class DockerApiError extends Error {
 
   /** Creates the error for one request. */
   constructor(what: string, status: number, body: string) {
-    super(`Docker ${what} answered ${status}: ${body.trim().slice(0, 200)}`);
+    super(
+      `Cannot read Docker ${what}: it answered ${status}: ${
+        body.trim().slice(0, 200)
+      }`,
+    );
     this.name = "DockerApiError";
     this.status = status;
   }
@@ -73,7 +77,7 @@ export class DockerClient {
       signal,
     );
     if (!response.body) {
-      throw new Error("Docker /events answered without a body");
+      throw new Error("Cannot read Docker /events: it answered without a body");
     }
     return response.body;
   }
@@ -116,7 +120,9 @@ export class DockerClient {
       return JSON.parse(text);
     } catch (error) {
       throw new SyntaxError(
-        `Docker ${what} answered with bad JSON: ${(error as Error).message}`,
+        `Cannot read Docker ${what}: it answered with bad JSON: ${
+          (error as Error).message
+        }`,
       );
     }
   }

@@ -63,14 +63,18 @@ function parseHead(text: string, requestMethod: string): Head {
   const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0] ?? "");
   if (!statusLine) {
     throw new SyntaxError(
-      `not an HTTP/1.x status line: ${quotedPreview(lines[0] ?? "")}`,
+      `Cannot read the response: not an HTTP/1.x status line: ${
+        quotedPreview(lines[0] ?? "")
+      }`,
     );
   }
   const headers = new Map<string, string>();
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(":");
     if (colon <= 0) {
-      throw new SyntaxError(`not a header line: ${quotedPreview(line)}`);
+      throw new SyntaxError(
+        `Cannot read the response: not a header line: ${quotedPreview(line)}`,
+      );
     }
     const name = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
@@ -93,14 +97,18 @@ function parseHead(text: string, requestMethod: string): Head {
   } else if (encoding !== undefined) {
     if (encoding !== "chunked") {
       throw new SyntaxError(
-        `unsupported Transfer-Encoding ${quotedPreview(encoding)}`,
+        `Cannot read the response: unsupported Transfer-Encoding ${
+          quotedPreview(encoding)
+        }`,
       );
     }
     body = { kind: "chunked" };
   } else if (lengthText !== undefined) {
     if (!/^\d{1,15}$/.test(lengthText)) {
       throw new SyntaxError(
-        `bad Content-Length ${quotedPreview(lengthText)}`,
+        `Cannot read the response: bad Content-Length ${
+          quotedPreview(lengthText)
+        }`,
       );
     }
     body = { kind: "length", length: Number(lengthText) };
@@ -156,7 +164,7 @@ export class Http1ResponseReader {
   push(chunk: Uint8Array): Http1Response | undefined {
     if (this.#done) {
       throw new SyntaxError(
-        `bytes after the end of the response: ${
+        `Cannot read the response: bytes after its end: ${
           quotedPreview(decoder.decode(chunk.subarray(0, 80)))
         }`,
       );
@@ -174,14 +182,14 @@ export class Http1ResponseReader {
       if (end === -1) {
         if (this.#buffer.length > this.#maxHeaderBytes) {
           throw new RangeError(
-            `the response head is over ${this.#maxHeaderBytes} bytes`,
+            `Cannot read the response: its head is over ${this.#maxHeaderBytes} bytes`,
           );
         }
         return undefined;
       }
       if (end > this.#maxHeaderBytes) {
         throw new RangeError(
-          `the response head is over ${this.#maxHeaderBytes} bytes`,
+          `Cannot read the response: its head is over ${this.#maxHeaderBytes} bytes`,
         );
       }
       this.#head = parseHead(
@@ -207,8 +215,8 @@ export class Http1ResponseReader {
     }
     throw new SyntaxError(
       this.#head === undefined
-        ? `the connection closed before the response head ended (${this.#buffer.length} bytes)`
-        : `the connection closed before the response body ended (${this.#bodyBytes} bytes read)`,
+        ? `Cannot read the response: the connection closed before its head ended (${this.#buffer.length} bytes)`
+        : `Cannot read the response: the connection closed before its body ended (${this.#bodyBytes} bytes read)`,
     );
   }
 
@@ -216,7 +224,7 @@ export class Http1ResponseReader {
     this.#bodyBytes += bytes.length;
     if (this.#bodyBytes > this.#maxBodyBytes) {
       throw new RangeError(
-        `the response body is over ${this.#maxBodyBytes} bytes`,
+        `Cannot read the response: its body is over ${this.#maxBodyBytes} bytes`,
       );
     }
     if (bytes.length > 0) this.#body.push(bytes.slice());
@@ -249,7 +257,7 @@ export class Http1ResponseReader {
     if (mode.kind === "length") {
       if (mode.length > this.#maxBodyBytes) {
         throw new RangeError(
-          `the response body is over ${this.#maxBodyBytes} bytes`,
+          `Cannot read the response: its body is over ${this.#maxBodyBytes} bytes`,
         );
       }
       const wanted = mode.length - this.#bodyBytes;
@@ -268,14 +276,20 @@ export class Http1ResponseReader {
         const lineEnd = indexOfSequence(this.#buffer, [13, 10], 0);
         if (lineEnd === -1) {
           if (this.#buffer.length > 1024) {
-            throw new SyntaxError("a chunk size line over 1024 bytes");
+            throw new SyntaxError(
+              "Cannot read the response: a chunk size line is over 1024 bytes",
+            );
           }
           return undefined;
         }
         const line = decoder.decode(this.#buffer.subarray(0, lineEnd));
         const size = /^([0-9a-fA-F]{1,8})(?:;.*)?$/.exec(line.trim());
         if (!size) {
-          throw new SyntaxError(`bad chunk size line ${quotedPreview(line)}`);
+          throw new SyntaxError(
+            `Cannot read the response: bad chunk size line ${
+              quotedPreview(line)
+            }`,
+          );
         }
         this.#buffer = this.#buffer.subarray(lineEnd + 2);
         const length = parseInt(size[1]!, 16);
@@ -287,7 +301,9 @@ export class Http1ResponseReader {
             return undefined;
           }
           if (trailerEnd !== 0) {
-            throw new SyntaxError("trailers after the last chunk");
+            throw new SyntaxError(
+              "Cannot read the response: trailers after the last chunk",
+            );
           }
           this.#buffer = this.#buffer.subarray(2);
           this.#checkNothingAfter();
@@ -299,7 +315,9 @@ export class Http1ResponseReader {
         // Waiting for the empty line after the last chunk.
         if (this.#buffer.length < 2) return undefined;
         if (this.#buffer[0] !== 13 || this.#buffer[1] !== 10) {
-          throw new SyntaxError("trailers after the last chunk");
+          throw new SyntaxError(
+            "Cannot read the response: trailers after the last chunk",
+          );
         }
         this.#buffer = this.#buffer.subarray(2);
         this.#checkNothingAfter();
@@ -318,7 +336,9 @@ export class Http1ResponseReader {
       if (
         this.#buffer[dataLength] !== 13 || this.#buffer[dataLength + 1] !== 10
       ) {
-        throw new SyntaxError("a chunk does not end with CRLF");
+        throw new SyntaxError(
+          "Cannot read the response: a chunk does not end with CRLF",
+        );
       }
       this.#buffer = this.#buffer.subarray(this.#chunkLeft);
       this.#chunkLeft = -1;
@@ -328,7 +348,7 @@ export class Http1ResponseReader {
   #checkNothingAfter(): void {
     if (this.#buffer.length > 0) {
       throw new SyntaxError(
-        `bytes after the end of the response: ${
+        `Cannot read the response: bytes after its end: ${
           quotedPreview(decoder.decode(this.#buffer.subarray(0, 80)))
         }`,
       );

@@ -123,28 +123,28 @@ Deno.test("Http1ResponseReader refuses hostile and truncated responses with a re
   refuses(
     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}extra",
     SyntaxError,
-    "bytes after the end of the response",
+    "Cannot read the response: bytes after its end",
   );
   refuses(
     "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}",
     SyntaxError,
-    "closed before the response body ended (2 bytes read)",
+    "closed before its body ended (2 bytes read)",
   );
   refuses(
     "HTTP/1.1 200 O",
     SyntaxError,
-    "closed before the response head ended",
+    "closed before its head ended",
   );
   refuses(
     `HTTP/1.1 200 OK\r\nX: ${"a".repeat(2000)}`,
     RangeError,
-    "the response head is over 1024 bytes",
+    "its head is over 1024 bytes",
     { maxHeaderBytes: 1024 },
   );
   refuses(
     "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n",
     RangeError,
-    "the response body is over 100 bytes",
+    "its body is over 100 bytes",
     { maxBodyBytes: 100 },
   );
   refuses(
@@ -152,12 +152,12 @@ Deno.test("Http1ResponseReader refuses hostile and truncated responses with a re
       "a".repeat(128)
     }\r\n`,
     RangeError,
-    "the response body is over 100 bytes",
+    "its body is over 100 bytes",
     { maxBodyBytes: 100 },
   );
   refuses(
     `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${"1".repeat(1100)}`,
     SyntaxError,
-    "a chunk size line over 1024 bytes",
+    "a chunk size line is over 1024 bytes",
   );
 });

@@ -161,7 +161,7 @@ function publishedEntries(
             : NaN;
         if (containerPort < 1 || containerPort > 65535) {
           throw new RangeError(
-            `container port ${containerPort} is out of range`,
+            `Cannot read container port ${containerPort}: out of range`,
           );
         }
         entries.push({

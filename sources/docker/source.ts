@@ -58,7 +58,7 @@ export const dockerSource: SourceDescriptor<
     }
     if (explicit && options.docker) {
       throw new UsageError(
-        `DOCKER_HOST=${host} is not supported: accepted values are unix:///absolute/path (or pass --docker-socket)`,
+        `Cannot use DOCKER_HOST=${host}: accepted values are unix:///absolute/path (or pass --docker-socket)`,
       );
     }
     return options;

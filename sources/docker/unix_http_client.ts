@@ -53,7 +53,9 @@ export class UnixHttpClient {
    */
   async get(target: string, signal: AbortSignal): Promise<Http1Response> {
     if (!/^\/[\x21-\x7e]*$/.test(target)) {
-      throw new TypeError(`not a request target: ${JSON.stringify(target)}`);
+      throw new TypeError(
+        `Cannot request ${JSON.stringify(target)}: not a request target`,
+      );
     }
     const request = encoder.encode(
       `GET ${target} HTTP/1.1\r\nHost: ${this.#host}\r\nUser-Agent: guest-agent\r\n\r\n`,

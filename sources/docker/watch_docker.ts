@@ -274,7 +274,7 @@ export async function watchDocker(
       await chain.settled();
       await resnapshot?.catch(() => {});
     }
-    throw new Error("the event stream ended");
+    throw new Error("Cannot read more events: the stream ended");
   };
   try {
     await keepConnected(config.socketPath, session, emit, signal, {

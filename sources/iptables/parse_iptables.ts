@@ -54,7 +54,9 @@ export function splitRuleWords(line: string): string[] {
           break;
         } else word += inner;
       }
-      if (!closed) throw new SyntaxError("a quote is not closed");
+      if (!closed) {
+        throw new SyntaxError("Cannot split the rule: a quote is not closed");
+      }
     } else if (char === " " || char === "\t") {
       if (inWord) words.push(word);
       word = "";
@@ -115,11 +117,13 @@ function readRule(words: readonly string[]): RuleOptions {
 
 function parsePort(text: string): number {
   if (!/^\d{1,5}$/.test(text)) {
-    throw new RangeError(`port ${JSON.stringify(text)} is not a number`);
+    throw new RangeError(
+      `Cannot read port ${JSON.stringify(text)}: not a number`,
+    );
   }
   const port = Number(text);
   if (port < 1 || port > 65535) {
-    throw new RangeError(`port ${port} is out of range`);
+    throw new RangeError(`Cannot read port ${port}: out of range`);
   }
   return port;
 }
@@ -130,13 +134,19 @@ export function parsePortList(text: string): number[] {
   for (const part of text.split(",")) {
     const [low, high, extra] = part.split(":");
     if (extra !== undefined) {
-      throw new RangeError(`port range ${JSON.stringify(part)} is malformed`);
+      throw new RangeError(
+        `Cannot read port range ${JSON.stringify(part)}: malformed`,
+      );
     }
     const first = parsePort(low ?? "");
     const last = high === undefined ? first : parsePort(high);
-    if (last < first) throw new RangeError(`port range ${part} is reversed`);
+    if (last < first) {
+      throw new RangeError(`Cannot read port range ${part}: reversed`);
+    }
     if (ports.length + (last - first + 1) > MAX_PORTS_PER_RULE) {
-      throw new RangeError(`more than ${MAX_PORTS_PER_RULE} ports in one rule`);
+      throw new RangeError(
+        `Cannot read the ports: more than ${MAX_PORTS_PER_RULE} in one rule`,
+      );
     }
     for (let port = first; port <= last; port++) ports.push(port);
   }
@@ -152,11 +162,15 @@ function destination(rule: RuleOptions, family: IpFamily): string {
   const [address, prefix] = value.split("/");
   const host = normaliseHostIp(address ?? "");
   if ((family === "ipv4") !== isIpv4(host)) {
-    throw new TypeError(`destination ${value} is not an ${family} address`);
+    throw new TypeError(
+      `Cannot read destination ${value}: not an ${family} address`,
+    );
   }
   if (prefix === "0") return any;
   if (prefix !== undefined && prefix !== (family === "ipv4" ? "32" : "128")) {
-    throw new TypeError(`destination ${value} is a network, not one address`);
+    throw new TypeError(
+      `Cannot read destination ${value}: a network, not one address`,
+    );
   }
   return host;
 }
@@ -172,9 +186,9 @@ function dnatTarget(text: string): { ip: string; port?: number } {
   const ip = match?.[1];
   if (!match || ip === undefined) {
     throw new TypeError(
-      `--to-destination ${
+      `Cannot read --to-destination ${
         JSON.stringify(text.slice(0, 60))
-      } is not address[:port]`,
+      }: not address[:port]`,
     );
   }
   const normalised = normaliseHostIp(ip);
@@ -230,12 +244,18 @@ function ruleEntries(
 ): PortEntry[] {
   const rule = readRule(splitRuleWords(line));
   const rawProtocol = rule.values.get("-p");
-  if (rawProtocol === undefined) throw new TypeError("no -p protocol");
+  if (rawProtocol === undefined) {
+    throw new TypeError("Cannot read the rule: no -p protocol");
+  }
   const protocol = PROTOCOL_NUMBERS[rawProtocol] ?? rawProtocol;
   const portText = rule.values.get("--dport") ?? rule.values.get("--dports");
-  if (portText === undefined) throw new TypeError("no --dport or --dports");
+  if (portText === undefined) {
+    throw new TypeError("Cannot read the rule: no --dport or --dports");
+  }
   if (rule.negated.has("--dport") || rule.negated.has("--dports")) {
-    throw new TypeError("a negated port match publishes no port");
+    throw new TypeError(
+      "Cannot read the rule: a negated port match publishes no port",
+    );
   }
   const ports = parsePortList(portText);
   const hostIp = destination(rule, family);

@@ -140,7 +140,7 @@ Deno.test("parseNatTable() skips hostile DNAT rules with a reason and keeps the 
     [
       "a network destination",
       "-A DOCKER -d 10.0.0.0/8 -p tcp -m tcp --dport 5 -j DNAT --to-destination 1.1.1.1:1",
-      "is a network",
+      "a network, not one address",
     ],
     [
       "an IPv6 destination in the IPv4 table",

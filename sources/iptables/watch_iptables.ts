@@ -100,7 +100,7 @@ export async function watchIptables(
         continue;
       }
       throw new Error(
-        `${binary} -t nat exited ${result.code}: ${
+        `Cannot read the NAT table: ${binary} -t nat exited ${result.code}: ${
           result.stderr.trim().slice(0, 300)
         }`,
       );

@@ -190,7 +190,7 @@ Deno.test("watchIptables() keeps the last snapshot while scans fail, then recove
     type: "status",
     state: "reconnecting",
     reason:
-      "/sbin/iptables-save -t nat exited 1: Another app is currently holding the xtables lock",
+      "Cannot read the NAT table: /sbin/iptables-save -t nat exited 1: Another app is currently holding the xtables lock",
   });
   assertEquals(w.snapshots().length, 1, "no empty snapshot on failure");
   await w.clock.advance(5_000);

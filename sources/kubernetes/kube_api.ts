@@ -20,7 +20,11 @@ export class KubeApiError extends Error {
 
   /** Creates the error for one request. */
   constructor(what: string, status: number, message: string) {
-    super(`${what} answered ${status}${message ? `: ${message}` : ""}`);
+    super(
+      `Cannot ${what}: the API server answered ${status}${
+        message ? `: ${message}` : ""
+      }`,
+    );
     this.name = "KubeApiError";
     this.status = status;
   }
@@ -80,7 +84,7 @@ export class KubeApi {
         return await readTextFile(source.file);
       } catch (error) {
         throw new Error(
-          `cannot read the ${what} ${source.file}: ${(error as Error).message}`,
+          `Cannot read the ${what} ${source.file}: ${(error as Error).message}`,
         );
       }
     };
@@ -150,7 +154,9 @@ export class KubeApi {
       clearTimeout(idle);
       idle = setTimeout(() => {
         silence = new Error(
-          `the watch was silent for ${Math.round(idleMs / 1000)} s`,
+          `Cannot trust the watch: it was silent for ${
+            Math.round(idleMs / 1000)
+          } s`,
         );
         ending.abort(silence);
       }, idleMs);
@@ -178,7 +184,7 @@ export class KubeApi {
           maxBytes: MAX_EVENT_BYTES,
           onOversized: (head, bytes) => {
             throw new Error(
-              `a watch event of ${bytes} bytes is over ${MAX_EVENT_BYTES}: ${head}`,
+              `Cannot read a watch event of ${bytes} bytes: over ${MAX_EVENT_BYTES}: ${head}`,
             );
           },
         });
@@ -190,7 +196,7 @@ export class KubeApi {
         const reason = silentOrError(error);
         if (reason !== error || options.signal.aborted) throw reason;
         // The connection broke while the watch was open.
-        throw new Error(`${explainFetchError(error)} (watch)`);
+        throw new Error(`Cannot read the watch: ${explainFetchError(error)}`);
       } finally {
         release();
       }
@@ -209,7 +215,7 @@ export class KubeApi {
     } catch (error) {
       if (signal.aborted) throw error;
       throw new Error(
-        `${explainFetchError(error)} (GET ${pathAndQuery.split("?")[0]})`,
+        `Cannot GET ${pathAndQuery.split("?")[0]}: ${explainFetchError(error)}`,
       );
     }
     if (response.ok) return response;
@@ -232,7 +238,7 @@ export class KubeApi {
         text = await this.#readTextFile(tokenFile);
       } catch (error) {
         throw new Error(
-          `cannot read the token file ${tokenFile}: ${
+          `Cannot read the token file ${tokenFile}: ${
             (error as Error).message
           }`,
         );

@@ -55,7 +55,7 @@ Deno.test("KubeApi reads the token file for every request (tokens rotate)", asyn
               new AbortController().signal,
             ),
           Error,
-          `cannot read the token file ${dir}/token`,
+          `Cannot read the token file ${dir}/token`,
         );
       } finally {
         api.close();
@@ -186,7 +186,7 @@ Deno.test("KubeApi watch: an oversized event line ends the watch with a clear er
             for await (const _ of watch) { /* none */ }
           },
           Error,
-          "is over 4194304: yyyy",
+          "bytes: over 4194304: yyyy",
         );
       } finally {
         api.close();
@@ -203,7 +203,7 @@ Deno.test("KubeApi.open names a certificate file it cannot read", async () => {
         ca: { file: "/nonexistent/ca.crt" },
       }),
     Error,
-    "cannot read the certificate authority /nonexistent/ca.crt",
+    "Cannot read the certificate authority /nonexistent/ca.crt",
   );
 });
 

@@ -76,17 +76,19 @@ export function serviceEntries(
   for (const [index, raw] of ((spec.ports ?? []) as unknown[]).entries()) {
     try {
       const port = jsonRecord(raw);
-      if (port === undefined) throw new TypeError("not an object");
+      if (port === undefined) {
+        throw new TypeError("Cannot read a port: not an object");
+      }
       const protocol = port.protocol ?? "TCP";
       if (typeof protocol !== "string") {
         throw new TypeError(
-          `protocol ${JSON.stringify(protocol)} is not a string`,
+          `Cannot read protocol ${JSON.stringify(protocol)}: not a string`,
         );
       }
       const hostPort = port[field];
       if (typeof hostPort !== "number") {
         throw new TypeError(
-          `${field} ${JSON.stringify(hostPort)} is not a number`,
+          `Cannot read ${field} ${JSON.stringify(hostPort)}: not a number`,
         );
       }
       const entry: PortEntry = {

@@ -76,7 +76,7 @@ export const kubernetesSource: SourceDescriptor<
       parse: (value) => {
         if (value !== "0.0.0.0" && value !== "127.0.0.1") {
           throw new UsageError(
-            `invalid value ${
+            `Cannot use ${
               JSON.stringify(value)
             } for -k8sServiceListenerAddr: accepted values are 0.0.0.0 and 127.0.0.1`,
           );

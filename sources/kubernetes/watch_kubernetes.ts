@@ -190,7 +190,7 @@ function applyWatchLine(
       return event.resourceVersion;
     case "error":
       if (event.code === 410) throw new Expired(event.message);
-      throw new KubeApiError("the watch", event.code, event.message);
+      throw new KubeApiError("go on watching", event.code, event.message);
     case "change": {
       const entries = entriesOf(event.object, context.listenAddress);
       const uid = (event.object as { metadata?: { uid?: unknown } })

@@ -100,7 +100,7 @@ export function tracepointTrigger(
       if (result.kind !== "ready") return result.kind;
       if (result.failed.length > 0) {
         throw new Error(
-          `the perf event descriptors failed (${result.failed.length} of ${fds.length})`,
+          `Cannot wait for kernel events: the perf event descriptors failed (${result.failed.length} of ${fds.length})`,
         );
       }
       try {
