@@ -17,6 +17,7 @@ import {
   writableNow,
 } from "./stream_socket.ts";
 import type { MessageSender } from "./send_message.ts";
+import type { VtunnelTarget } from "../vtunnel_target.ts";
 import { isIpv4, isIpv6, normaliseHostIp } from "../../binding/ip.ts";
 
 /**
@@ -172,22 +173,44 @@ export function libcSocketSender(
   fallback: MessageSender,
 ): MessageSender {
   let libc: Libc | undefined;
+  // A forwarder sends to one target object for its life: its address is
+  // packed once, not per message.
+  const packed = new WeakMap<VtunnelTarget, PackedTarget>();
   return (target, bytes, timeoutMs) => {
-    const [family, address, what] = target.transport === "vsock"
-      ? [
-        AF_VSOCK,
-        vsockAddress(target.cid, target.port),
-        `vsock://${target.cid}:${target.port}`,
-      ]
-      : target.transport === "unix"
-      ? [AF_UNIX, unixAddress(target.path), `unix://${target.path}`]
-      : [
-        target.hostname.includes(":") ? AF_INET6 : AF_INET,
-        inetAddress(target.hostname, target.port),
-        `tcp://${target.hostname}:${target.port}`,
-      ];
+    let found = packed.get(target);
+    if (found === undefined) {
+      found = packTarget(target);
+      packed.set(target, found);
+    }
+    const [family, address, what] = found;
     if (address === undefined) return fallback(target, bytes, timeoutMs);
     libc ??= new Libc(libcPath);
     return sendOverSocket(libc, family, address, what, bytes, timeoutMs);
   };
+}
+
+/** A target's family, packed address (undefined: a host name) and name. */
+type PackedTarget = [
+  family: number,
+  address: Uint8Array | undefined,
+  what: string,
+];
+
+function packTarget(target: VtunnelTarget): PackedTarget {
+  switch (target.transport) {
+    case "vsock":
+      return [
+        AF_VSOCK,
+        vsockAddress(target.cid, target.port),
+        `vsock://${target.cid}:${target.port}`,
+      ];
+    case "unix":
+      return [AF_UNIX, unixAddress(target.path), `unix://${target.path}`];
+    case "tcp":
+      return [
+        target.hostname.includes(":") ? AF_INET6 : AF_INET,
+        inetAddress(target.hostname, target.port),
+        `tcp://${target.hostname}:${target.port}`,
+      ];
+  }
 }
