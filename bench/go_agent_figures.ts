@@ -19,8 +19,10 @@
  *   with as many idle workers as our agent runs (its worker-N threads),
  *   started after our round;
  * - each as the ratio ours / Go;
- * - where our time goes: our agent runs with `GUEST_AGENT_STAGE_PROFILE`
- *   (support/stage_profile.ts), and each stage's stamp is put beside the
+ * - where our time goes: after the timed rounds, one more round of ours
+ *   with `GUEST_AGENT_STAGE_PROFILE` (support/stage_profile.ts; its stamps
+ *   cost a little on the path, so the timed rounds run as users do, without
+ *   it), and each stage's stamp is put beside the
  *   start event on the one wall clock: the worker read the event line
  *   (`seen`), knew the ports (`ports known` from the create-time
  *   configuration, or `inspected`), posted; the main thread received,
@@ -89,6 +91,16 @@ const d = await startDockerd();
 const { startSeen, stop: stopEvents } = watchStartEvents(d.socket);
 
 /** A running agent: its process and the receiver it sends to. */
+/** A container started during a round, and what the receiver saw of it. */
+interface Started {
+  readonly id: string;
+  readonly hostPort: number;
+  /** Start event → first JSON at the receiver, ms. */
+  readonly latency: number;
+  /** `docker run -d` returned → that JSON, ms. */
+  readonly afterRun: number;
+}
+
 interface Running {
   readonly pid: number;
   readonly receiver: LineReceiver;
@@ -112,8 +124,8 @@ function startWith(spawn: (port: number) => Deno.ChildProcess): Running {
 
 const profileDir = await Deno.makeTempDir({ prefix: "ga-stages-" });
 
-/** Ours, with the service files' privileged-mode flags, profiling its stages into `profile`. */
-const startOurs = (profile: string) =>
+/** Ours, with the service files' privileged-mode flags; with `profile`, its stages go there. */
+const startOurs = (profile?: string) =>
   startWith((port) =>
     spawnAgentProcess(
       [
@@ -126,7 +138,7 @@ const startOurs = (profile: string) =>
       ],
       [],
       "discard",
-      { GUEST_AGENT_STAGE_PROFILE: profile },
+      profile ? { GUEST_AGENT_STAGE_PROFILE: profile } : {},
     ).child
   );
 
@@ -205,7 +217,9 @@ const figures = {
 const floors: { workers: number; mem: ResidentMemory }[] = [];
 /** Per stage, ms from the start event, over all our containers. */
 const stages = new Map<string, number[]>();
-/** Our containers whose ports were known before the inspect answered. */
+/** Our containers with a trace in the profiled round. */
+let profiled = 0;
+/** Of those, the ones whose ports were known before the inspect answered. */
 let knownAtStart = 0;
 
 const cleanUp = cleanUpOnce("go_agent_figures", async () => {
@@ -215,82 +229,112 @@ const cleanUp = cleanUpOnce("go_agent_figures", async () => {
 });
 
 let nextPort = 22000;
+
+/** Starts `count` containers one at a time with the agent running; what the receiver saw of each. */
+async function containersWith(
+  agent: Running,
+  count: number,
+): Promise<Started[]> {
+  // The Go agent waits 5 s before its first Docker check: a warm-up
+  // container's JSON says the agent is connected.
+  const warmPort = nextPort++;
+  await d.docker(["run", "-d", "-p", `${warmPort}:8080`, TEST_IMAGE, ...HTTPD]);
+  await waitFor(
+    () => firstFor(agent.receiver, warmPort) !== undefined,
+    60_000,
+  );
+  const started: Started[] = [];
+  for (let i = 0; i < count; i++) {
+    const hostPort = nextPort++;
+    const id = (await d.docker([
+      "run",
+      "-d",
+      "-p",
+      `${hostPort}:8080`,
+      TEST_IMAGE,
+      ...HTTPD,
+    ])).trim();
+    const returnedAt = wallClockMs();
+    await waitFor(
+      () => firstFor(agent.receiver, hostPort) !== undefined,
+      30_000,
+    );
+    await waitFor(() => startSeen.has(id), 30_000);
+    const received = firstFor(agent.receiver, hostPort)!;
+    started.push({
+      id,
+      hostPort,
+      latency: received - startSeen.get(id)!,
+      afterRun: received - returnedAt,
+    });
+  }
+  return started;
+}
+
+/** Removes every container (with the agent stopped: removals are not measured). */
+async function removeContainers(): Promise<void> {
+  const ids = (await d.docker(["ps", "-aq"])).split("\n").filter(Boolean);
+  if (ids.length > 0) await d.docker(["rm", "-f", ...ids]);
+}
+
+/** One timed round of `which`, unprofiled: latency, CPU and memory. */
+async function timedRound(which: "ours" | "go"): Promise<void> {
+  const agent = which === "ours" ? startOurs() : startGo();
+  let workers = 0;
+  try {
+    const started = await containersWith(agent, COUNT);
+    figures[which].latency.push(...started.map((s) => s.latency));
+    figures[which].afterRun.push(...started.map((s) => s.afterRun));
+    const cpu = await cpuSecondsOver(agent.pid, IDLE_SECONDS * 1000);
+    figures[which].idleCpu.push(cpu * 1000 / IDLE_SECONDS);
+    figures[which].mem.push(residentMemory(agent.pid));
+    workers = workerThreads(agent.pid);
+  } finally {
+    await agent.stop();
+  }
+  if (which === "ours") {
+    floors.push({ workers, mem: await floorMemory(workers) });
+  }
+  await removeContainers();
+}
+
+/**
+ * One round of ours with the stage profile on, for the breakdown only (its
+ * stamps cost a little on the path, so its times stay out of the figures).
+ */
+async function profiledRound(): Promise<void> {
+  const profile = `${profileDir}/stages.json`;
+  const agent = startOurs(profile);
+  let started: Started[];
+  try {
+    started = await containersWith(agent, COUNT);
+  } finally {
+    await agent.stop();
+  }
+  const { traces } = JSON.parse(await Deno.readTextFile(profile)) as {
+    traces: StageTrace[];
+  };
+  for (const { id, hostPort, latency } of started) {
+    const trace = traceFor(traces, hostPort);
+    if (trace === undefined) continue;
+    profiled++;
+    if ("ports known" in trace.stamps) knownAtStart++;
+    const at = (stage: string, ms: number) =>
+      stages.set(stage, [...stages.get(stage) ?? [], ms]);
+    for (const [stage, stamp] of Object.entries(trace.stamps)) {
+      at(stage, stamp - startSeen.get(id)!);
+    }
+    at("receiver has the JSON", latency);
+  }
+  await removeContainers();
+}
+
 try {
   for (let round = 0; round < ROUNDS; round++) {
-    for (const which of ["ours", "go"] as const) {
-      const profile = `${profileDir}/round-${round}.json`;
-      const agent = which === "ours" ? startOurs(profile) : startGo();
-      const started: { id: string; hostPort: number }[] = [];
-      let workers = 0;
-      try {
-        // The Go agent waits 5 s before its first Docker check: a warm-up
-        // container's JSON says the agent is connected.
-        const warmPort = nextPort++;
-        await d.docker([
-          "run",
-          "-d",
-          "-p",
-          `${warmPort}:8080`,
-          TEST_IMAGE,
-          ...HTTPD,
-        ]);
-        await waitFor(
-          () => firstFor(agent.receiver, warmPort) !== undefined,
-          60_000,
-        );
-        for (let i = 0; i < COUNT; i++) {
-          const hostPort = nextPort++;
-          const id = (await d.docker([
-            "run",
-            "-d",
-            "-p",
-            `${hostPort}:8080`,
-            TEST_IMAGE,
-            ...HTTPD,
-          ])).trim();
-          const returnedAt = wallClockMs();
-          await waitFor(
-            () => firstFor(agent.receiver, hostPort) !== undefined,
-            30_000,
-          );
-          await waitFor(() => startSeen.has(id), 30_000);
-          const received = firstFor(agent.receiver, hostPort)!;
-          figures[which].latency.push(received - startSeen.get(id)!);
-          figures[which].afterRun.push(received - returnedAt);
-          started.push({ id, hostPort });
-        }
-        const cpu = await cpuSecondsOver(agent.pid, IDLE_SECONDS * 1000);
-        figures[which].idleCpu.push(cpu * 1000 / IDLE_SECONDS);
-        figures[which].mem.push(residentMemory(agent.pid));
-        workers = workerThreads(agent.pid);
-      } finally {
-        await agent.stop();
-      }
-      if (which === "ours") {
-        floors.push({ workers, mem: await floorMemory(workers) });
-        const { traces } = JSON.parse(await Deno.readTextFile(profile)) as {
-          traces: StageTrace[];
-        };
-        for (const { id, hostPort } of started) {
-          const trace = traceFor(traces, hostPort);
-          if (trace === undefined) continue;
-          if ("ports known" in trace.stamps) knownAtStart++;
-          const at = (stage: string, ms: number) =>
-            stages.set(stage, [...stages.get(stage) ?? [], ms]);
-          for (const [stage, stamp] of Object.entries(trace.stamps)) {
-            at(stage, stamp - startSeen.get(id)!);
-          }
-          at(
-            "receiver has the JSON",
-            firstFor(agent.receiver, hostPort)! - startSeen.get(id)!,
-          );
-        }
-      }
-      // Containers go with the agent stopped: removals are not measured.
-      const ids = (await d.docker(["ps", "-aq"])).split("\n").filter(Boolean);
-      if (ids.length > 0) await d.docker(["rm", "-f", ...ids]);
-    }
+    await timedRound("ours");
+    await timedRound("go");
   }
+  await profiledRound();
   const median = (values: readonly number[]) => percentile(values, 50);
   const row = (
     label: string,
@@ -381,7 +425,7 @@ try {
     });
   }
   print(
-    `where our time goes, ms from the start event (median over ${figures.ours.latency.length} containers; ports known from the create-time configuration for ${knownAtStart}):`,
+    `where our time goes, ms from the start event (a profiled round after the timed ones, median over ${profiled} containers; ports known from the create-time configuration for ${knownAtStart}):`,
   );
   const order = [...stages.entries()].sort((a, b) =>
     median(a[1]) - median(b[1])

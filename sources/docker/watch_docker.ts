@@ -9,7 +9,7 @@
  * @module
  */
 import type { DockerConfig } from "./config.ts";
-import type { Clock } from "../../support/clock.ts";
+import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import type { PortEntry } from "../../binding/binding.ts";
 import { keepConnected } from "../keep_connected.ts";
 import { KeyedChain } from "../keyed_chain.ts";
@@ -42,6 +42,9 @@ export interface WatchDockerOptions {
 
 const logger = sourceLogger("docker");
 
+/** How long the inspect that confirms posted ports waits after the start, in ms. */
+export const CONFIRM_DELAY_MS = 10;
+
 /** What an inspect tells the watcher about one container. */
 interface Inspected {
   /** What it publishes now (none unless it runs). */
@@ -58,6 +61,8 @@ interface Watch {
   readonly known: CreateTimePorts;
   readonly emit: (message: SourceMessageBody) => void;
   readonly signal: AbortSignal;
+  /** Time source of the confirmation's wait. */
+  readonly clock: Clock;
   /** Counts a misprediction and says so in `status`. */
   readonly mispredicted: () => void;
 }
@@ -124,6 +129,12 @@ async function applyStart(
       observedAt,
       ...stages ? { stages } : {},
     });
+  }
+  // The confirmation changes nothing in the common case and is not urgent:
+  // at a start the engine, runc and the host side are all busy, and an
+  // inspect now would compete with the posted ports on their way out.
+  if (posted.length > 0) {
+    await sleep(watch.clock, CONFIRM_DELAY_MS, watch.signal);
   }
   const found = await inspect(watch, event.id);
   const stages = stampedNow(undefined, "inspected");
@@ -212,6 +223,7 @@ export async function watchDocker(
     known: new CreateTimePorts(),
     emit,
     signal,
+    clock: options.clock ?? systemClock,
     mispredicted: () => {
       mispredictions++;
       counters();

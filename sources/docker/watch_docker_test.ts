@@ -8,7 +8,12 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { waitFor } from "../../tests/wait.ts";
 import type { SourceMessageBody } from "../worker_runtime.ts";
-import { watchDocker } from "./watch_docker.ts";
+import {
+  CONFIRM_DELAY_MS,
+  watchDocker,
+  type WatchDockerOptions,
+} from "./watch_docker.ts";
+import { FakeClock } from "../../support/clock.ts";
 
 /** A container as the fake engine keeps it. */
 interface FakeContainer {
@@ -111,6 +116,7 @@ const web = { "80/tcp": [{ HostIp: "", HostPort: "8080" }] };
 
 async function watching(
   test: (api: FakeDockerApi, messages: SourceMessageBody[]) => Promise<void>,
+  options: WatchDockerOptions = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir();
   const api = new FakeDockerApi(dir);
@@ -120,6 +126,7 @@ async function watching(
     { socketPath: api.socket },
     (message) => messages.push(message),
     stop.signal,
+    options,
   );
   try {
     await test(api, messages);
@@ -230,4 +237,43 @@ Deno.test("watchDocker(): die removes at once; a container gone before its inspe
     );
     assertEquals(upserts(messages, gone), []);
   });
+});
+
+Deno.test("watchDocker(): the inspect that confirms posted ports waits CONFIRM_DELAY_MS; one with nothing posted does not", async () => {
+  const clock = new FakeClock();
+  await watching(async (api, messages) => {
+    await waitFor(() => messages.some((m) => m.type === "snapshot"));
+    const inspectsOf = (id: string) =>
+      api.requests.filter((r) => r === `/containers/${id}/json`).length;
+
+    const known = idOf(6);
+    api.containers.set(known, {
+      running: false,
+      configured: web,
+      published: web,
+    });
+    api.event("create", known);
+    await waitFor(() => inspectsOf(known) === 1);
+    api.containers.get(known)!.running = true;
+    api.event("start", known);
+    await waitFor(() => upserts(messages, known).length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assertEquals(inspectsOf(known), 1, "not confirmed before the delay");
+    await clock.advance(CONFIRM_DELAY_MS);
+    await waitFor(() => upserts(messages, known).length === 2);
+    assertEquals(inspectsOf(known), 2);
+
+    // A random host port is not certain: nothing posted, inspected at once.
+    const random = idOf(7);
+    const any = { "80/tcp": [{ HostIp: "", HostPort: "" }] };
+    const chosen = { "80/tcp": [{ HostIp: "0.0.0.0", HostPort: "49153" }] };
+    api.containers.set(random, {
+      running: true,
+      configured: any,
+      published: chosen,
+    });
+    api.event("start", random);
+    await waitFor(() => upserts(messages, random).length === 1);
+    assertEquals(upserts(messages, random), [["49153:80"]]);
+  }, { clock });
 });
