@@ -89,7 +89,7 @@ export const SCRIPT_DESCRIPTIONS: Readonly<Record<string, string>> = {
   docker_e2e_figures:
     "Privileged mode, the agent as a process as users run it: `docker run -p` returned → the TCP receiver has the PortMapping JSON; the engine's start event → the JSON.",
   go_agent_figures:
-    "Beside the Go agent v0.3.19 (`GO_AGENT`), alternating rounds against one dockerd, privileged mode, Docker only, `-iptables=false` for both: start event → first PortMapping JSON (median, p95), `docker run -d` returned → that JSON, CPU in the 20 s after the last container, RSS split into private and file pages beside Deno's floor for our shape (an empty script with as many idle workers), and where our time goes: each stage's wall-clock stamp (`GUEST_AGENT_STAGE_PROFILE`) from the start event.",
+    "Beside the Go agent v0.3.19 (`GO_AGENT`), alternating rounds against one dockerd, privileged mode, Docker only, `-iptables=false` for both: start event → first PortMapping JSON (median, p95), `docker run -d` returned → that JSON, CPU in the 20 s after the last container, RSS split into private and file pages beside Deno's floor for our shape (an empty script with as many idle workers), and where our time goes: each stage's wall-clock stamp (`GUEST_AGENT_STAGE_PROFILE`) from the start event, from one extra round of ours after the timed ones (the timed rounds run without the profile, as users do).",
   containerd_latency:
     "Real containerd driven by `ctr run` with nerdctl's port label: event → add; a snapshot of many containers; a new agent's start → all tracked.",
   iptables_figures:
