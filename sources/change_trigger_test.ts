@@ -19,6 +19,15 @@ function handSubscription() {
 
 const OPTIONS = { description: "by hand", debounceMs: 10, maxDelayMs: 50 };
 
+/** A trigger on a hand-driven subscription and a fake clock. */
+function started() {
+  const clock = new FakeClock();
+  const controller = new AbortController();
+  const hand = handSubscription();
+  const trigger = changeTrigger(hand.listen, clock, controller.signal, OPTIONS);
+  return { clock, controller, hand, trigger };
+}
+
 /** Starts `next` and records when (fake time) and how it ended. */
 function track(promise: Promise<WakeReason>, clock: FakeClock) {
   const result: { at?: number; reason?: WakeReason } = {};
@@ -30,10 +39,7 @@ function track(promise: Promise<WakeReason>, clock: FakeClock) {
 }
 
 Deno.test("changeTrigger() wakes once a burst has been quiet for debounceMs", async () => {
-  const clock = new FakeClock();
-  const controller = new AbortController();
-  const hand = handSubscription();
-  const trigger = changeTrigger(hand.listen, clock, controller.signal, OPTIONS);
+  const { clock, controller, hand, trigger } = started();
   const woke = track(trigger.next(1000), clock);
   await clock.advance(100);
   for (let i = 0; i < 3; i++) {
@@ -48,10 +54,7 @@ Deno.test("changeTrigger() wakes once a burst has been quiet for debounceMs", as
 });
 
 Deno.test("changeTrigger() wakes within maxDelayMs of a burst that never pauses", async () => {
-  const clock = new FakeClock();
-  const controller = new AbortController();
-  const hand = handSubscription();
-  const trigger = changeTrigger(hand.listen, clock, controller.signal, OPTIONS);
+  const { clock, controller, hand, trigger } = started();
   const woke = track(trigger.next(1000), clock);
   for (let t = 0; t < 100; t += 5) {
     hand.notify();
@@ -63,10 +66,7 @@ Deno.test("changeTrigger() wakes within maxDelayMs of a burst that never pauses"
 });
 
 Deno.test("changeTrigger() keeps changes made between waits, times out, stops", async () => {
-  const clock = new FakeClock();
-  const controller = new AbortController();
-  const hand = handSubscription();
-  const trigger = changeTrigger(hand.listen, clock, controller.signal, OPTIONS);
+  const { clock, controller, hand, trigger } = started();
   hand.notify(); // during a scan: no wait pending
   await clock.advance(30);
   assertEquals(await trigger.next(1000), "event", "kept for the next wait");

@@ -23,6 +23,7 @@ import {
   CONTAINERD_PACKAGE_DEFINITION,
   CONTAINERD_PROTO_ROOT,
 } from "../sources/containerd/containerd_protos.ts";
+import { PAYLOAD_TYPES } from "../sources/containerd/parse_event.ts";
 
 type Labels = Record<string, string>;
 type Reply = (
@@ -37,16 +38,6 @@ interface StoredContainer {
   labels: Labels;
   task?: "RUNNING" | "STOPPED" | "CREATED";
 }
-
-/** The payload types of the topics the source subscribes to. */
-const PAYLOADS: Readonly<Record<string, string>> = {
-  "/tasks/create": "containerd.events.TaskCreate",
-  "/tasks/start": "containerd.events.TaskStart",
-  "/tasks/exit": "containerd.events.TaskExit",
-  "/tasks/delete": "containerd.events.TaskDelete",
-  "/containers/update": "containerd.events.ContainerUpdate",
-  "/containers/delete": "containerd.events.ContainerDelete",
-};
 
 function namespaceOf(call: { metadata: Metadata }): string {
   return String(call.metadata.get("containerd-namespace")[0] ?? "");
@@ -204,7 +195,7 @@ export class FakeContainerd {
     topic: string,
     fields: Record<string, unknown>,
   ): void {
-    const typeName = PAYLOADS[topic] ?? "containerd.events.TaskStart";
+    const typeName = PAYLOAD_TYPES[topic] ?? "containerd.events.TaskStart";
     const type = CONTAINERD_PROTO_ROOT.lookupType(typeName);
     this.emitRaw({
       namespace,

@@ -49,7 +49,8 @@ export const CONTAINERD_TOPICS: readonly string[] = [
   "/containers/delete",
 ];
 
-const PAYLOAD_TYPES: Readonly<Record<string, string>> = {
+/** The payload type of each topic the source subscribes to. */
+export const PAYLOAD_TYPES: Readonly<Record<string, string>> = {
   "/tasks/create": "containerd.events.TaskCreate",
   "/tasks/start": "containerd.events.TaskStart",
   "/tasks/exit": "containerd.events.TaskExit",
