@@ -9,7 +9,7 @@
  * @module
  */
 import { backoffDelay } from "../support/backoff.ts";
-import { type Clock, sleep } from "../support/clock.ts";
+import { type Clock, sleptUnlessAborted } from "../support/clock.ts";
 import { ScanPacing } from "./scan_pacing.ts";
 import { statusReporter } from "./keep_connected.ts";
 import type { SourceMessageBody } from "./worker_runtime.ts";
@@ -45,12 +45,9 @@ export function pollingTrigger(
     description,
     events: false,
     async next(timeoutMs) {
-      try {
-        await sleep(clock, timeoutMs, signal);
-        return "timeout";
-      } catch {
-        return "stopped";
-      }
+      return await sleptUnlessAborted(clock, timeoutMs, signal)
+        ? "timeout"
+        : "stopped";
     },
     close() {},
   };
@@ -118,7 +115,9 @@ export async function rescanUntilAborted<T>(
   try {
     while (!signal.aborted) {
       const spacing = pacing.delayMs();
-      if (spacing > 0 && !await slept(clock, spacing, signal)) return;
+      if (spacing > 0 && !await sleptUnlessAborted(clock, spacing, signal)) {
+        return;
+      }
       pacing.started();
       let dueAt: number | undefined;
       try {
@@ -133,7 +132,7 @@ export async function rescanUntilAborted<T>(
         pacing.ended();
         report.failed((error as Error).message);
         const delay = backoffDelay(failures++, FAILURE_BACKOFF);
-        if (!await slept(clock, delay, signal)) return;
+        if (!await sleptUnlessAborted(clock, delay, signal)) return;
         continue;
       }
       const interval = trigger.events ? loop.resyncMs : loop.pollMs;
@@ -158,19 +157,5 @@ export async function rescanUntilAborted<T>(
     }
   } finally {
     await trigger.close();
-  }
-}
-
-/** Sleeps; false when the stop came first. */
-async function slept(
-  clock: Clock,
-  ms: number,
-  signal: AbortSignal,
-): Promise<boolean> {
-  try {
-    await sleep(clock, ms, signal);
-    return true;
-  } catch {
-    return false;
   }
 }

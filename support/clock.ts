@@ -61,6 +61,23 @@ export function sleep(
   });
 }
 
+/**
+ * Sleeps like {@linkcode sleep}, but tells instead of throwing: true after
+ * `delayMs`, false when `signal` aborted first.
+ */
+export async function sleptUnlessAborted(
+  clock: Clock,
+  delayMs: number,
+  signal: AbortSignal,
+): Promise<boolean> {
+  try {
+    await sleep(clock, delayMs, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 interface FakeTimer {
   readonly id: number;
   readonly at: number;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Clock, sleep } from "../../support/clock.ts";
+import { type Clock, sleptUnlessAborted } from "../../support/clock.ts";
 import type { ScanTrigger } from "../rescan_loop.ts";
 import { KernelWait } from "../../support/kernel_wait.ts";
 import type { Libc } from "../../support/libc.ts";
@@ -103,9 +103,7 @@ export function tracepointTrigger(
           `Cannot wait for kernel events: the perf event descriptors failed (${result.failed.length} of ${fds.length})`,
         );
       }
-      try {
-        await sleep(clock, options.settleMs, signal);
-      } catch {
+      if (!await sleptUnlessAborted(clock, options.settleMs, signal)) {
         return "stopped";
       }
       // Hits during the settle time are covered by the coming scan: take
