@@ -157,23 +157,24 @@ export class FakeContainerd {
     });
   }
 
-  #containersOf(namespace: string): Map<string, StoredContainer> {
+  /** A namespace's containers; reading one that does not exist creates nothing. */
+  #containersOf(namespace: string): ReadonlyMap<string, StoredContainer> {
+    return this.namespaces.get(namespace) ?? new Map();
+  }
+
+  /** Puts a container in the store (replacing one with its id). */
+  put(namespace: string, id: string, container: StoredContainer): void {
     let containers = this.namespaces.get(namespace);
     if (!containers) {
       containers = new Map();
       this.namespaces.set(namespace, containers);
     }
-    return containers;
-  }
-
-  /** Puts a container in the store (replacing one with its id). */
-  put(namespace: string, id: string, container: StoredContainer): void {
-    this.#containersOf(namespace).set(id, container);
+    containers.set(id, container);
   }
 
   /** Takes a container out of the store. */
   delete(namespace: string, id: string): void {
-    this.#containersOf(namespace).delete(id);
+    this.namespaces.get(namespace)?.delete(id);
   }
 
   /** What Health/Check answers. */
