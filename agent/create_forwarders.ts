@@ -18,7 +18,7 @@ import { getLogger } from "@logtape/logtape";
 import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
 import { libcSocketSender } from "../forwarding/vtunnel/socket_sender.ts";
 import { sendOverStream } from "../forwarding/vtunnel/send_message.ts";
-import { LIBC_CANDIDATES } from "../support/libc.ts";
+import { PROCESS_MAPS } from "../support/libc.ts";
 import { FD_RESERVE } from "../forwarding/listeners/listener_forwarder.ts";
 import { MODE_FORWARDERS } from "../binding/modes.ts";
 import type { OpenFilesLimit } from "../support/open_files.ts";
@@ -76,9 +76,7 @@ export function createForwarders(
         const target = parseVtunnelTarget(options.vtunnelAddr);
         if (target.transport === "vsock" && libcPath === undefined) {
           throw new AgentStartError(
-            `Cannot send to ${options.vtunnelAddr}: vsock goes through libc, and no libc was found (looked in ${
-              LIBC_CANDIDATES.join(", ")
-            })`,
+            `Cannot send to ${options.vtunnelAddr}: vsock goes through libc, and ${PROCESS_MAPS} names no single libc mapped into this process`,
           );
         }
         const addressChanges = target.transport === "unix" || !libcPath

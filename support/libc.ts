@@ -19,36 +19,72 @@
  * @module
  */
 
-/** Where libc lives on the distributions the agent runs on (glibc, musl). */
-export const LIBC_CANDIDATES: readonly string[] = [
-  "/lib/x86_64-linux-gnu/libc.so.6",
-  "/usr/lib/x86_64-linux-gnu/libc.so.6",
-  "/lib/aarch64-linux-gnu/libc.so.6",
-  "/usr/lib/aarch64-linux-gnu/libc.so.6",
-  "/lib64/libc.so.6",
-  "/usr/lib64/libc.so.6",
-  "/lib/libc.so.6",
-  "/usr/lib/libc.so.6",
-  "/lib/ld-musl-x86_64.so.1",
-  "/lib/ld-musl-aarch64.so.1",
-];
+/**
+ * File names a C library has when mapped into a process: glibc's `libc.so.6`
+ * (or `libc-2.NN.so` before 2.34), musl's loader, which is its libc too
+ * (`ld-musl-<arch>.so.1`, Alpine's `libc.musl-<arch>.so.1` link).
+ */
+const LIBC_FILE_NAME =
+  /^(?:libc\.so\.6|libc-2\.\d+\.so|ld-musl-[\w-]+\.so\.1|libc\.musl-[\w-]+\.so\.1)$/;
+
+/** Where {@linkcode findLibcPath} reads which files this process maps. */
+export const PROCESS_MAPS = "/proc/self/maps";
 
 /**
- * The absolute path of this machine's libc (FFI grants must name the file
- * exactly), or undefined.
+ * The C library a process runs on, read from its memory map
+ * (`/proc/PID/maps` text): the one file whose name is a libc's. Pure.
  *
- * @param exists Tells whether a path is a file. @default Deno.statSync
+ * Opening this file with `dlopen` gives back the library already loaded
+ * (glibc and musl both match a loaded object by path or by device and inode),
+ * so the FFI shim never maps a second libc: a second one in one process
+ * corrupts the heap and thread state, as a glibc Deno that opened musl did.
+ *
+ * @param maps The text of a maps file: `start-end perms offset dev inode path`.
+ * @returns The absolute path, or undefined when no libc is mapped, more than
+ *   one is, or the mapped one was deleted since (opening the path would load
+ *   the new file, not the mapped one).
+ */
+export function libcFromMaps(maps: string): string | undefined {
+  const paths = new Set<string>();
+  for (const line of maps.split("\n")) {
+    // The path is the sixth field; it may hold spaces, so take the rest.
+    const path = /^\S+\s+\S+\s+\S+\s+\S+\s+\d+\s+(\/.*)$/.exec(line)?.[1];
+    const file = path?.replace(/ \(deleted\)$/, "");
+    if (file && LIBC_FILE_NAME.test(file.slice(file.lastIndexOf("/") + 1))) {
+      paths.add(path!);
+    }
+  }
+  const [path] = paths;
+  return paths.size === 1 && !path!.endsWith(" (deleted)") ? path : undefined;
+}
+
+let mappedLibc: { path: string | undefined } | undefined;
+
+/**
+ * The absolute path of the libc this process runs on (FFI grants must name
+ * the file exactly), read once from /proc/self/maps: the system's, or the
+ * glibc a release ships beside Deno. Undefined when it cannot be told (the
+ * map is unreadable without --allow-all, or names no single libc); never a
+ * guess at another file.
+ *
+ * @param readMaps Reads the maps file. @default Deno.readTextFileSync of /proc/self/maps
  */
 export function findLibcPath(
-  exists: (path: string) => boolean = (path) => {
-    try {
-      return Deno.statSync(path).isFile;
-    } catch {
-      return false;
-    }
-  },
+  readMaps?: () => string,
 ): string | undefined {
-  return LIBC_CANDIDATES.find(exists);
+  if (readMaps) return libcFromMapsOrUndefined(readMaps);
+  mappedLibc ??= {
+    path: libcFromMapsOrUndefined(() => Deno.readTextFileSync(PROCESS_MAPS)),
+  };
+  return mappedLibc.path;
+}
+
+function libcFromMapsOrUndefined(readMaps: () => string): string | undefined {
+  try {
+    return libcFromMaps(readMaps());
+  } catch {
+    return undefined;
+  }
 }
 
 /** The libc functions the agent calls. */

@@ -8,6 +8,7 @@
 import type { SourceDescriptor } from "../descriptor.ts";
 import { defaultRoute, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
 import { msValue, portValue } from "../../support/option_table.ts";
+import { PROCESS_MAPS } from "../../support/libc.ts";
 import {
   PROC_NET_ROOT,
   PROCNET_RESCAN_MS,
@@ -90,7 +91,10 @@ export const procnetSource: SourceDescriptor<
     const libc = probe.libcPath();
     return libc
       ? { ok: true, reason: `/proc/net exists; read through ${libc}` }
-      : { ok: false, reason: "no libc found to read /proc/net through" };
+      : {
+        ok: false,
+        reason: `no single libc in ${PROCESS_MAPS} to read /proc/net through`,
+      };
   },
   worker: {
     entry: workerEntry("procnet", import.meta.url),
