@@ -33,6 +33,21 @@ export function startTaskFlags(): string[] {
   return words.slice(from + 1, to);
 }
 
+/**
+ * The Deno flags that run the bundle outside the source tree, where no
+ * deno.json turns the unstable features on: the start task's flags with
+ * deno.json's `unstable` list as `--unstable-*` flags, V8 flags last.
+ */
+export function bundleRunFlags(): string[] {
+  const flags = startTaskFlags();
+  const v8 = flags.filter((flag) => flag.startsWith("--v8-flags="));
+  return [
+    ...flags.filter((flag) => !v8.includes(flag)),
+    ...config.unstable.map((feature) => `--unstable-${feature}`),
+    ...v8,
+  ];
+}
+
 /** `deno bundle` arguments: main.ts and every worker, into `outdir`. */
 export function bundleArgs(outdir = "dist/bundle"): string[] {
   return [

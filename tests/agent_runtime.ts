@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { startTaskFlags } from "../build/tasks.ts";
+import { bundleRunFlags, startTaskFlags } from "../build/tasks.ts";
 
 /** The flags between `deno run` and `main.ts` in the start task. */
 export const AGENT_RUN_FLAGS: readonly string[] = startTaskFlags();
@@ -19,9 +19,4 @@ export const AGENT_V8_FLAGS: readonly string[] = AGENT_RUN_FLAGS.filter((
  * How README says to run the bundle (`deno run <these> dist/bundle/main.js`):
  * outside the source tree no deno.json turns the unstable features on.
  */
-export const BUNDLE_RUN_FLAGS: readonly string[] = [
-  "--allow-all",
-  "--unstable-worker-options",
-  "--unstable-net",
-  ...AGENT_V8_FLAGS,
-];
+export const BUNDLE_RUN_FLAGS: readonly string[] = bundleRunFlags();
