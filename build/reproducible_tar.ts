@@ -49,7 +49,7 @@ export async function packReproducibly(
     "--file",
     output,
     "--use-compress-program",
-    "gzip -n -9",
+    "gzip -n -6",
     "--format=ustar",
     "--sort=name",
     `--mtime=@${epoch}`,

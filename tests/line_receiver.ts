@@ -23,9 +23,11 @@ export interface LineReceiver {
  * Listens on TCP (127.0.0.1) or a unix socket and records messages.
  *
  * @param options Where to listen: a TCP port (0 for any) or a unix path.
+ * @param onMessage Called with each message as it completes.
  */
 export function startLineReceiver(
   options: { port: number } | { path: string },
+  onMessage?: (message: string) => void,
 ): LineReceiver {
   const listener = "path" in options
     ? Deno.listen({ transport: "unix", path: options.path })
@@ -42,6 +44,7 @@ export function startLineReceiver(
           new Uint8Array(chunks.flatMap((chunk) => [...chunk])),
         ));
         receivedAt.push(wallClockMs());
+        onMessage?.(messages.at(-1)!);
       })().catch(() => {});
       pending.add(done);
       done.finally(() => pending.delete(done));

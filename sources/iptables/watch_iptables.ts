@@ -71,6 +71,25 @@ function signature(entries: readonly PortEntry[]): string {
 }
 
 /**
+ * Runs a save binary; the worker may run only what was on PATH when the
+ * agent started (its run grant), so a refusal says that, not "--allow-run".
+ */
+async function runGranted(
+  run: RunSave,
+  binary: string,
+  args: readonly string[],
+): Promise<CommandResult> {
+  try {
+    return await run(binary, args);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    throw new Error(
+      `Cannot run ${binary}: it was not on PATH when the agent started (install iptables, then restart the agent)`,
+    );
+  }
+}
+
+/**
  * Watches the NAT tables until `signal` aborts; emits a snapshot at the
  * first scan and whenever the published set changes, and status messages
  * when scanning starts or stops working.
@@ -93,7 +112,7 @@ export async function watchIptables(
 
   const save = async (binary: string): Promise<string> => {
     for (let attempt = 0;; attempt++) {
-      const result = await run(binary, ["-t", "nat"]);
+      const result = await runGranted(run, binary, ["-t", "nat"]);
       if (result.code === 0) return result.stdout;
       if (result.code === XTABLES_LOCK_HELD && attempt < LOCK_RETRIES) {
         await sleep(clock, LOCK_RETRY_MS, signal);
@@ -205,7 +224,9 @@ async function defaultSubscription(
 ): Promise<(() => ChangeSubscription) | string> {
   if (config.libcPath === undefined) return "no libc for notifications";
   const libcPath = config.libcPath;
-  const version = await run(config.iptablesSave, ["-V"]).catch((error) => ({
+  const version = await runGranted(run, config.iptablesSave, ["-V"]).catch((
+    error,
+  ) => ({
     code: -1,
     stdout: "",
     stderr: (error as Error).message,

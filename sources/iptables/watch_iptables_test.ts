@@ -219,3 +219,33 @@ Deno.test("watchIptables() falls back to polling when the subscription throws or
   await w.clock.advance(0);
   await w.done;
 });
+
+Deno.test("watchIptables() says iptables-save was not on PATH at start when its run is refused, not --allow-run", async () => {
+  const messages: SourceMessageBody[] = [];
+  const controller = new AbortController();
+  const clock = new FakeClock();
+  const done = watchIptables(
+    CONFIG,
+    (m) => messages.push(m),
+    controller.signal,
+    {
+      clock,
+      run: () => {
+        throw new Deno.errors.NotCapable(
+          'Requires run access to "/sbin/iptables-save", run again with the --allow-run flag',
+        );
+      },
+      subscribe: "polling for this test",
+    },
+  );
+  await clock.advance(0);
+  assertEquals(messages.at(-1), {
+    type: "status",
+    state: "waiting",
+    reason:
+      "Cannot run /sbin/iptables-save: it was not on PATH when the agent started (install iptables, then restart the agent)",
+  });
+  controller.abort();
+  await clock.advance(0);
+  await done;
+});
