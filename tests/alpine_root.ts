@@ -15,7 +15,9 @@
  */
 import { pinnedInput, type ReleaseArch } from "../build/release_inputs.ts";
 import { fetchPinnedInput, runIn } from "../build/fetch_input.ts";
+import { assertEquals } from "./assert.ts";
 import { exec } from "./netns.ts";
+import { type CollectedText, collectText } from "./agent_process.ts";
 
 /** What each arch's root needs from its packages. */
 const MUSL_LOADER: Readonly<Record<ReleaseArch, string>> = {
@@ -147,6 +149,8 @@ export interface RootCommandOptions {
    * is the child of the returned process, not that process.
    */
   readonly emulateArm64?: boolean;
+  /** A prefix that enters a network namespace (a TestNamespace's `enter`). */
+  readonly enter?: readonly string[];
 }
 
 const INSIDE = `set -e
@@ -167,9 +171,9 @@ shift
 exec chroot "$root" "$@"`;
 
 /**
- * The command line that runs `args` inside the root at `dir` (prefix it with
- * a network namespace's nsenter to run it there). Without emulation every
- * step execs, so the spawned process is the command's.
+ * The command line that runs `args` inside the root at `dir`, in a network
+ * namespace when `options.enter` says. Without emulation every step execs,
+ * so the spawned process is the command's.
  */
 export function rootCommand(
   dir: string,
@@ -188,6 +192,7 @@ export function rootCommand(
     ]
     : ["unshare", "--mount", "--propagation", "private"];
   return [
+    ...options.enter ?? [],
     ...namespaces,
     "env",
     `EMULATE=${options.emulateArm64 ? 1 : 0}`,
@@ -227,4 +232,71 @@ export async function canEmulateArm64(): Promise<boolean> {
     "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc",
   ]);
   return probe.code === 0;
+}
+
+/** Runs `args` in the root with a service manager's environment. */
+export async function runInRoot(
+  root: string,
+  args: readonly string[],
+  options: RootCommandOptions = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [program, ...rest] = rootCommand(root, args, options);
+  const output = await new Deno.Command(program!, {
+    args: rest,
+    clearEnv: true,
+    env: SERVICE_ENV,
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Starts `args` in the root with a service manager's environment, its stderr collected. */
+export function spawnInRoot(
+  root: string,
+  args: readonly string[],
+  options: RootCommandOptions = {},
+): { child: Deno.ChildProcess; stderr: CollectedText } {
+  const [program, ...rest] = rootCommand(root, args, options);
+  const child = new Deno.Command(program!, {
+    args: rest,
+    clearEnv: true,
+    env: SERVICE_ENV,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  return { child, stderr: collectText(child.stderr) };
+}
+
+/**
+ * Unpacks a release archive into the root's /usr/local: amd64 with the
+ * root's own busybox tar, as a user on Alpine would; arm64 with the
+ * machine's tar (its busybox would need emulation for a plain unpack).
+ */
+export async function unpackRelease(
+  root: string,
+  archive: string,
+  arch: ReleaseArch,
+): Promise<void> {
+  if (arch === "amd64") {
+    await Deno.copyFile(archive, `${root}/tmp/release.tar.gz`);
+    const unpacked = await exec([
+      "chroot",
+      root,
+      "/bin/tar",
+      "-xzf",
+      "/tmp/release.tar.gz",
+      "-C",
+      "/usr/local",
+    ]);
+    await Deno.remove(`${root}/tmp/release.tar.gz`);
+    assertEquals(unpacked.code, 0, unpacked.stderr);
+  } else {
+    await runIn(root, "tar", ["-xzf", archive, "-C", `${root}/usr/local`]);
+  }
 }

@@ -19,14 +19,13 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { buildRelease } from "../build/release.ts";
 import type { ReleaseArch } from "../build/release_inputs.ts";
 import { LAUNCHER_PATH, LIB_DIR } from "../build/release_layout.ts";
-import { runIn } from "../build/fetch_input.ts";
 import {
   buildAlpineLikeRoot,
   canEmulateArm64,
   glibcFilesIn,
-  rootCommand,
-  type RootCommandOptions,
-  SERVICE_ENV,
+  runInRoot,
+  spawnInRoot,
+  unpackRelease,
 } from "./alpine_root.ts";
 import {
   canRunDockerd,
@@ -76,74 +75,8 @@ async function rootWithRelease(
     [],
     "glibc in the root before the archive",
   );
-  await Deno.copyFile(archive!.path, `${root}/tmp/release.tar.gz`);
-  if (arch === "amd64") {
-    // The root's own busybox tar, as a user on Alpine would unpack it.
-    const unpacked = await exec([
-      "chroot",
-      root,
-      "/bin/tar",
-      "-xzf",
-      "/tmp/release.tar.gz",
-      "-C",
-      "/usr/local",
-    ]);
-    assertEquals(unpacked.code, 0, unpacked.stderr);
-  } else {
-    await runIn(root, "tar", [
-      "-xzf",
-      `${root}/tmp/release.tar.gz`,
-      "-C",
-      `${root}/usr/local`,
-    ]);
-  }
-  await Deno.remove(`${root}/tmp/release.tar.gz`);
+  await unpackRelease(root, archive!.path, arch);
   return root;
-}
-
-/** Runs `args` in the root with a service manager's environment. */
-async function runInRoot(
-  root: string,
-  args: readonly string[],
-  options: RootCommandOptions & { enter?: readonly string[] } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [program, ...rest] = [
-    ...options.enter ?? [],
-    ...rootCommand(root, args, options),
-  ];
-  const output = await new Deno.Command(program!, {
-    args: rest,
-    clearEnv: true,
-    env: SERVICE_ENV,
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
-/** Starts `args` in the root with a service manager's environment, its stderr collected. */
-function spawnInRoot(
-  root: string,
-  args: readonly string[],
-  options: RootCommandOptions & { enter?: readonly string[] } = {},
-) {
-  const [program, ...rest] = [
-    ...options.enter ?? [],
-    ...rootCommand(root, args, options),
-  ];
-  const child = new Deno.Command(program!, {
-    args: rest,
-    clearEnv: true,
-    env: SERVICE_ENV,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  return { child, stderr: collectText(child.stderr) };
 }
 
 /** The distinct files named like a libc or musl's loader in a process's map. */
