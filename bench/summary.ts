@@ -43,6 +43,7 @@ export const FIGURE_SCRIPTS: readonly string[] = [
   "idle_figures",
   "memory_figures",
   "isolate_figures",
+  "release_figures",
   "fuzz_long",
 ];
 
@@ -110,6 +111,8 @@ export const SCRIPT_DESCRIPTIONS: Readonly<Record<string, string>> = {
     "RSS 5 s after start with `--dry-run`, per source combination, from the source tree and from the bundle, beside Deno's own floor (an empty script; with idle workers).",
   isolate_figures:
     "What each isolate holds: Deno's empty script and an idle worker, then main.ts's module graph and each source's worker entry loaded in one process (start task's V8 flags, heap after a full collection): our modules, npm packages, V8 heap, and the private memory each adds.",
+  release_figures:
+    "`deno task release`'s archives: each architecture's archive and what it unpacks to, beside the Go agent v0.3.19's binary (Go column). Then the released amd64 program in an Alpine-like root (busybox, musl, the bundled glibc) beside `deno task start`'s command on this machine, alternating, the same flags (`--dry-run --no-iptables --procnet`), each in a network namespace of its own, after one unmeasured start each: start → the first source connected, and private memory then.",
   fuzz_long: "Hostile inputs into every parser; the figure is failures found.",
 };
 
