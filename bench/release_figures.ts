@@ -50,6 +50,7 @@ async function measureStart(
 ): Promise<Start> {
   const started = performance.now();
   const { child, text } = spawn();
+  let start: Start;
   try {
     await waitFor(
       () => text().includes(CONNECTED),
@@ -60,14 +61,18 @@ async function measureStart(
       },
     );
     const connectedMs = performance.now() - started;
-    return { connectedMs, privateMiB: residentMemory(child.pid).private };
-  } finally {
-    child.kill("SIGTERM");
-    const { code } = await child.status;
-    if (code !== 0) {
-      throw new Error(`Cannot stop the agent cleanly: exit ${code}\n${text()}`);
-    }
+    start = { connectedMs, privateMiB: residentMemory(child.pid).private };
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw error;
   }
+  child.kill("SIGTERM");
+  const { code } = await child.status;
+  if (code !== 0) {
+    throw new Error(`Cannot stop the agent cleanly: exit ${code}\n${text()}`);
+  }
+  return start;
 }
 
 const dir = await Deno.makeTempDir({ prefix: "garelfig" });
