@@ -9,6 +9,7 @@ import { LogForwarder } from "../forwarding/log_forwarder.ts";
 import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
 import { HostSwitchForwarder } from "../forwarding/host_switch/host_switch_forwarder.ts";
 import { DnatForwarder } from "../forwarding/dnat/dnat_forwarder.ts";
+import { WslProxyForwarder } from "../forwarding/wsl_proxy/wsl_proxy_forwarder.ts";
 import {
   subscribeAddressChanges,
   VtunnelForwarder,
@@ -49,7 +50,10 @@ export function createForwarders(
   limit: OpenFilesLimit | undefined,
   registry: SourceRegistry = SOURCES,
 ): Forwarder[] {
-  const names = MODE_FORWARDERS[options.mode];
+  // No socket: no WSL proxy forwarder (the router skips routes to none).
+  const names = MODE_FORWARDERS[options.mode].filter((name) =>
+    name !== "wsl-proxy" || options.wslProxySocket !== ""
+  );
   if (options.mode === "auto" || options.dryRun) {
     return names.map((name) => new LogForwarder(name));
   }
@@ -90,6 +94,8 @@ export function createForwarders(
           ...(addressChanges ? { addressChanges } : {}),
         });
       }
+      case "wsl-proxy":
+        return new WslProxyForwarder(options.wslProxySocket);
       case "log":
         return new LogForwarder(name);
     }

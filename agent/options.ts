@@ -48,6 +48,8 @@ export interface CoreOptions {
   readonly tapInterfaceIp: string;
   /** The host-switch API's base URL. */
   readonly hostSwitchUrl: string;
+  /** The WSL proxy's unix socket, written beside host-switch; "" for none. */
+  readonly wslProxySocket: string;
   /** Where the agent keeps its small state files. */
   readonly stateDir: string;
   /** The control socket of the `ports` and `status` commands; "" for none. */
@@ -81,6 +83,7 @@ export const CORE_DEFAULTS: CoreOptions = {
   adminInstall: false,
   tapInterfaceIp: "192.168.127.2",
   hostSwitchUrl: "http://192.168.127.1:80",
+  wslProxySocket: "/run/wsl-proxy.sock",
   stateDir: "/var/lib/guest-agent",
   shutdownTimeoutMs: 5000,
   listenerSettleMs: 2000,
@@ -216,6 +219,24 @@ export const FORWARDING_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
           `Cannot use ${
             JSON.stringify(value)
           } for --host-switch-url: accepted values are http:// or https:// URLs`,
+        );
+      }
+      return value;
+    },
+  },
+  {
+    key: "wslProxySocket",
+    name: "wsl-proxy-socket",
+    kind: "value",
+    valueName: "<path>",
+    help:
+      'the WSL proxy\'s unix socket, sent each binding beside host-switch ("" for none)',
+    parse: (value) => {
+      if (value !== "" && !value.startsWith("/")) {
+        throw new UsageError(
+          `Cannot use ${
+            JSON.stringify(value)
+          } for --wsl-proxy-socket: accepted values are absolute paths and ""`,
         );
       }
       return value;

@@ -22,8 +22,8 @@ export type Route = (binding: TrackedBinding) => readonly string[];
  * A binding an engine source holds is never also given to the listeners
  * when the mode forwards it another way (the engine, or its proxy, serves
  * the port; a listener would race it for the port). A holder whose source
- * is not in the registry (the agent's own "static" bindings) takes
- * {@linkcode defaultRoute}.
+ * is not in the registry (the agent's own "static" bindings: the Kubernetes
+ * API port) takes {@linkcode staticRoute}.
  *
  * @param mode The agent's mode.
  * @param registry The sources. @default SOURCES
@@ -42,7 +42,7 @@ export function routeFor(
       engine ||= source?.engine === true;
       const names = source
         ? source.route(mode, binding.binding)
-        : defaultRoute(mode);
+        : staticRoute(mode);
       for (const name of names) wanted.add(name);
     }
     if (engine && wanted.size > 1) wanted.delete("listeners");
@@ -60,4 +60,14 @@ export function routeBinding(
   registry: SourceRegistry = SOURCES,
 ): ForwarderName[] {
   return routeFor(mode, registry)(binding);
+}
+
+/**
+ * The route of the agent's own bindings (the Kubernetes API port with
+ * -kubernetes): in host-switch mode the WSL proxy only, as Rancher Desktop's
+ * agent sends it (its host side serves the API port itself); else
+ * {@linkcode defaultRoute}.
+ */
+export function staticRoute(mode: AgentMode): readonly ForwarderName[] {
+  return mode === "host-switch" ? ["wsl-proxy"] : defaultRoute(mode);
 }

@@ -32,11 +32,26 @@ Deno.test("routeBinding() follows the Go agent's mode table", async (t) => {
       "vtunnel",
       "listeners",
     ]],
-    ["host-switch", held("0.0.0.0", "docker", "iptables"), ["host-switch"]],
+    // The WSL proxy gets what host-switch gets (Rancher Desktop's agent).
+    ["host-switch", held("0.0.0.0", "docker", "iptables"), [
+      "host-switch",
+      "wsl-proxy",
+    ]],
     ["listeners", held("0.0.0.0", "docker", "iptables"), ["listeners"]],
-    ["host-switch", held("0.0.0.0", "docker"), ["host-switch"]],
-    ["host-switch", held("127.0.0.1", "docker"), ["host-switch", "dnat"]],
-    ["host-switch", held("127.0.0.1", "kubernetes"), ["host-switch"]],
+    ["host-switch", held("0.0.0.0", "docker"), ["host-switch", "wsl-proxy"]],
+    ["host-switch", held("127.0.0.1", "docker"), [
+      "host-switch",
+      "wsl-proxy",
+      "dnat",
+    ]],
+    ["host-switch", held("127.0.0.1", "kubernetes"), [
+      "host-switch",
+      "wsl-proxy",
+    ]],
+    ["host-switch", held("0.0.0.0", "procnet"), ["host-switch", "wsl-proxy"]],
+    // The agent's own Kubernetes API binding: the WSL proxy only.
+    ["host-switch", held("127.0.0.1", "static"), ["wsl-proxy"]],
+    ["privileged", held("127.0.0.1", "static"), ["vtunnel"]],
     ["host-switch", held("0.0.0.0", "iptables"), ["listeners"]],
     ["listeners", held("0.0.0.0", "iptables", "kubernetes"), ["listeners"]],
     ["listeners", held("0.0.0.0", "procnet"), []],

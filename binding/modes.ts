@@ -21,6 +21,7 @@ export type ForwarderName =
   | "log"
   | "vtunnel"
   | "host-switch"
+  | "wsl-proxy"
   | "listeners"
   | "dnat";
 
@@ -30,6 +31,6 @@ export const MODE_FORWARDERS: Readonly<
 > = {
   auto: ["log"],
   privileged: ["vtunnel", "listeners"],
-  "host-switch": ["host-switch", "dnat", "listeners"],
+  "host-switch": ["host-switch", "wsl-proxy", "dnat", "listeners"],
   listeners: ["listeners"],
 };

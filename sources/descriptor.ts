@@ -142,7 +142,11 @@ export function workerEntry(name: string, here: string): URL {
     : new URL(`./sources/${name}/worker.js`, here);
 }
 
-/** The route of a source whose ports have no way of their own to the host. */
+/**
+ * The route of a source whose ports have no way of their own to the host.
+ * In host-switch mode the WSL proxy gets what host-switch gets, as
+ * Rancher Desktop's agent sends it, so other WSL distributions reach it.
+ */
 export function defaultRoute(mode: AgentMode): readonly ForwarderName[] {
   switch (mode) {
     case "auto":
@@ -152,7 +156,7 @@ export function defaultRoute(mode: AgentMode): readonly ForwarderName[] {
     case "privileged":
       return ["vtunnel"];
     case "host-switch":
-      return ["host-switch"];
+      return ["host-switch", "wsl-proxy"];
   }
 }
 
@@ -166,7 +170,7 @@ export function engineRoute(
   binding: Binding,
 ): readonly ForwarderName[] {
   return mode === "host-switch" && binding.hostIp === "127.0.0.1"
-    ? ["host-switch", "dnat"]
+    ? ["host-switch", "wsl-proxy", "dnat"]
     : defaultRoute(mode);
 }
 

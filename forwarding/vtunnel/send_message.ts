@@ -105,7 +105,9 @@ export async function sendOverStream(
     await Promise.race([work, timedOut]);
   } catch (error) {
     work.catch(() => {});
-    throw new Error(`Cannot send to ${where}: ${(error as Error).message}`);
+    throw new Error(`Cannot send to ${where}: ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     close();
   }
