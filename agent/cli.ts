@@ -109,16 +109,28 @@ function resolveOptions(
     "privileged-service",
   ]
     .some((name) => given.get(name) === true);
+  // The mode follows from the mode flags alone (an engine is never on
+  // without its flag).
+  const engines = registry.filter((source) =>
+    source.engine && given.get(source.name) === true
+  );
+  const mode: AgentMode = !explicit
+    ? "auto"
+    : values.privilegedService === true
+    ? "privileged"
+    : engines.length > 0
+    ? "host-switch"
+    : "listeners";
   // Explicit mode: a source runs when enabled (iptables by default, as in
-  // Go). Auto mode: a source may run when detected, unless switched off.
+  // Go; /proc/net in host-switch mode, as Rancher Desktop's agent today).
+  // Auto mode: a source may run when detected, unless switched off.
   for (const source of registry) {
     if (!given.has(source.name)) {
-      values[source.name] = !explicit || (source.onWithoutFlag ?? false);
+      const on = source.onWithoutFlag ?? false;
+      values[source.name] = !explicit ||
+        (typeof on === "function" ? on(mode) : on);
     }
   }
-  const engines = registry.filter((source) =>
-    source.engine && values[source.name] === true
-  );
   if (explicit && engines.length > 1) {
     throw new UsageError(
       `Cannot watch both ${
@@ -146,13 +158,6 @@ function resolveOptions(
       }`,
     );
   }
-  const mode: AgentMode = !explicit
-    ? "auto"
-    : options.privilegedService === true
-    ? "privileged"
-    : engines.length > 0
-    ? "host-switch"
-    : "listeners";
   return { ...options, mode } as unknown as AgentOptions;
 }
 

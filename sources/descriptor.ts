@@ -85,8 +85,11 @@ export interface SourceDescriptor<
   readonly options: readonly OptionSpec<O>[];
   /** The value of every option when not given (auto mode). */
   readonly defaults: O;
-  /** With a mode flag given, the switch's value when not given (Go: -iptables is on). @default false */
-  readonly onWithoutFlag?: boolean;
+  /**
+   * With a mode flag given, the switch's value when not given (Go: -iptables
+   * is on), or that value for the mode the flags select. @default false
+   */
+  readonly onWithoutFlag?: boolean | ((mode: AgentMode) => boolean);
   /** A container engine: selects host-switch mode, one per run, never also given listeners. */
   readonly engine?: boolean;
   /**

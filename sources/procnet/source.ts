@@ -77,6 +77,9 @@ export const procnetSource: SourceDescriptor<
       parse: portValue("--ignore-port"),
     },
   ],
+  // Rancher Desktop's agent today scans /proc/net in its one mode
+  // (host-switch): a VM process's listener is exposed like a container's.
+  onWithoutFlag: (mode) => mode === "host-switch",
   defaults: {
     procnet: true,
     procnetIntervalMs: 1000,
