@@ -5,11 +5,13 @@
  * @module
  */
 import type { Forwarder } from "../forwarding/forwarder.ts";
+import type { TrackedBinding } from "../tracker/port_tracker.ts";
 import { LogForwarder } from "../forwarding/log_forwarder.ts";
 import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
 import { HostSwitchForwarder } from "../forwarding/host_switch/host_switch_forwarder.ts";
 import { DnatForwarder } from "../forwarding/dnat/dnat_forwarder.ts";
 import { WslProxyForwarder } from "../forwarding/wsl_proxy/wsl_proxy_forwarder.ts";
+import { LoopbackRelayForwarder } from "../forwarding/loopback_relay/loopback_relay_forwarder.ts";
 import {
   subscribeAddressChanges,
   VtunnelForwarder,
@@ -69,6 +71,7 @@ export function createForwarders(
           adminInstall: options.adminInstall,
           tapIp: options.tapInterfaceIp,
           statePath: `${options.stateDir}/host-switch.json`,
+          exposeIpv6As: vmListenerIpv4(registry),
         });
       case "dnat":
         return new DnatForwarder({
@@ -94,6 +97,8 @@ export function createForwarders(
           ...(addressChanges ? { addressChanges } : {}),
         });
       }
+      case "loopback-relay":
+        return new LoopbackRelayForwarder({ tapIp: options.tapInterfaceIp });
       case "wsl-proxy":
         return new WslProxyForwarder(options.wslProxySocket);
       case "log":
@@ -120,4 +125,28 @@ function followAddresses(
     );
     return undefined;
   }
+}
+
+/**
+ * For host-switch: a binding held only by sources that read the VM's own
+ * sockets, on [::1] or [::], is reached over IPv4 at the tap address (the
+ * loopback relay, or a dual-stack socket), so it is exposed as 127.0.0.1 or
+ * 0.0.0.0. An engine's IPv6 binding is not: its IPv4 twin is exposed.
+ */
+function vmListenerIpv4(
+  registry: SourceRegistry,
+): (binding: TrackedBinding) => string | undefined {
+  const vmSocketSources = new Set(
+    registry.filter((source) => source.seesAgentListeners).map((s) => s.name),
+  );
+  return (binding) => {
+    if (!binding.holders.every((h) => vmSocketSources.has(h.source))) {
+      return undefined;
+    }
+    return binding.binding.hostIp === "::1"
+      ? "127.0.0.1"
+      : binding.binding.hostIp === "::"
+      ? "0.0.0.0"
+      : undefined;
+  };
 }

@@ -21,7 +21,8 @@ export type Route = (binding: TrackedBinding) => readonly string[];
  * sources, so a binding seen by two sources is routed once per forwarder.
  * A binding an engine source holds is never also given to the listeners
  * when the mode forwards it another way (the engine, or its proxy, serves
- * the port; a listener would race it for the port). A holder whose source
+ * the port; a listener would race it for the port), nor a loopback relay.
+ * A holder whose source
  * is not in the registry (the agent's own "static" bindings: the Kubernetes
  * API port) takes {@linkcode staticRoute}.
  *
@@ -46,6 +47,8 @@ export function routeFor(
       for (const name of names) wanted.add(name);
     }
     if (engine && wanted.size > 1) wanted.delete("listeners");
+    // An engine (or its proxy) serves its ports: a relay would race it.
+    if (engine) wanted.delete("loopback-relay");
     return MODE_FORWARDERS[mode].filter((name) => wanted.has(name));
   };
 }

@@ -49,6 +49,29 @@ Deno.test("routeBinding() follows the Go agent's mode table", async (t) => {
       "wsl-proxy",
     ]],
     ["host-switch", held("0.0.0.0", "procnet"), ["host-switch", "wsl-proxy"]],
+    // A VM listener on loopback (or IPv6 wildcard) needs the relay too...
+    ["host-switch", held("127.0.0.1", "procnet"), [
+      "host-switch",
+      "wsl-proxy",
+      "loopback-relay",
+    ]],
+    ["host-switch", held("::1", "procnet"), [
+      "host-switch",
+      "wsl-proxy",
+      "loopback-relay",
+    ]],
+    ["host-switch", held("::", "procnet"), [
+      "host-switch",
+      "wsl-proxy",
+      "loopback-relay",
+    ]],
+    // ...but never where an engine serves the port.
+    ["host-switch", held("127.0.0.1", "docker", "procnet"), [
+      "host-switch",
+      "wsl-proxy",
+      "dnat",
+    ]],
+    ["privileged", held("127.0.0.1", "procnet"), ["vtunnel"]],
     // The agent's own Kubernetes API binding: the WSL proxy only.
     ["host-switch", held("127.0.0.1", "static"), ["wsl-proxy"]],
     ["privileged", held("127.0.0.1", "static"), ["vtunnel"]],

@@ -22,6 +22,7 @@ export type ForwarderName =
   | "vtunnel"
   | "host-switch"
   | "wsl-proxy"
+  | "loopback-relay"
   | "listeners"
   | "dnat";
 
@@ -31,6 +32,19 @@ export const MODE_FORWARDERS: Readonly<
 > = {
   auto: ["log"],
   privileged: ["vtunnel", "listeners"],
-  "host-switch": ["host-switch", "wsl-proxy", "dnat", "listeners"],
+  "host-switch": [
+    "host-switch",
+    "wsl-proxy",
+    "loopback-relay",
+    "dnat",
+    "listeners",
+  ],
   listeners: ["listeners"],
 };
+
+/**
+ * The host addresses of a VM listener that host-switch cannot reach at the
+ * tap address by itself (loopback, and [::] when v6-only): in host-switch
+ * mode such a listener also gets the loopback relay.
+ */
+export const RELAYED_HOST_IPS: readonly string[] = ["127.0.0.1", "::1", "::"];

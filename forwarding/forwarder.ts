@@ -57,6 +57,11 @@ export interface Forwarder {
    * no call and shows as `skipped` with the reason.
    */
   skipReason?(binding: TrackedBinding): string | undefined;
+  /**
+   * Keys of the sockets this forwarder holds in the VM (listening, or bound
+   * and unconnected), which a source reading the VM's sockets must skip.
+   */
+  openKeys?(): string[];
   /** True for a forwarder that only logs (auto mode, `--dry-run`). */
   readonly onlyLogs?: boolean;
   /** Releases what the forwarder holds (connections, files); called once. */

@@ -73,6 +73,12 @@ Deno.test("host-switch mode converges with real gvproxy builds", {
           `--host-switch-url=${gv.url}`,
           `--state-dir=${stateDir}`,
           `--control-socket=${control}`,
+          // gvproxy runs in the agent's namespace here, where a real host
+          // side never is: /proc/net would see its forwarding listeners.
+          // The WSL proxy and /proc/net in host-switch mode are tested with
+          // gvproxy in a namespace of its own (wsl_proxy_e2e_test.ts).
+          "--no-procnet",
+          "--wsl-proxy-socket=",
         ];
         let agent = spawnAgentProcess(args, d.ns.enter);
         const hostSide = async () => (await gv.all()).map(line).sort();

@@ -102,7 +102,13 @@ Deno.test("Rancher Desktop's init script and conf.d start our agent in host-swit
               createForwarders(options, undefined, undefined).map((f) =>
                 f.name
               ),
-              ["host-switch", "wsl-proxy", "dnat", "listeners"],
+              [
+                "host-switch",
+                "wsl-proxy",
+                "loopback-relay",
+                "dnat",
+                "listeners",
+              ],
             );
           });
         }
@@ -117,7 +123,7 @@ Deno.test('--wsl-proxy-socket: "" leaves the WSL proxy out, a relative path is r
   assert("options" in none, JSON.stringify(none));
   assertEquals(
     createForwarders(none.options, undefined, undefined).map((f) => f.name),
-    ["host-switch", "dnat", "listeners"],
+    ["host-switch", "loopback-relay", "dnat", "listeners"],
   );
   const relative = parseCommandLine([
     ...base,

@@ -44,6 +44,13 @@ export interface HostSwitchForwarderOptions {
    * (restarted) without waiting for a failed call, in ms. @default 5000
    */
   readonly auditEveryMs?: number;
+  /**
+   * The IPv4 address an IPv6 binding is exposed as, when the tap address
+   * reaches it over IPv4 (a VM listener on [::1] through the loopback relay:
+   * "127.0.0.1"; a [::] one, dual-stack or relayed: "0.0.0.0"); undefined
+   * leaves it skipped. @default none: every IPv6 binding is skipped
+   */
+  readonly exposeIpv6As?: (binding: TrackedBinding) => string | undefined;
 }
 
 /** Why an IPv6 binding gets no mapping. */
@@ -91,6 +98,7 @@ export class HostSwitchForwarder implements Forwarder {
   #saving: Promise<void> = Promise.resolve();
   /** The tail of the calls queued per mapping (one at a time each). */
   #perMapping = new Map<string, Promise<unknown>>();
+  #exposeIpv6As: (binding: TrackedBinding) => string | undefined;
   #logger = getLogger(["guest-agent", "forwarder", "host-switch"]);
 
   /**
@@ -107,6 +115,7 @@ export class HostSwitchForwarder implements Forwarder {
     this.#tapIp = options.tapIp ?? "192.168.127.2";
     this.#statePath = options.statePath;
     this.auditEveryMs = options.auditEveryMs ?? 5000;
+    this.#exposeIpv6As = options.exposeIpv6As ?? (() => undefined);
   }
 
   /** IPv6 bindings have no mapping: the API takes IPv4 only. */
@@ -215,10 +224,16 @@ export class HostSwitchForwarder implements Forwarder {
   }
 
   #mapping(binding: TrackedBinding): HostSwitchMapping | undefined {
-    return hostSwitchMapping(binding.binding, {
-      adminInstall: this.#adminInstall,
-      tapIp: this.#tapIp,
-    });
+    const ipv4 = binding.binding.hostIp.includes(":")
+      ? this.#exposeIpv6As(binding)
+      : undefined;
+    return hostSwitchMapping(
+      ipv4 ? { ...binding.binding, hostIp: ipv4 } : binding.binding,
+      {
+        adminInstall: this.#adminInstall,
+        tapIp: this.#tapIp,
+      },
+    );
   }
 
   /** Ours: remote is our tap address on the local port, or recorded by us. */

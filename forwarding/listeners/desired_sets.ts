@@ -24,7 +24,7 @@ export interface DesiredSets {
   unwant(forwarder: string, key: string): void;
   /** The queue's status and the gate's. */
   deliveries(): DeliveryStatus[];
-  /** Drops the agent's own listener sockets from a source's entries. */
+  /** Drops the agent's own sockets (listeners, relays) from a source's entries. */
   withoutOwnSockets(entries: readonly PortEntry[]): PortEntry[];
   /** Stops the gate. */
   close(): void;
@@ -53,6 +53,7 @@ export function desiredSetsOf(
 ): DesiredSets {
   const logger = getLogger(["guest-agent"]);
   const listeners = forwarders.filter((f) => f instanceof ListenerForwarder);
+  const socketHolders = forwarders.filter((f) => f.openKeys !== undefined);
   const listenerForwarder = listeners[0]?.name;
   const { limit } = settings;
   if (listenerForwarder !== undefined && limit !== undefined) {
@@ -98,10 +99,10 @@ export function desiredSetsOf(
         ? gate!.unwant(key)
         : queue.unsetDesired(forwarder, key),
     deliveries: () => [...queue.status(), ...gate?.status() ?? []],
-    // The listener forwarder's own sockets must never come back in as ports.
+    // The forwarders' own sockets must never come back in as ports.
     withoutOwnSockets: (entries) => {
-      if (listeners.length === 0) return [...entries];
-      const own = new Set(listeners.flatMap((f) => f.openKeys()));
+      if (socketHolders.length === 0) return [...entries];
+      const own = new Set(socketHolders.flatMap((f) => f.openKeys?.() ?? []));
       return entries.filter((entry) => !own.has(bindingKey(entry.binding)));
     },
     close: () => gate?.close(),
