@@ -98,7 +98,10 @@ export function createForwarders(
         });
       }
       case "loopback-relay":
-        return new LoopbackRelayForwarder({ tapIp: options.tapInterfaceIp });
+        return new LoopbackRelayForwarder({
+          tapIp: options.tapInterfaceIp,
+          settleMs: options.listenerSettleMs,
+        });
       case "wsl-proxy":
         return new WslProxyForwarder(options.wslProxySocket);
       case "log":

@@ -62,6 +62,13 @@ export interface Forwarder {
    * and unconnected), which a source reading the VM's sockets must skip.
    */
   openKeys?(): string[];
+  /**
+   * A binding is given to this forwarder only once it has been wanted this
+   * long without a break, in ms (see forwarding/settle_gate.ts): for a
+   * forwarder that opens sockets for ports seen among the VM's own sockets,
+   * which an engine may yet claim.
+   */
+  readonly settleMs?: number;
   /** True for a forwarder that only logs (auto mode, `--dry-run`). */
   readonly onlyLogs?: boolean;
   /** Releases what the forwarder holds (connections, files); called once. */

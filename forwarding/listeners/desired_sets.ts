@@ -10,7 +10,8 @@ import type { DeliveryQueue, DeliveryStatus } from "../delivery_queue.ts";
 import type { Forwarder } from "../forwarder.ts";
 import { FD_RESERVE, ListenerForwarder } from "./listener_forwarder.ts";
 import { UnservedGate } from "./unserved_gate.ts";
-import type { Clock } from "../../support/clock.ts";
+import { type Clock, systemClock } from "../../support/clock.ts";
+import { SettleGate } from "../settle_gate.ts";
 import type { OpenFilesLimit } from "../../support/open_files.ts";
 import { bindingKey, type PortEntry } from "../../binding/binding.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
@@ -54,6 +55,20 @@ export function desiredSetsOf(
   const logger = getLogger(["guest-agent"]);
   const listeners = forwarders.filter((f) => f instanceof ListenerForwarder);
   const socketHolders = forwarders.filter((f) => f.openKeys !== undefined);
+  const settleGates = new Map(
+    forwarders.filter((f) =>
+      f.settleMs !== undefined && !(f instanceof ListenerForwarder)
+    ).map((f) => [
+      f.name,
+      new SettleGate({
+        forwarder: f.name,
+        settleMs: f.settleMs!,
+        clock: settings.clock ?? systemClock,
+        pass: (binding) => queue.setDesired(f.name, binding),
+        withdraw: (key) => queue.unsetDesired(f.name, key),
+      }),
+    ]),
+  );
   const listenerForwarder = listeners[0]?.name;
   const { limit } = settings;
   if (listenerForwarder !== undefined && limit !== undefined) {
@@ -93,18 +108,29 @@ export function desiredSetsOf(
     want: (forwarder, binding) =>
       forwarder === listenerForwarder
         ? gate!.want(binding)
+        : settleGates.has(forwarder)
+        ? settleGates.get(forwarder)!.want(binding)
         : queue.setDesired(forwarder, binding),
     unwant: (forwarder, key) =>
       forwarder === listenerForwarder
         ? gate!.unwant(key)
+        : settleGates.has(forwarder)
+        ? settleGates.get(forwarder)!.unwant(key)
         : queue.unsetDesired(forwarder, key),
-    deliveries: () => [...queue.status(), ...gate?.status() ?? []],
+    deliveries: () => [
+      ...queue.status(),
+      ...gate?.status() ?? [],
+      ...[...settleGates.values()].flatMap((g) => g.status()),
+    ],
     // The forwarders' own sockets must never come back in as ports.
     withoutOwnSockets: (entries) => {
       if (socketHolders.length === 0) return [...entries];
       const own = new Set(socketHolders.flatMap((f) => f.openKeys?.() ?? []));
       return entries.filter((entry) => !own.has(bindingKey(entry.binding)));
     },
-    close: () => gate?.close(),
+    close: () => {
+      gate?.close();
+      for (const settleGate of settleGates.values()) settleGate.close();
+    },
   };
 }

@@ -39,6 +39,11 @@ export interface LoopbackRelayForwarderOptions {
   readonly tapIp: string;
   /** UDP session limits. */
   readonly udp?: UdpRelayOptions;
+  /**
+   * How long a binding waits before its relay opens, in ms: docker-proxy's
+   * sockets are seen before dockerd says they are its own. @default 2000
+   */
+  readonly settleMs?: number;
 }
 
 /** What a binding has: a relay, or the tap address served already. */
@@ -50,6 +55,8 @@ export class LoopbackRelayForwarder implements Forwarder {
   readonly name = "loopback-relay";
   /** Opening a socket is quick: a few at once. */
   readonly concurrency = 8;
+  /** A binding waits this long (an engine may claim the socket meanwhile). */
+  readonly settleMs: number;
   readonly #tapIp: string;
   readonly #udp: UdpRelayOptions;
   readonly #held = new Map<string, Held>();
@@ -61,6 +68,7 @@ export class LoopbackRelayForwarder implements Forwarder {
   constructor(options: LoopbackRelayForwarderOptions) {
     this.#tapIp = options.tapIp;
     this.#udp = options.udp ?? {};
+    this.settleMs = options.settleMs ?? 2000;
   }
 
   /** Only listeners on 127.0.0.1, [::1] and [::] need a relay. */

@@ -1,0 +1,367 @@
+/**
+ * Today's Rancher Desktop, end to end: the agent started with the command
+ * line its init script builds (host-switch mode, /proc/net on), a real
+ * dockerd in the VM's namespace, gvproxy v0.8.7 as the host side in a
+ * namespace of its own joined by a veth pair, whose address on the VM side
+ * stands for the tap address (`-tap-interface-ip`), so that the host side
+ * reaches tap:P across a network as host-switch does, and a WSL-proxy
+ * receiver on a unix socket. Checks the mappings at gvproxy and the
+ * PortMapping JSON at the proxy for `docker run -p` (0.0.0.0, 127.0.0.1,
+ * udp) and `docker rm`, a proxy started after the agent, VM processes on
+ * 127.0.0.1, [::1] and [::] (a mapping each, and bytes both ways from the
+ * host side through the tap address), and SIGTERM.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "./assert.ts";
+import {
+  canRunDockerd,
+  type Dockerd,
+  HTTPD,
+  startDockerd,
+  TEST_IMAGE,
+} from "./engines/dockerd.ts";
+import { type Gvproxy, haveGvproxy, startGvproxy } from "./engines/gvproxy.ts";
+import { spawnAgentProcess } from "./agent_process.ts";
+import { type LineReceiver, startLineReceiver } from "./line_receiver.ts";
+import { collectText } from "./agent_process.ts";
+import { readControl } from "./service_flags.ts";
+import { ignoreUnless } from "./requirements.ts";
+import { waitFor } from "./wait.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const GVPROXY = "v0.8.7";
+/** The agent's end of the veth pair: the tap address host-switch connects to. */
+const TAP = "172.26.1.2";
+
+/** The command line Rancher Desktop's init script builds (Docker, no Kubernetes… below). */
+const RANCHER_DESKTOP_FLAGS = [
+  "-adminInstall=false",
+  "-kubernetes=true",
+  "-docker=true",
+  "-containerd=false",
+  "-k8sServiceListenerAddr=127.0.0.1",
+  "-debug=false",
+];
+
+/**
+ * Replays PortMapping messages as the WSL proxy keeps its listeners: one per
+ * protocol and host port (an add opens it on HostIp, a remove closes it,
+ * whatever container port the message names), as "proto HostIp:HostPort".
+ */
+function liveSet(messages: readonly string[]): string[] {
+  const live = new Map<string, string>();
+  for (const message of messages) {
+    const parsed = JSON.parse(message) as {
+      remove: boolean;
+      ports: Record<string, { HostIp: string; HostPort: string }[]>;
+      connectAddrs: unknown;
+    };
+    assertEquals(parsed.connectAddrs, null, message);
+    for (const [port, hosts] of Object.entries(parsed.ports)) {
+      const protocol = port.split("/")[1];
+      for (const host of hosts) {
+        const key = `${protocol} ${host.HostPort}`;
+        if (parsed.remove) live.delete(key);
+        else live.set(key, `${protocol} ${host.HostIp}:${host.HostPort}`);
+      }
+    }
+  }
+  return [...live.values()].sort();
+}
+
+const same = (a: readonly string[], b: readonly string[]) =>
+  JSON.stringify(a) === JSON.stringify(b);
+
+Deno.test(
+  "Rancher Desktop's launch: host-switch (gvproxy) and the WSL proxy get each port, loopback VM listeners are relayed from the tap address, SIGTERM empties both",
+  {
+    ignore: ignoreUnless(
+      `root, dockerd, ip netns and gvproxy-${GVPROXY}`,
+      await canRunDockerd() && await haveGvproxy(GVPROXY),
+    ),
+  },
+  async (t) => {
+    const dir = await Deno.makeTempDir({ prefix: "gard" });
+    const proxySocket = `${dir}/wsl-proxy.sock`;
+    const control = `${dir}/control.sock`;
+    const cleanups: (() => Promise<unknown>)[] = [
+      () => Deno.remove(dir, { recursive: true }),
+    ];
+    try {
+      const d: Dockerd = await startDockerd();
+      cleanups.unshift(() => d.stop());
+      const gv: Gvproxy = await startGvproxy(GVPROXY, d.ns);
+      cleanups.unshift(() => gv.stop());
+      let proxy: LineReceiver = startLineReceiver({ path: proxySocket });
+      const earlier: string[] = [];
+      const proxyMessages = () => [...earlier, ...proxy.messages];
+      cleanups.unshift(() => proxy.close());
+
+      const agent = spawnAgentProcess([
+        ...RANCHER_DESKTOP_FLAGS,
+        `--docker-socket=${d.socket}`,
+        `--host-switch-url=${gv.url}`,
+        `-tap-interface-ip=${TAP}`,
+        `--wsl-proxy-socket=${proxySocket}`,
+        `--state-dir=${dir}/state`,
+        `--control-socket=${control}`,
+        `--kubeconfig=${dir}/no-kubeconfig.yaml`,
+      ], d.ns.enter);
+      let agentRunning = true;
+      cleanups.unshift(async () => {
+        if (agentRunning) agent.child.kill("SIGKILL");
+        await agent.child.status;
+      });
+      const hostSide = async () =>
+        (await gv.all()).filter((m) => m.remote.startsWith(`${TAP}:`))
+          .map((m) => `${m.protocol} ${m.local}`).sort();
+      const settle = (check: () => boolean | Promise<boolean>, what: string) =>
+        waitFor(
+          check,
+          60_000,
+          () =>
+            ` for ${what}; proxy live set ${
+              JSON.stringify(liveSet(proxyMessages()))
+            }\nagent log:\n${agent.stderr.text().slice(-4000)}`,
+        );
+      const hostSideIs = async (want: string[], what: string) => {
+        let have: string[] = [];
+        await settle(async () => same(have = await hostSide(), want), what)
+          .catch((error) => {
+            throw new Error(
+              `${error.message}\nhost side: ${JSON.stringify(have)}`,
+            );
+          });
+      };
+      const proxyIs = (want: string[], what: string) =>
+        settle(() => same(liveSet(proxyMessages()), want), what);
+      /** Each binding's loopback-relay state, from `ports`. */
+      const relayStates = async () => {
+        const rows = ((await readControl(control, "/v1/ports")) as {
+          ports: {
+            key: string;
+            deliveries: { forwarder: string; state: string }[];
+          }[];
+        }).ports;
+        return {
+          keys: rows.map((row) => row.key),
+          relay: new Map(
+            rows.flatMap((row) =>
+              row.deliveries.filter((d) => d.forwarder === "loopback-relay")
+                .map((d) => [row.key, d.state] as const)
+            ),
+          ),
+        };
+      };
+      /** The VM listeners the relay serves (the [::] one is served already). */
+      const RELAYED = [
+        "tcp/127.0.0.1:18510",
+        "tcp/[::1]:18511",
+        "tcp/[::]:18512",
+        "udp/127.0.0.1:18513",
+        "udp/[::1]:18514",
+      ];
+
+      await t.step(
+        "at start, the WSL proxy gets the Kubernetes API port and host-switch does not",
+        async () => {
+          await proxyIs(
+            ["tcp 127.0.0.1:6443"],
+            "the API port at the proxy",
+          );
+          await hostSideIs([], "nothing exposed");
+        },
+      );
+
+      await t.step(
+        "docker run -p on 0.0.0.0, 127.0.0.1 and udp: a mapping each at gvproxy, an add each at the proxy",
+        async () => {
+          await d.docker([
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "-p",
+            "18500:8080",
+            "-p",
+            "127.0.0.1:18501:8080",
+            "-p",
+            "18502:53/udp",
+            TEST_IMAGE,
+            ...HTTPD,
+          ]);
+          await hostSideIs(
+            [
+              "tcp 127.0.0.1:18500",
+              "tcp 127.0.0.1:18501",
+              "udp 127.0.0.1:18502",
+            ],
+            "web's mappings",
+          );
+          await proxyIs(
+            [
+              "udp 0.0.0.0:18502",
+              "tcp 127.0.0.1:6443",
+              "tcp 0.0.0.0:18500",
+              "tcp 127.0.0.1:18501",
+            ].sort(),
+            "web's adds at the proxy",
+          );
+        },
+      );
+
+      await t.step("docker rm removes both", async () => {
+        await d.docker(["rm", "-f", "web"]);
+        await hostSideIs([], "web's mappings removed");
+        await proxyIs(
+          ["tcp 127.0.0.1:6443"],
+          "web's removes at the proxy",
+        );
+      });
+
+      await t.step(
+        "a proxy away meanwhile gets the live set when it comes back, one log line for the outage",
+        async () => {
+          earlier.push(...proxy.messages);
+          await proxy.close();
+          const logBefore = agent.stderr.text().length;
+          await d.docker([
+            "run",
+            "-d",
+            "--name",
+            "late",
+            "-p",
+            "18503:8080",
+            TEST_IMAGE,
+            ...HTTPD,
+          ]);
+          await hostSideIs(["tcp 127.0.0.1:18503"], "late's mapping");
+          await settle(
+            () =>
+              agent.stderr.text().slice(logBefore).includes(
+                "wsl-proxy: cannot add",
+              ),
+            "the proxy's failure logged",
+          );
+          proxy = startLineReceiver({ path: proxySocket });
+          await proxyIs(
+            ["tcp 0.0.0.0:18503", "tcp 127.0.0.1:6443"],
+            "the live set at the returned proxy",
+          );
+          const failures = agent.stderr.text().slice(logBefore).match(
+            /wsl-proxy: cannot add/g,
+          ) ?? [];
+          assertEquals(
+            failures.length,
+            1,
+            agent.stderr.text().slice(logBefore),
+          );
+          await d.docker(["rm", "-f", "late"]);
+          await hostSideIs([], "late's mapping removed");
+        },
+      );
+
+      const servers = d.ns.spawn([
+        Deno.execPath(),
+        "run",
+        "--allow-net",
+        `${ROOT}tests/fixtures/loopback_servers.ts`,
+        "tcp:127.0.0.1:18510",
+        "tcp:::1:18511",
+        "tcp:[::]:18512",
+        "udp:127.0.0.1:18513",
+        "udp:::1:18514",
+      ], { stdout: "piped", stderr: "null" });
+      cleanups.unshift(async () => {
+        servers.kill("SIGKILL");
+        await servers.status;
+      });
+      const serversOut = collectText(servers.stdout);
+      await waitFor(
+        () => serversOut.text() === "ready\n",
+        20_000,
+        () => " for the VM's servers",
+      );
+
+      await t.step(
+        "VM processes on 127.0.0.1, [::1] and [::]: a mapping each, bytes both ways from the host side through the tap address",
+        async () => {
+          await hostSideIs([
+            "tcp 127.0.0.1:18510",
+            "tcp 127.0.0.1:18511",
+            "tcp 127.0.0.1:18512",
+            "udp 127.0.0.1:18513",
+            "udp 127.0.0.1:18514",
+          ], "the VM listeners' mappings");
+          // The relays open once the settle time has passed.
+          await settle(async () => {
+            const { relay } = await relayStates();
+            return RELAYED.every((key) => relay.get(key) === "forwarded");
+          }, "every relay forwarded");
+          const ask = async (protocol: string, port: number, text: string) => {
+            const { code, stdout, stderr } = await gv.hostNs.run([
+              Deno.execPath(),
+              "run",
+              "--allow-net",
+              `${ROOT}tests/fixtures/tap_client.ts`,
+              protocol,
+              TAP,
+              String(port),
+              text,
+            ]);
+            assertEquals(code, 0, stderr);
+            return stdout;
+          };
+          assertEquals(await ask("tcp", 18510, "four"), "FOUR bye");
+          assertEquals(await ask("tcp", 18511, "six"), "SIX bye");
+          assertEquals(await ask("tcp", 18512, "dual"), "DUAL bye");
+          assertEquals(await ask("udp", 18513, "dgram4"), "echo dgram4");
+          assertEquals(await ask("udp", 18514, "dgram6"), "echo dgram6");
+          // The IPv4 loopback ones reach the proxy; IPv6 ones do not (one listener per port there).
+          await proxyIs(
+            [
+              "tcp 127.0.0.1:18510",
+              "udp 127.0.0.1:18513",
+              "tcp 127.0.0.1:6443",
+            ].sort(),
+            "the IPv4 loopback listeners at the proxy",
+          );
+        },
+      );
+
+      await t.step(
+        "ports shows the relay for the loopback listeners; the relays' own sockets never become ports",
+        async () => {
+          const { keys, relay } = await relayStates();
+          for (const key of RELAYED) {
+            assertEquals(relay.get(key), "forwarded", key);
+          }
+          assert(
+            !keys.some((key) => key.includes(`${TAP}:`)),
+            JSON.stringify(keys),
+          );
+          assertEquals(
+            agent.stderr.text().match(/host-switch: cannot (add|remove)/g) ??
+              [],
+            [],
+          );
+        },
+      );
+
+      await t.step(
+        "SIGTERM: the host side is empty, the proxy got every remove, exit 0",
+        async () => {
+          agent.child.kill("SIGTERM");
+          const { code } = await agent.child.status;
+          agentRunning = false;
+          assertEquals(code, 0, agent.stderr.text().slice(-3000));
+          assertEquals(await hostSide(), []);
+          await proxyIs([], "every remove at the proxy");
+        },
+      );
+    } finally {
+      for (const cleanup of cleanups) await cleanup().catch(() => {});
+    }
+  },
+);
