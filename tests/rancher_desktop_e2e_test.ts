@@ -16,7 +16,6 @@
 import { assert, assertEquals } from "./assert.ts";
 import {
   canRunDockerd,
-  type Dockerd,
   HTTPD,
   startDockerd,
   TEST_IMAGE,
@@ -25,6 +24,8 @@ import { type Gvproxy, haveGvproxy, startGvproxy } from "./engines/gvproxy.ts";
 import { spawnAgentProcess } from "./agent_process.ts";
 import { type LineReceiver, startLineReceiver } from "./line_receiver.ts";
 import { collectText } from "./agent_process.ts";
+import { canRunPodman, PODMAN_IMAGE, startPodman } from "./engines/podman.ts";
+import type { TestNamespace } from "./netns.ts";
 import { readControl } from "./service_flags.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { waitFor } from "./wait.ts";
@@ -70,199 +71,191 @@ function liveSet(messages: readonly string[]): string[] {
   return [...live.values()].sort();
 }
 
+/** The engine the VM runs, through its Docker API. */
+interface Engine {
+  /** "dockerd" or "podman". */
+  readonly name: string;
+  /** Its Docker API socket. */
+  readonly socket: string;
+  /** The VM's namespace, where it publishes ports. */
+  readonly ns: TestNamespace;
+  /** Runs a web server container publishing `publish` (`-p` values). */
+  run(name: string, publish: readonly string[]): Promise<unknown>;
+  /** Removes a container at once. */
+  remove(name: string): Promise<unknown>;
+}
+
 const same = (a: readonly string[], b: readonly string[]) =>
   JSON.stringify(a) === JSON.stringify(b);
 
-Deno.test(
-  "Rancher Desktop's launch: host-switch (gvproxy) and the WSL proxy get each port, loopback VM listeners are relayed from the tap address, SIGTERM empties both",
-  {
-    ignore: ignoreUnless(
-      `root, dockerd, ip netns and gvproxy-${GVPROXY}`,
-      await canRunDockerd() && await haveGvproxy(GVPROXY),
-    ),
-  },
-  async (t) => {
-    const dir = await Deno.makeTempDir({ prefix: "gard" });
-    const proxySocket = `${dir}/wsl-proxy.sock`;
-    const control = `${dir}/control.sock`;
-    const cleanups: (() => Promise<unknown>)[] = [
-      () => Deno.remove(dir, { recursive: true }),
-    ];
-    try {
-      const d: Dockerd = await startDockerd();
-      cleanups.unshift(() => d.stop());
-      const gv: Gvproxy = await startGvproxy(GVPROXY, d.ns);
-      cleanups.unshift(() => gv.stop());
-      let proxy: LineReceiver = startLineReceiver({ path: proxySocket });
-      const earlier: string[] = [];
-      const proxyMessages = () => [...earlier, ...proxy.messages];
-      cleanups.unshift(() => proxy.close());
+/** Rancher Desktop's launch beside `engine`; the VM-listener steps with `vmListeners`. */
+async function scenario(
+  t: Deno.TestContext,
+  engine: Engine,
+  vmListeners: boolean,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "gard" });
+  const proxySocket = `${dir}/wsl-proxy.sock`;
+  const control = `${dir}/control.sock`;
+  const cleanups: (() => Promise<unknown>)[] = [
+    () => Deno.remove(dir, { recursive: true }),
+  ];
+  try {
+    const gv: Gvproxy = await startGvproxy(GVPROXY, engine.ns);
+    cleanups.unshift(() => gv.stop());
+    let proxy: LineReceiver = startLineReceiver({ path: proxySocket });
+    const earlier: string[] = [];
+    const proxyMessages = () => [...earlier, ...proxy.messages];
+    cleanups.unshift(() => proxy.close());
 
-      const agent = spawnAgentProcess([
-        ...RANCHER_DESKTOP_FLAGS,
-        `--docker-socket=${d.socket}`,
-        `--host-switch-url=${gv.url}`,
-        `-tap-interface-ip=${TAP}`,
-        `--wsl-proxy-socket=${proxySocket}`,
-        `--state-dir=${dir}/state`,
-        `--control-socket=${control}`,
-        `--kubeconfig=${dir}/no-kubeconfig.yaml`,
-      ], d.ns.enter);
-      let agentRunning = true;
-      cleanups.unshift(async () => {
-        if (agentRunning) agent.child.kill("SIGKILL");
-        await agent.child.status;
-      });
-      const hostSide = async () =>
-        (await gv.all()).filter((m) => m.remote.startsWith(`${TAP}:`))
-          .map((m) => `${m.protocol} ${m.local}`).sort();
-      const settle = (check: () => boolean | Promise<boolean>, what: string) =>
-        waitFor(
-          check,
-          60_000,
-          () =>
-            ` for ${what}; proxy live set ${
-              JSON.stringify(liveSet(proxyMessages()))
-            }\nagent log:\n${agent.stderr.text().slice(-4000)}`,
-        );
-      const hostSideIs = async (want: string[], what: string) => {
-        let have: string[] = [];
-        await settle(async () => same(have = await hostSide(), want), what)
-          .catch((error) => {
-            throw new Error(
-              `${error.message}\nhost side: ${JSON.stringify(have)}`,
-            );
-          });
-      };
-      const proxyIs = (want: string[], what: string) =>
-        settle(() => same(liveSet(proxyMessages()), want), what);
-      /** Each binding's loopback-relay state, from `ports`. */
-      const relayStates = async () => {
-        const rows = ((await readControl(control, "/v1/ports")) as {
-          ports: {
-            key: string;
-            deliveries: { forwarder: string; state: string }[];
-          }[];
-        }).ports;
-        return {
-          keys: rows.map((row) => row.key),
-          relay: new Map(
-            rows.flatMap((row) =>
-              row.deliveries.filter((d) => d.forwarder === "loopback-relay")
-                .map((d) => [row.key, d.state] as const)
-            ),
+    const agent = spawnAgentProcess([
+      ...RANCHER_DESKTOP_FLAGS,
+      `--docker-socket=${engine.socket}`,
+      `--host-switch-url=${gv.url}`,
+      `-tap-interface-ip=${TAP}`,
+      `--wsl-proxy-socket=${proxySocket}`,
+      `--state-dir=${dir}/state`,
+      `--control-socket=${control}`,
+      `--kubeconfig=${dir}/no-kubeconfig.yaml`,
+    ], engine.ns.enter);
+    let agentRunning = true;
+    cleanups.unshift(async () => {
+      if (agentRunning) agent.child.kill("SIGKILL");
+      await agent.child.status;
+    });
+    const hostSide = async () =>
+      (await gv.all()).filter((m) => m.remote.startsWith(`${TAP}:`))
+        .map((m) => `${m.protocol} ${m.local}`).sort();
+    const settle = (check: () => boolean | Promise<boolean>, what: string) =>
+      waitFor(
+        check,
+        60_000,
+        () =>
+          ` for ${what}; proxy live set ${
+            JSON.stringify(liveSet(proxyMessages()))
+          }\nagent log:\n${agent.stderr.text().slice(-4000)}`,
+      );
+    const hostSideIs = async (want: string[], what: string) => {
+      let have: string[] = [];
+      await settle(async () => same(have = await hostSide(), want), what)
+        .catch((error) => {
+          throw new Error(
+            `${error.message}\nhost side: ${JSON.stringify(have)}`,
+          );
+        });
+    };
+    const proxyIs = (want: string[], what: string) =>
+      settle(() => same(liveSet(proxyMessages()), want), what);
+    /** Each binding's loopback-relay state, from `ports`. */
+    const relayStates = async () => {
+      const rows = ((await readControl(control, "/v1/ports")) as {
+        ports: {
+          key: string;
+          deliveries: { forwarder: string; state: string }[];
+        }[];
+      }).ports;
+      return {
+        keys: rows.map((row) => row.key),
+        relay: new Map(
+          rows.flatMap((row) =>
+            row.deliveries.filter((d) => d.forwarder === "loopback-relay")
+              .map((d) => [row.key, d.state] as const)
           ),
-        };
+        ),
       };
-      /** The VM listeners the relay serves (the [::] one is served already). */
-      const RELAYED = [
-        "tcp/127.0.0.1:18510",
-        "tcp/[::1]:18511",
-        "tcp/[::]:18512",
-        "udp/127.0.0.1:18513",
-        "udp/[::1]:18514",
-      ];
+    };
+    /** The VM listeners the relay serves (the [::] one is served already). */
+    const RELAYED = [
+      "tcp/127.0.0.1:18510",
+      "tcp/[::1]:18511",
+      "tcp/[::]:18512",
+      "udp/127.0.0.1:18513",
+      "udp/[::1]:18514",
+    ];
 
-      await t.step(
-        "at start, the WSL proxy gets the Kubernetes API port and host-switch does not",
-        async () => {
-          await proxyIs(
-            ["tcp 127.0.0.1:6443"],
-            "the API port at the proxy",
-          );
-          await hostSideIs([], "nothing exposed");
-        },
-      );
-
-      await t.step(
-        "docker run -p on 0.0.0.0, 127.0.0.1 and udp: a mapping each at gvproxy, an add each at the proxy",
-        async () => {
-          await d.docker([
-            "run",
-            "-d",
-            "--name",
-            "web",
-            "-p",
-            "18500:8080",
-            "-p",
-            "127.0.0.1:18501:8080",
-            "-p",
-            "18502:53/udp",
-            TEST_IMAGE,
-            ...HTTPD,
-          ]);
-          await hostSideIs(
-            [
-              "tcp 127.0.0.1:18500",
-              "tcp 127.0.0.1:18501",
-              "udp 127.0.0.1:18502",
-            ],
-            "web's mappings",
-          );
-          await proxyIs(
-            [
-              "udp 0.0.0.0:18502",
-              "tcp 127.0.0.1:6443",
-              "tcp 0.0.0.0:18500",
-              "tcp 127.0.0.1:18501",
-            ].sort(),
-            "web's adds at the proxy",
-          );
-        },
-      );
-
-      await t.step("docker rm removes both", async () => {
-        await d.docker(["rm", "-f", "web"]);
-        await hostSideIs([], "web's mappings removed");
+    await t.step(
+      "at start, the WSL proxy gets the Kubernetes API port and host-switch does not",
+      async () => {
         await proxyIs(
           ["tcp 127.0.0.1:6443"],
-          "web's removes at the proxy",
+          "the API port at the proxy",
         );
-      });
+        await hostSideIs([], "nothing exposed");
+      },
+    );
 
-      await t.step(
-        "a proxy away meanwhile gets the live set when it comes back, one log line for the outage",
-        async () => {
-          earlier.push(...proxy.messages);
-          await proxy.close();
-          const logBefore = agent.stderr.text().length;
-          await d.docker([
-            "run",
-            "-d",
-            "--name",
-            "late",
-            "-p",
-            "18503:8080",
-            TEST_IMAGE,
-            ...HTTPD,
-          ]);
-          await hostSideIs(["tcp 127.0.0.1:18503"], "late's mapping");
-          await settle(
-            () =>
-              agent.stderr.text().slice(logBefore).includes(
-                "wsl-proxy: cannot add",
-              ),
-            "the proxy's failure logged",
-          );
-          proxy = startLineReceiver({ path: proxySocket });
-          await proxyIs(
-            ["tcp 0.0.0.0:18503", "tcp 127.0.0.1:6443"],
-            "the live set at the returned proxy",
-          );
-          const failures = agent.stderr.text().slice(logBefore).match(
-            /wsl-proxy: cannot add/g,
-          ) ?? [];
-          assertEquals(
-            failures.length,
-            1,
-            agent.stderr.text().slice(logBefore),
-          );
-          await d.docker(["rm", "-f", "late"]);
-          await hostSideIs([], "late's mapping removed");
-        },
+    await t.step(
+      "run -p on 0.0.0.0, 127.0.0.1 and udp: a mapping each at gvproxy, an add each at the proxy",
+      async () => {
+        await engine.run("web", [
+          "18500:8080",
+          "127.0.0.1:18501:8080",
+          "18502:53/udp",
+        ]);
+        await hostSideIs(
+          [
+            "tcp 127.0.0.1:18500",
+            "tcp 127.0.0.1:18501",
+            "udp 127.0.0.1:18502",
+          ],
+          "web's mappings",
+        );
+        await proxyIs(
+          [
+            "udp 0.0.0.0:18502",
+            "tcp 127.0.0.1:6443",
+            "tcp 0.0.0.0:18500",
+            "tcp 127.0.0.1:18501",
+          ].sort(),
+          "web's adds at the proxy",
+        );
+      },
+    );
+
+    await t.step("rm removes both", async () => {
+      await engine.remove("web");
+      await hostSideIs([], "web's mappings removed");
+      await proxyIs(
+        ["tcp 127.0.0.1:6443"],
+        "web's removes at the proxy",
       );
+    });
 
-      const servers = d.ns.spawn([
+    await t.step(
+      "a proxy away meanwhile gets the live set when it comes back, one log line for the outage",
+      async () => {
+        earlier.push(...proxy.messages);
+        await proxy.close();
+        const logBefore = agent.stderr.text().length;
+        await engine.run("late", ["18503:8080"]);
+        await hostSideIs(["tcp 127.0.0.1:18503"], "late's mapping");
+        await settle(
+          () =>
+            agent.stderr.text().slice(logBefore).includes(
+              "wsl-proxy: cannot add",
+            ),
+          "the proxy's failure logged",
+        );
+        proxy = startLineReceiver({ path: proxySocket });
+        await proxyIs(
+          ["tcp 0.0.0.0:18503", "tcp 127.0.0.1:6443"],
+          "the live set at the returned proxy",
+        );
+        const failures = agent.stderr.text().slice(logBefore).match(
+          /wsl-proxy: cannot add/g,
+        ) ?? [];
+        assertEquals(
+          failures.length,
+          1,
+          agent.stderr.text().slice(logBefore),
+        );
+        await engine.remove("late");
+        await hostSideIs([], "late's mapping removed");
+      },
+    );
+
+    if (vmListeners) {
+      const servers = engine.ns.spawn([
         Deno.execPath(),
         "run",
         "--allow-net",
@@ -348,20 +341,79 @@ Deno.test(
           );
         },
       );
-
-      await t.step(
-        "SIGTERM: the host side is empty, the proxy got every remove, exit 0",
-        async () => {
-          agent.child.kill("SIGTERM");
-          const { code } = await agent.child.status;
-          agentRunning = false;
-          assertEquals(code, 0, agent.stderr.text().slice(-3000));
-          assertEquals(await hostSide(), []);
-          await proxyIs([], "every remove at the proxy");
-        },
-      );
-    } finally {
-      for (const cleanup of cleanups) await cleanup().catch(() => {});
     }
+
+    await t.step(
+      "SIGTERM: the host side is empty, the proxy got every remove, exit 0",
+      async () => {
+        agent.child.kill("SIGTERM");
+        const { code } = await agent.child.status;
+        agentRunning = false;
+        assertEquals(code, 0, agent.stderr.text().slice(-3000));
+        assertEquals(await hostSide(), []);
+        await proxyIs([], "every remove at the proxy");
+      },
+    );
+  } finally {
+    for (const cleanup of cleanups) await cleanup().catch(() => {});
+  }
+}
+
+Deno.test(
+  "Rancher Desktop's launch: host-switch (gvproxy) and the WSL proxy get each port, loopback VM listeners are relayed from the tap address, SIGTERM empties both",
+  {
+    ignore: ignoreUnless(
+      `root, dockerd, Podman, ip netns and gvproxy-${GVPROXY}`,
+      await canRunDockerd() && await canRunPodman() &&
+        await haveGvproxy(GVPROXY),
+    ),
+  },
+  async (t) => {
+    await t.step("dockerd", async (t) => {
+      const d = await startDockerd();
+      try {
+        await scenario(t, {
+          name: "dockerd",
+          socket: d.socket,
+          ns: d.ns,
+          run: (name, publish) =>
+            d.docker([
+              "run",
+              "-d",
+              "--name",
+              name,
+              ...publish.flatMap((p) => ["-p", p]),
+              TEST_IMAGE,
+              ...HTTPD,
+            ]),
+          remove: (name) => d.docker(["rm", "-f", name]),
+        }, true);
+      } finally {
+        await d.stop();
+      }
+    });
+    await t.step("Podman's Docker API", async (t) => {
+      const pm = await startPodman();
+      try {
+        await scenario(t, {
+          name: "podman",
+          socket: pm.socket,
+          ns: pm.ns,
+          run: (name, publish) =>
+            pm.podman([
+              "run",
+              "-d",
+              "--name",
+              name,
+              ...publish.flatMap((p) => ["-p", p]),
+              PODMAN_IMAGE,
+              ...HTTPD,
+            ]),
+          remove: (name) => pm.podman(["rm", "-f", "-t", "0", name]),
+        }, false);
+      } finally {
+        await pm.stop();
+      }
+    });
   },
 );
