@@ -264,7 +264,7 @@ export const FORWARDING_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
     kind: "value",
     valueName: "<ms>",
     help:
-      "a port gets a listener only after nothing in the VM listened on it this long",
+      "a port gets a listener only after nothing in the VM listened on it this long; a loopback relay waits as long",
     parse: msValue("--listener-settle", 0),
   },
 ];
