@@ -120,14 +120,14 @@ export function formatStatus(status: AgentStatus, now: number): string {
     ],
     status.forwarders.map((f) => [
       f.name,
-      f.healthy ? "healthy" : "retrying",
+      f.healthy ? "healthy" : f.waiting !== undefined ? "waiting" : "retrying",
       f.logged > 0
         ? `${f.forwarded} (${f.logged} logged only)`
         : String(f.forwarded),
       String(f.backlog),
       String(f.retrying),
       String(f.skipped),
-      hostSideText(f, now),
+      f.waiting ?? hostSideText(f, now),
     ]),
   );
   return `${head}\n${sources}\n${forwarders}`;

@@ -91,6 +91,11 @@ export interface ForwarderRow {
   readonly skipped: number;
   /** healthy: nothing retrying. */
   readonly healthy: boolean;
+  /**
+   * Set when every binding it retries fails the same way (its host side is
+   * not there yet, or went away): that error.
+   */
+  readonly waiting?: string;
   /** Last read of its host side (wall-clock ms), for forwarders that read it. */
   readonly lastReadAt?: number;
   /** The last time its host side had lost bindings and they were restored. */
@@ -220,6 +225,11 @@ export function statusRows(
       const count = (state: DeliveryStatus["state"]) =>
         rows.filter((row) => row.state === state).length;
       const retrying = count("retrying");
+      const causes = new Set(
+        rows.filter((row) => row.state === "retrying").map((row) =>
+          row.lastError ?? ""
+        ),
+      );
       const lane = lanes.find((l) => l.forwarder === name);
       return {
         name,
@@ -229,6 +239,7 @@ export function statusRows(
         logged: count("logged"),
         skipped: count("skipped"),
         healthy: retrying === 0,
+        ...(causes.size === 1 ? { waiting: [...causes][0]! } : {}),
         ...(lane?.lastReadAt === undefined
           ? {}
           : { lastReadAt: toWall(lane.lastReadAt) }),

@@ -1,5 +1,6 @@
-import { assert, assertStringIncludes } from "../tests/assert.ts";
-import type { PortRow } from "./control_view.ts";
+import { assert, assertEquals, assertStringIncludes } from "../tests/assert.ts";
+import { type PortRow, statusRows } from "./control_view.ts";
+import type { DeliveryStatus } from "../forwarding/lane.ts";
 import { formatPorts, formatStatus } from "./control_format.ts";
 
 const HOSTILE = "evil\n\x1b[2Jtcp    0.0.0.0:22  forged\u202e";
@@ -76,4 +77,46 @@ Deno.test("formatStatus() shows a source's counters after its reason", () => {
   }, 1000);
   assertStringIncludes(status, "mispredictions: 0");
   assertStringIncludes(status, "connection refused; mispredictions: 2");
+});
+
+Deno.test("statusRows() says a forwarder is waiting when every retry fails the same way, retrying otherwise", () => {
+  const row = (
+    key: string,
+    state: DeliveryStatus["state"],
+    lastError?: string,
+  ): DeliveryStatus => ({
+    forwarder: "wsl-proxy",
+    key,
+    state,
+    attempts: state === "retrying" ? 2 : 0,
+    since: 0,
+    ...(lastError ? { lastError } : {}),
+  });
+  const gone =
+    "Cannot send to the WSL proxy at /run/wsl-proxy.sock: its socket does not exist (yet)";
+  const rows = (deliveries: DeliveryStatus[]) =>
+    statusRows([], ["wsl-proxy"], deliveries, [], (ms) => ms).forwarders[0]!;
+  const waiting = rows([
+    row("tcp/0.0.0.0:80", "retrying", gone),
+    row("udp/0.0.0.0:53", "retrying", gone),
+    row("tcp/0.0.0.0:81", "forwarded"),
+  ]);
+  assertEquals([waiting.healthy, waiting.waiting], [false, gone]);
+  const text = formatStatus({
+    version: "1",
+    mode: "host-switch",
+    pid: 1,
+    uptimeSeconds: 1,
+    bindings: 3,
+    sources: [],
+    forwarders: [waiting],
+  }, 1000);
+  assertStringIncludes(text, "waiting");
+  assertStringIncludes(text, gone);
+  const mixed = rows([
+    row("tcp/0.0.0.0:80", "retrying", gone),
+    row("tcp/0.0.0.0:81", "retrying", "Cannot send: timed out"),
+  ]);
+  assertEquals([mixed.healthy, mixed.waiting], [false, undefined]);
+  assertEquals(rows([row("tcp/0.0.0.0:81", "forwarded")]).waiting, undefined);
 });
