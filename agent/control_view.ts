@@ -92,8 +92,9 @@ export interface ForwarderRow {
   /** healthy: nothing retrying. */
   readonly healthy: boolean;
   /**
-   * Set when every binding it retries fails the same way (its host side is
-   * not there yet, or went away): that error.
+   * Its host side cannot be reached at all (not there yet, or gone): the
+   * error of a binding it retries for that reason. A host side that answers
+   * and refuses a binding leaves it only retrying.
    */
   readonly waiting?: string;
   /** Last read of its host side (wall-clock ms), for forwarders that read it. */
@@ -225,10 +226,8 @@ export function statusRows(
       const count = (state: DeliveryStatus["state"]) =>
         rows.filter((row) => row.state === state).length;
       const retrying = count("retrying");
-      const causes = new Set(
-        rows.filter((row) => row.state === "retrying").map((row) =>
-          row.lastError ?? ""
-        ),
+      const away = rows.find((row) =>
+        row.state === "retrying" && row.unreachable
       );
       const lane = lanes.find((l) => l.forwarder === name);
       return {
@@ -239,7 +238,7 @@ export function statusRows(
         logged: count("logged"),
         skipped: count("skipped"),
         healthy: retrying === 0,
-        ...(causes.size === 1 ? { waiting: [...causes][0]! } : {}),
+        ...(away ? { waiting: away.lastError ?? "" } : {}),
         ...(lane?.lastReadAt === undefined
           ? {}
           : { lastReadAt: toWall(lane.lastReadAt) }),

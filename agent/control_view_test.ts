@@ -79,11 +79,12 @@ Deno.test("formatStatus() shows a source's counters after its reason", () => {
   assertStringIncludes(status, "connection refused; mispredictions: 2");
 });
 
-Deno.test("statusRows() says a forwarder is waiting when every retry fails the same way, retrying otherwise", () => {
+Deno.test("statusRows() says a forwarder is waiting while its host side is unreachable, retrying when it refuses a binding", () => {
   const row = (
     key: string,
     state: DeliveryStatus["state"],
     lastError?: string,
+    unreachable?: boolean,
   ): DeliveryStatus => ({
     forwarder: "wsl-proxy",
     key,
@@ -91,14 +92,15 @@ Deno.test("statusRows() says a forwarder is waiting when every retry fails the s
     attempts: state === "retrying" ? 2 : 0,
     since: 0,
     ...(lastError ? { lastError } : {}),
+    ...(unreachable ? { unreachable } : {}),
   });
   const gone =
     "Cannot send to the WSL proxy at /run/wsl-proxy.sock: its socket does not exist (yet)";
   const rows = (deliveries: DeliveryStatus[]) =>
     statusRows([], ["wsl-proxy"], deliveries, [], (ms) => ms).forwarders[0]!;
+  // Bindings sent before it went away still count as forwarded.
   const waiting = rows([
-    row("tcp/0.0.0.0:80", "retrying", gone),
-    row("udp/0.0.0.0:53", "retrying", gone),
+    row("tcp/0.0.0.0:80", "retrying", gone, true),
     row("tcp/0.0.0.0:81", "forwarded"),
   ]);
   assertEquals([waiting.healthy, waiting.waiting], [false, gone]);
@@ -107,16 +109,17 @@ Deno.test("statusRows() says a forwarder is waiting when every retry fails the s
     mode: "host-switch",
     pid: 1,
     uptimeSeconds: 1,
-    bindings: 3,
+    bindings: 2,
     sources: [],
     forwarders: [waiting],
   }, 1000);
   assertStringIncludes(text, "waiting");
   assertStringIncludes(text, gone);
-  const mixed = rows([
-    row("tcp/0.0.0.0:80", "retrying", gone),
-    row("tcp/0.0.0.0:81", "retrying", "Cannot send: timed out"),
+  // The host side answered and refused: only retrying.
+  const refused = rows([
+    row("tcp/0.0.0.0:80", "retrying", "address already in use"),
+    row("tcp/0.0.0.0:82", "retrying", "address already in use"),
   ]);
-  assertEquals([mixed.healthy, mixed.waiting], [false, undefined]);
+  assertEquals([refused.healthy, refused.waiting], [false, undefined]);
   assertEquals(rows([row("tcp/0.0.0.0:81", "forwarded")]).waiting, undefined);
 });

@@ -13,7 +13,7 @@ import { backoffDelay, type BackoffOptions } from "../support/backoff.ts";
 import { type Clock, systemClock } from "../support/clock.ts";
 import type { StageProfile } from "../support/stage_profile.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
-import type { Forwarder } from "./forwarder.ts";
+import { type Forwarder, HostSideUnreachableError } from "./forwarder.ts";
 import {
   type DeliveryStatus,
   type Lane,
@@ -385,6 +385,7 @@ export class DeliveryQueue {
         }
         failure.attempts++;
         failure.lastError = message;
+        failure.unreachable = error instanceof HostSideUnreachableError;
         failure.notBefore = this.#clock.now() + delay;
         lane.failures.set(key, failure);
         // What the host side has is unknown now: read it before going on.

@@ -74,3 +74,17 @@ export interface Forwarder {
   /** Releases what the forwarder holds (connections, files); called once. */
   close?(): Promise<void>;
 }
+
+/**
+ * Thrown by a forwarder whose host side cannot be reached at all (its
+ * socket is not there yet, or nothing listens on it): the binding is fine,
+ * the peer is away. The queue retries as for any failure; `status` shows
+ * the forwarder as waiting, with this message.
+ */
+export class HostSideUnreachableError extends Error {
+  /** Creates the error; `message` says which peer and why. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "HostSideUnreachableError";
+  }
+}

@@ -33,6 +33,8 @@ export interface DeliveryStatus {
   readonly attempts: number;
   /** Message of the last failure, while retrying. */
   readonly lastError?: string;
+  /** The last failure said the host side cannot be reached at all. */
+  readonly unreachable?: boolean;
   /** Why the forwarder does not take it, when skipped. */
   readonly reason?: string;
   /** Clock time of the last state change. */
@@ -61,6 +63,8 @@ export interface Failure {
   attempts: number;
   notBefore: number;
   lastError: string;
+  /** The last failure was a HostSideUnreachableError. */
+  unreachable?: boolean;
 }
 
 /** One forwarder's state in the delivery queue. */
@@ -136,6 +140,7 @@ export function laneRows(lane: Lane, now: number): DeliveryStatus[] {
       state,
       attempts: failure?.attempts ?? 0,
       ...(failure ? { lastError: failure.lastError } : {}),
+      ...(failure?.unreachable ? { unreachable: true } : {}),
       since: lane.since.get(key) ?? now,
     });
   }

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { Forwarder } from "../forwarder.ts";
+import { type Forwarder, HostSideUnreachableError } from "../forwarder.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { portMappingLine } from "../vtunnel/port_mapping.ts";
 import { type MessageSender, sendOverStream } from "../vtunnel/send_message.ts";
@@ -83,15 +83,22 @@ export class WslProxyForwarder implements Forwarder {
       // One text for every binding while the proxy is away: the queue logs
       // a cause once, not once per binding.
       const cause = error instanceof Error ? error.cause ?? error : error;
-      const reason = cause instanceof Deno.errors.NotFound
+      const away = cause instanceof Deno.errors.NotFound
         ? "its socket does not exist (yet)"
         : cause instanceof Deno.errors.ConnectionRefused
         ? "nothing listens on its socket"
-        : error instanceof Error
-        ? error.message
-        : String(error);
+        : undefined;
+      if (away) {
+        throw new HostSideUnreachableError(
+          `Cannot send to the WSL proxy at ${this.#path}: ${away}`,
+          { cause },
+        );
+      }
       throw new Error(
-        `Cannot send to the WSL proxy at ${this.#path}: ${reason}`,
+        `Cannot send to the WSL proxy at ${this.#path}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause },
       );
     }
   }

@@ -1,6 +1,7 @@
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
 import { startLineReceiver } from "../../tests/line_receiver.ts";
 import { tracked } from "../../tests/tracked.ts";
+import { HostSideUnreachableError } from "../forwarder.ts";
 import { waitFor } from "../../tests/wait.ts";
 import {
   WSL_PROXY_IPV6_REASON,
@@ -62,7 +63,7 @@ Deno.test("WslProxyForwarder fails every binding with one text while the proxy's
     ) {
       await assertRejects(
         () => forwarder.add(binding),
-        Error,
+        HostSideUnreachableError,
         `Cannot send to the WSL proxy at ${path}: its socket does not exist (yet)`,
       );
     }
@@ -72,7 +73,7 @@ Deno.test("WslProxyForwarder fails every binding with one text while the proxy's
     await Deno.writeTextFile(path, "");
     await assertRejects(
       () => forwarder.remove(tracked("tcp", "0.0.0.0", 1)),
-      Error,
+      HostSideUnreachableError,
       `Cannot send to the WSL proxy at ${path}: nothing listens on its socket`,
     );
   } finally {
