@@ -19,8 +19,7 @@ import {
   spawnInRoot,
   unpackRelease,
 } from "../tests/alpine_root.ts";
-import { AGENT_RUN_FLAGS } from "../tests/agent_runtime.ts";
-import { collectText, privateMounts } from "../tests/agent_process.ts";
+import { spawnAgentProcess } from "../tests/agent_process.ts";
 import { createTestNamespace } from "../tests/netns.ts";
 import { peerPath } from "../tests/engines/peers.ts";
 import { waitFor } from "../tests/wait.ts";
@@ -128,28 +127,7 @@ try {
     return { child, text: stderr.text };
   };
   const fromSource = () => {
-    const [program, ...prefix] = [
-      ...ns.enter,
-      "--",
-      ...privateMounts(),
-      Deno.execPath(),
-    ];
-    const child = new Deno.Command(program!, {
-      args: [
-        ...prefix,
-        "run",
-        ...AGENT_RUN_FLAGS,
-        "main.ts",
-        ...FLAGS,
-        "--control-socket=",
-      ],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const stderr = collectText(child.stderr);
+    const { child, stderr } = spawnAgentProcess(FLAGS, ns.enter);
     return { child, text: stderr.text };
   };
   await measureStart(released);

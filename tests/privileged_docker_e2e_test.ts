@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { liveMappings } from "./port_mapping_replay.ts";
 import { assertEquals } from "./assert.ts";
 import {
   canRunDockerd,
@@ -28,25 +29,6 @@ async function loopbackCidrs(): Promise<string[]> {
     addr_info: { local: string; prefixlen: number }[];
   }[];
   return link!.addr_info.map((a) => `${a.local}/${a.prefixlen}`);
-}
-
-/** Replays add/remove messages onto a set of "port/proto HostIp HostPort". */
-function liveSet(messages: readonly string[]): string[] {
-  const live = new Set<string>();
-  for (const message of messages) {
-    const parsed = JSON.parse(message) as {
-      remove: boolean;
-      ports: Record<string, { HostIp: string; HostPort: string }[]>;
-    };
-    for (const [port, hosts] of Object.entries(parsed.ports)) {
-      for (const host of hosts) {
-        const key = `${port} ${host.HostIp} ${host.HostPort}`;
-        if (parsed.remove) live.delete(key);
-        else live.add(key);
-      }
-    }
-  }
-  return [...live].sort();
 }
 
 Deno.test(
@@ -142,14 +124,14 @@ Deno.test(
             .sort(),
           [expected(true, "0.0.0.0", 18200), expected(true, "::", 18200)],
         );
-        assertEquals(liveSet(receiver.messages), []);
+        assertEquals(liveMappings(receiver.messages), []);
       });
 
       await t.step(
         "a receiver down while containers start and stop ends with exactly the live set",
         async () => {
           await run("kept", "18210:8080");
-          await settle(() => liveSet(all()).length === 2, "kept added");
+          await settle(() => liveMappings(all()).length === 2, "kept added");
           earlier.push(...receiver.messages);
           await receiver.close();
           await run("gone", "18211:8080");
@@ -166,7 +148,7 @@ Deno.test(
             "8080/tcp :: 18213",
           ];
           await settle(
-            () => JSON.stringify(liveSet(all())) === JSON.stringify(live),
+            () => JSON.stringify(liveMappings(all())) === JSON.stringify(live),
             "the live set after the receiver came back",
           );
           // Nothing about "gone" needed to reach the host: its add and
@@ -181,7 +163,7 @@ Deno.test(
       await t.step("SIGTERM removes everything the agent added", async () => {
         agent.kill("SIGTERM");
         assertEquals((await agent.status).code, 0);
-        assertEquals(liveSet(all()), []);
+        assertEquals(liveMappings(all()), []);
       });
     } finally {
       try {

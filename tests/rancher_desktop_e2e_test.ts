@@ -17,8 +17,8 @@ import { assert, assertEquals } from "./assert.ts";
 import {
   canRunDockerd,
   HTTPD,
+  runHttpd,
   startDockerd,
-  TEST_IMAGE,
 } from "./engines/dockerd.ts";
 import { type Gvproxy, haveGvproxy, startGvproxy } from "./engines/gvproxy.ts";
 import { spawnAgentProcess } from "./agent_process.ts";
@@ -388,16 +388,7 @@ Deno.test(
           name: "dockerd",
           socket: d.socket,
           ns: d.ns,
-          run: (name, publish) =>
-            d.docker([
-              "run",
-              "-d",
-              "--name",
-              name,
-              ...publish.flatMap((p) => ["-p", p]),
-              TEST_IMAGE,
-              ...HTTPD,
-            ]),
+          run: (name, publish) => runHttpd(d, name, ...publish),
           remove: (name) => d.docker(["rm", "-f", name]),
         }, true);
       } finally {

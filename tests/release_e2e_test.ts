@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { liveMappings } from "./port_mapping_replay.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { buildRelease } from "../build/release.ts";
 import type { ReleaseArch } from "../build/release_inputs.ts";
@@ -89,25 +90,6 @@ async function mappedCLibraries(pid: number): Promise<string[]> {
       /\/(libc\.so\.6|ld-musl-[^/]*|libc\.musl[^/]*)( \(deleted\))?$/.test(path)
     );
   return [...new Set(files)].sort();
-}
-
-/** Replays PortMapping adds and removes onto a set of "port/proto HostIp HostPort". */
-function liveSet(messages: readonly string[]): string[] {
-  const live = new Set<string>();
-  for (const message of messages) {
-    const parsed = JSON.parse(message) as {
-      remove: boolean;
-      ports: Record<string, { HostIp: string; HostPort: string }[]>;
-    };
-    for (const [port, hosts] of Object.entries(parsed.ports)) {
-      for (const host of hosts) {
-        const key = `${port} ${host.HostIp} ${host.HostPort}`;
-        if (parsed.remove) live.delete(key);
-        else live.add(key);
-      }
-    }
-  }
-  return [...live].sort();
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) =>
@@ -341,7 +323,7 @@ exec $command $command_args --version`,
       await t.step("docker rm -f sends the removes", async () => {
         await d.docker(["rm", "-f", "web"]);
         await settle(
-          () => sameList(liveSet(messages()), ["18294/tcp 0.0.0.0 18294"]),
+          () => sameList(liveMappings(messages()), ["18294/tcp 0.0.0.0 18294"]),
           "the removes",
         );
       });
@@ -351,7 +333,7 @@ exec $command $command_args --version`,
         const { code } = await agent.child.status;
         agentRunning = false;
         assertEquals(code, 0, agent.stderr.text());
-        assertEquals(liveSet(messages()), []);
+        assertEquals(liveMappings(messages()), []);
         assertStringIncludes(
           agent.stderr.text(),
           "stopped; every forwarded binding was removed",

@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { tracked } from "../../tests/tracked.ts";
 import { waitFor } from "../../tests/wait.ts";
+import { readAllText } from "../../tests/read_all.ts";
 import {
   LoopbackRelayForwarder,
   NOT_LOOPBACK_REASON,
@@ -8,19 +9,6 @@ import {
 
 /** Any 127/8 address is this machine's: it stands in for the tap address. */
 const TAP = "127.0.0.2";
-
-async function readAll(conn: Deno.Conn): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  const buffer = new Uint8Array(4096);
-  for (;;) {
-    const count = await conn.read(buffer);
-    if (count === null) break;
-    chunks.push(buffer.slice(0, count));
-  }
-  return new TextDecoder().decode(
-    new Uint8Array(chunks.flatMap((chunk) => [...chunk])),
-  );
-}
 
 /**
  * A loopback server that answers each connection with what it read, upper
@@ -31,7 +19,7 @@ function upperCaseServer(hostname: string) {
   const listener = Deno.listen({ hostname, port: 0 });
   const served = (async () => {
     for await (const conn of listener) {
-      const text = await readAll(conn);
+      const text = await readAllText(conn);
       await conn.write(new TextEncoder().encode(`${text.toUpperCase()} bye`));
       conn.close();
     }
@@ -49,7 +37,7 @@ async function askThroughRelay(port: number, text: string): Promise<string> {
   const conn = await Deno.connect({ hostname: TAP, port });
   await conn.write(new TextEncoder().encode(text));
   await conn.closeWrite();
-  const answer = await readAll(conn);
+  const answer = await readAllText(conn);
   conn.close();
   return answer;
 }
