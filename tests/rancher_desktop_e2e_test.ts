@@ -171,6 +171,14 @@ async function scenario(
       ((await readControl(control, "/v1/status").catch(() => undefined)) as
         | { forwarders: { name: string; waiting?: string }[] }
         | undefined)?.forwarders.find((f) => f.name === "wsl-proxy");
+    /** Waits for `status` to say the WSL proxy forwarder waits for its socket. */
+    const proxyWaiting = () =>
+      settle(
+        async () =>
+          (await wslProxy())?.waiting ===
+            `Cannot send to the WSL proxy at ${proxySocket}: its socket does not exist (yet)`,
+        "wsl-proxy waiting",
+      );
     /** The VM listeners the relay serves (the [::] one is served already). */
     const RELAYED = [
       "tcp/127.0.0.1:18510",
@@ -183,12 +191,7 @@ async function scenario(
     await t.step(
       "a proxy started after the agent: status says waiting, then the proxy gets the live set (the Kubernetes API port, never sent to host-switch)",
       async () => {
-        await settle(
-          async () =>
-            (await wslProxy())?.waiting ===
-              `Cannot send to the WSL proxy at ${proxySocket}: its socket does not exist (yet)`,
-          "wsl-proxy waiting",
-        );
+        await proxyWaiting();
         proxy = startLineReceiver({ path: proxySocket });
         await proxyIs(["tcp 127.0.0.1:6443"], "the API port at the proxy");
         await settle(
@@ -244,12 +247,7 @@ async function scenario(
         const logBefore = agent.stderr.text().length;
         await engine.run("late", ["18503:8080"]);
         await hostSideIs(["tcp 127.0.0.1:18503"], "late's mapping");
-        await settle(
-          async () =>
-            (await wslProxy())?.waiting ===
-              `Cannot send to the WSL proxy at ${proxySocket}: its socket does not exist (yet)`,
-          "wsl-proxy waiting",
-        );
+        await proxyWaiting();
         proxy = startLineReceiver({ path: proxySocket });
         await proxyIs(
           ["tcp 0.0.0.0:18503", "tcp 127.0.0.1:6443"],
