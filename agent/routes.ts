@@ -22,9 +22,8 @@ export type Route = (binding: TrackedBinding) => readonly string[];
  * A binding an engine source holds is never also given to the listeners
  * when the mode forwards it another way (the engine, or its proxy, serves
  * the port; a listener would race it for the port), nor a loopback relay.
- * A holder whose source
- * is not in the registry (the agent's own "static" bindings: the Kubernetes
- * API port) takes {@linkcode staticRoute}.
+ * A holder whose source is not in the registry (the agent's own "static"
+ * bindings: the Kubernetes API port) takes {@linkcode staticRoute}.
  *
  * @param mode The agent's mode.
  * @param registry The sources. @default SOURCES

@@ -43,35 +43,22 @@ export interface DesiredSetSettings {
   readonly clock?: Clock;
 }
 
+/** What stands between the router and a forwarder's desired set. */
+type Gate = Pick<UnservedGate, "want" | "unwant" | "status" | "close">;
+
 /**
- * The lanes of `queue`: a listener forwarder among `forwarders` gets its
- * bindings through an {@linkcode UnservedGate}.
+ * The listener forwarder's gate: a port gets a listener only once nothing
+ * in the VM served it for the settle time; warns once when the listeners
+ * outgrow the open-files limit.
  */
-export function desiredSetsOf(
+function listenerGate(
   queue: DeliveryQueue,
-  forwarders: readonly Forwarder[],
+  forwarder: string,
   settings: DesiredSetSettings,
-): DesiredSets {
+): Gate {
   const logger = getLogger(["guest-agent"]);
-  const listeners = forwarders.filter((f) => f instanceof ListenerForwarder);
-  const socketHolders = forwarders.filter((f) => f.openKeys !== undefined);
-  const settleGates = new Map(
-    forwarders.filter((f) =>
-      f.settleMs !== undefined && !(f instanceof ListenerForwarder)
-    ).map((f) => [
-      f.name,
-      new SettleGate({
-        forwarder: f.name,
-        settleMs: f.settleMs!,
-        clock: settings.clock ?? systemClock,
-        pass: (binding) => queue.setDesired(f.name, binding),
-        withdraw: (key) => queue.unsetDesired(f.name, key),
-      }),
-    ]),
-  );
-  const listenerForwarder = listeners[0]?.name;
   const { limit } = settings;
-  if (listenerForwarder !== undefined && limit !== undefined) {
+  if (limit !== undefined) {
     logger.info("open-files limit {soft} (hard {hard}): one per listener", {
       soft: limit.soft,
       hard: limit.hard,
@@ -80,8 +67,8 @@ export function desiredSetsOf(
   // Each listener takes a descriptor: say so once when they outgrow the limit.
   const withListener = new Set<string>();
   let warnedLimit = false;
-  const gate = listenerForwarder === undefined ? undefined : new UnservedGate({
-    forwarder: listenerForwarder,
+  return new UnservedGate({
+    forwarder,
     settleMs: settings.settleMs,
     ...(settings.clock ? { clock: settings.clock } : {}),
     pass: (binding) => {
@@ -96,31 +83,59 @@ export function desiredSetsOf(
           { count: withListener.size, soft: limit.soft },
         );
       }
-      queue.setDesired(listenerForwarder, binding);
+      queue.setDesired(forwarder, binding);
     },
     withdraw: (key) => {
       withListener.delete(key);
-      queue.unsetDesired(listenerForwarder, key);
+      queue.unsetDesired(forwarder, key);
     },
     listening: listeningSocketsReader(settings.libcPath),
   });
+}
+
+/**
+ * The lanes of `queue`: a listener forwarder among `forwarders` gets its
+ * bindings through an {@linkcode UnservedGate}, one that declares
+ * `settleMs` through a {@linkcode SettleGate}, the others directly.
+ */
+export function desiredSetsOf(
+  queue: DeliveryQueue,
+  forwarders: readonly Forwarder[],
+  settings: DesiredSetSettings,
+): DesiredSets {
+  const gates = new Map<string, Gate>();
+  const listeners = forwarders.find((f) => f instanceof ListenerForwarder);
+  if (listeners) {
+    gates.set(listeners.name, listenerGate(queue, listeners.name, settings));
+  }
+  for (const f of forwarders) {
+    if (f instanceof ListenerForwarder || f.settleMs === undefined) continue;
+    gates.set(
+      f.name,
+      new SettleGate({
+        forwarder: f.name,
+        settleMs: f.settleMs,
+        clock: settings.clock ?? systemClock,
+        pass: (binding) => queue.setDesired(f.name, binding),
+        withdraw: (key) => queue.unsetDesired(f.name, key),
+      }),
+    );
+  }
+  const socketHolders = forwarders.filter((f) => f.openKeys !== undefined);
   return {
-    want: (forwarder, binding) =>
-      forwarder === listenerForwarder
-        ? gate!.want(binding)
-        : settleGates.has(forwarder)
-        ? settleGates.get(forwarder)!.want(binding)
-        : queue.setDesired(forwarder, binding),
-    unwant: (forwarder, key) =>
-      forwarder === listenerForwarder
-        ? gate!.unwant(key)
-        : settleGates.has(forwarder)
-        ? settleGates.get(forwarder)!.unwant(key)
-        : queue.unsetDesired(forwarder, key),
+    want: (forwarder, binding) => {
+      const gate = gates.get(forwarder);
+      if (gate) gate.want(binding);
+      else queue.setDesired(forwarder, binding);
+    },
+    unwant: (forwarder, key) => {
+      const gate = gates.get(forwarder);
+      if (gate) gate.unwant(key);
+      else queue.unsetDesired(forwarder, key);
+    },
     deliveries: () => [
       ...queue.status(),
-      ...gate?.status() ?? [],
-      ...[...settleGates.values()].flatMap((g) => g.status()),
+      ...[...gates.values()].flatMap((gate) => gate.status()),
     ],
     // The forwarders' own sockets must never come back in as ports.
     withoutOwnSockets: (entries) => {
@@ -129,8 +144,7 @@ export function desiredSetsOf(
       return entries.filter((entry) => !own.has(bindingKey(entry.binding)));
     },
     close: () => {
-      gate?.close();
-      for (const settleGate of settleGates.values()) settleGate.close();
+      for (const gate of gates.values()) gate.close();
     },
   };
 }
