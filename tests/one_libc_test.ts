@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { mappedCLibraries } from "./process_maps.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { collectText, privateMounts } from "./agent_process.ts";
 import { AGENT_RUN_FLAGS } from "./agent_runtime.ts";
@@ -22,18 +23,6 @@ async function linkedLibraries(binary: string): Promise<string[]> {
   const { code, stdout, stderr } = await exec(["ldd", binary]);
   assertEquals(code, 0, stderr);
   return [...stdout.matchAll(/(\/\S+) \(0x[0-9a-f]+\)/g)].map((m) => m[1]!);
-}
-
-/** The distinct files named like a libc in a process's memory map. */
-async function mappedLibcFiles(pid: number): Promise<string[]> {
-  const maps = await Deno.readTextFile(`/proc/${pid}/maps`);
-  const files = new Set(
-    maps.split("\n").map((line) => line.split(/\s+/).slice(5).join(" "))
-      .filter((path) =>
-        /\/(libc\.so\.6|ld-musl-[^/]*)( \(deleted\))?$/.test(path)
-      ),
-  );
-  return [...files].sort();
 }
 
 Deno.test("an agent started through a bundled loader opens its FFI libc from that folder and maps no other libc", async () => {
@@ -80,7 +69,7 @@ Deno.test("an agent started through a bundled loader opens its FFI libc from tha
       30_000,
       () => ` for procnet in:\n${stderr.text()}`,
     );
-    assertEquals(await mappedLibcFiles(agent.pid), [`${dir}/libc.so.6`]);
+    assertEquals(await mappedCLibraries(agent.pid), [`${dir}/libc.so.6`]);
     agent.kill("SIGTERM");
     assertEquals((await agent.status).code, 0, stderr.text());
     agent = undefined;

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { mappedCLibraries } from "./process_maps.ts";
 import { liveMappings } from "./port_mapping_replay.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { buildRelease } from "../build/release.ts";
@@ -78,18 +79,6 @@ async function rootWithRelease(
   );
   await unpackRelease(root, archive!.path, arch);
   return root;
-}
-
-/** The distinct files named like a libc or musl's loader in a process's map. */
-async function mappedCLibraries(pid: number): Promise<string[]> {
-  const maps = await Deno.readTextFile(`/proc/${pid}/maps`);
-  const files = maps.split("\n").map((line) =>
-    line.split(/\s+/).slice(5).join(" ")
-  )
-    .filter((path) =>
-      /\/(libc\.so\.6|ld-musl-[^/]*|libc\.musl[^/]*)( \(deleted\))?$/.test(path)
-    );
-  return [...new Set(files)].sort();
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) =>
