@@ -18,6 +18,7 @@ import { startAgent } from "../agent/run_agent.ts";
 import type { AgentStatus, PortRow } from "../agent/control_view.ts";
 import { FakeClock } from "../support/clock.ts";
 import { readControl } from "./service_flags.ts";
+import { waitFor } from "./wait.ts";
 import { fixtureSource } from "./fixtures/fixture_source.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
 import { unixAddress } from "../forwarding/vtunnel/socket_sender.ts";
@@ -66,15 +67,21 @@ Deno.test("ports says 'logged only' for a dry run, never 'forwarded'", async () 
   }, { registry: steady(4322) });
   try {
     let row = "";
-    for (let i = 0; i < 100 && !row.includes("logged only"); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const output = await runControlCommand([
-        "ports",
-        "--control-socket",
-        socket,
-      ]);
-      row = output.stdout.trim().split("\n")[1] ?? "";
-    }
+    await waitFor(
+      async () => {
+        const output = await runControlCommand([
+          "ports",
+          "--control-socket",
+          socket,
+        ]);
+        row = output.stdout.trim().split("\n")[1] ?? "";
+        return row.includes("tcp    0.0.0.0:4322") &&
+          row.includes("vtunnel: logged only");
+      },
+      5_000,
+      () => ` for port 4322 in ports: have ${JSON.stringify(row)}`,
+      { intervalMs: 50 },
+    );
     assertStringIncludes(row, "tcp    0.0.0.0:4322");
     assertStringIncludes(row, "vtunnel: logged only");
     assert(!row.includes("forwarded"), row);
@@ -314,11 +321,16 @@ Deno.test("ports and status read the agent's one clock: a FakeClock's wall time,
   });
   try {
     let rows: PortRow[] = [];
-    for (let i = 0; i < 100 && rows.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      rows = (await readControl(socket, "/v1/ports") as { ports: PortRow[] })
-        .ports;
-    }
+    await waitFor(
+      async () => {
+        rows = (await readControl(socket, "/v1/ports") as { ports: PortRow[] })
+          .ports;
+        return rows.length === 1;
+      },
+      5_000,
+      () => ` for one row in ports: have ${JSON.stringify(rows)}`,
+      { intervalMs: 50 },
+    );
     assertEquals(rows.map((row) => [row.key, row.since]), [
       ["tcp/0.0.0.0:4329", wallEpoch + 7_000],
     ]);

@@ -21,6 +21,8 @@ import { ignoreUnless } from "./requirements.ts";
 import { startAgent } from "../agent/run_agent.ts";
 import { injected, RecordingForwarder } from "./recording_forwarder.ts";
 import { bindingKey, makeBinding } from "../binding/binding.ts";
+import { answeredExactly } from "./engine_answer.ts";
+import { waitFor } from "./wait.ts";
 
 const run = runHttpd;
 
@@ -57,33 +59,25 @@ async function matchesDockerPs(
   agent: { readonly tracker: { bindings(): { key: string }[] } },
 ): Promise<string[]> {
   const sorted = (keys: Iterable<string>) => JSON.stringify([...keys].sort());
-  const deadline = performance.now() + 20_000;
-  for (;;) {
-    const truth = await publishedKeys(d);
-    const tracked = agent.tracker.bindings().map((binding) => binding.key);
-    if (
-      sorted(forwarder.keys) === sorted(truth) &&
-      sorted(tracked) === sorted(truth)
-    ) {
-      return truth;
-    }
-    if (performance.now() > deadline) {
-      const ps = await d.docker([
-        "ps",
-        "-a",
-        "--format",
-        "{{.Names}}: {{.Status}} {{.Ports}}",
-      ]);
-      throw new Error(
-        `timed out waiting for docker ps's bindings: dockerd publishes ${
-          sorted(truth)
-        }, the forwarder has ${sorted(forwarder.keys)}, the tracker ${
-          sorted(tracked)
-        }; docker ps -a:\n${ps}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  let truth: string[] = [];
+  let tracked: string[] = [];
+  await waitFor(
+    async () => {
+      truth = await publishedKeys(d);
+      tracked = agent.tracker.bindings().map((binding) => binding.key);
+      return sorted(forwarder.keys) === sorted(truth) &&
+        sorted(tracked) === sorted(truth);
+    },
+    20_000,
+    () =>
+      ` for docker ps's bindings: dockerd publishes ${
+        sorted(truth)
+      }, the forwarder has ${sorted(forwarder.keys)}, the tracker ${
+        sorted(tracked)
+      }`,
+    { intervalMs: 100 },
+  );
+  return truth;
 }
 
 /**
@@ -206,27 +200,35 @@ Deno.test("Docker source against a real dockerd", {
           "127.0.0.1:18103:8080",
           "18110-18112:9000-9002",
         );
-        await settle(
-          () => forwarder.keys.size === 2 + 2 + 2 + 1 + 6,
-          "web's ports",
-        );
-        assertEquals(forwarder.keysWith(18102), [
+        // The ports are posted at start from the configuration; dockerd's
+        // answer follows and may add or drop one: wait for the answer.
+        const expected = [
+          "tcp/0.0.0.0:18100",
+          "tcp/0.0.0.0:18101",
+          "tcp/0.0.0.0:18110",
+          "tcp/0.0.0.0:18111",
+          "tcp/0.0.0.0:18112",
+          "tcp/127.0.0.1:18103",
+          "tcp/[::]:18100",
+          "tcp/[::]:18101",
+          "tcp/[::]:18110",
+          "tcp/[::]:18111",
+          "tcp/[::]:18112",
           "udp/0.0.0.0:18102",
           "udp/[::]:18102",
-        ]);
-        assertEquals(forwarder.keysWith(18103), ["tcp/127.0.0.1:18103"]);
-        assertEquals(forwarder.keysWith(18111), [
-          "tcp/0.0.0.0:18111",
-          "tcp/[::]:18111",
-        ]);
-        // The ports are posted at start from the configuration; the
-        // address comes with dockerd's answer: wait for it.
+        ];
+        await settle(
+          () =>
+            answeredExactly(
+              agent!.tracker,
+              [...forwarder.keys].sort(),
+              expected,
+            ),
+          "web's 11 bindings (and early's 2) as dockerd answered them",
+        );
+        assertEquals([...forwarder.keys].sort(), expected);
         const entry = () =>
           agent!.tracker.get("tcp/127.0.0.1:18103")?.holders[0]?.entry;
-        await settle(
-          () => entry()?.containerIps !== undefined,
-          "web's address from dockerd's answer",
-        );
         assertEquals(entry()!.name, "web");
         assertEquals(entry()!.containerPort, 8080);
         assertEquals(entry()!.containerIps?.length, 1);
@@ -235,7 +237,13 @@ Deno.test("Docker source against a real dockerd", {
 
     await t.step("an explicit IPv6 wildcard binding", async () => {
       await run(d, "v6", "[::]:18120:8080");
-      await settle(() => forwarder.keysWith(18120).length > 0, "v6");
+      await settle(
+        () =>
+          answeredExactly(agent!.tracker, forwarder.keysWith(18120), [
+            "tcp/[::]:18120",
+          ]),
+        "v6's one binding as dockerd answered it",
+      );
       assertEquals(forwarder.keysWith(18120), ["tcp/[::]:18120"]);
     });
 
@@ -389,7 +397,18 @@ Deno.test("Docker source against a real dockerd", {
             () => second.keysWith(18152).length === 2,
             "the containers started at once",
           );
-          await new Promise((resolve) => setTimeout(resolve, 500));
+          // Stop once the inspects of the start-up and of the burst are
+          // done: the moment the events stream alone is being read.
+          await second.until(
+            () =>
+              [18150, 18151, 18152].every((port) =>
+                answeredExactly(fresh.tracker, second.keysWith(port), [
+                  `tcp/0.0.0.0:${port}`,
+                  `tcp/[::]:${port}`,
+                ])
+              ),
+            "the burst's bindings as dockerd answered them",
+          );
         } finally {
           const report = await fresh.stop();
           assertEquals(report.terminatedSources, []);

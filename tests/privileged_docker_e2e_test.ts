@@ -21,6 +21,8 @@ import { spawnAgentProcess } from "./agent_process.ts";
 import { exec } from "./netns.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { waitFor } from "./wait.ts";
+import { readControl } from "./service_flags.ts";
+import type { PortRow } from "../agent/control_view.ts";
 
 /** The loopback interface's addresses as `ip` reports them (independent of the agent's code). */
 async function loopbackCidrs(): Promise<string[]> {
@@ -55,14 +57,26 @@ Deno.test(
       containerPort = 8080,
     ) =>
       `{"remove":${remove},"ports":{"${containerPort}/tcp":[{"HostIp":"${hostIp}","HostPort":"${hostPort}"}]},"connectAddrs":${connectAddrs}}\n`;
+    const controlDir = await Deno.makeTempDir({ prefix: "gapriv" });
+    const controlSocket = `${controlDir}/control.sock`;
+    const udp = (remove: boolean, ip: string) =>
+      `{"remove":${remove},"ports":{"53/udp":[{"HostIp":"${ip}","HostPort":"18202"}]},"connectAddrs":${connectAddrs}}\n`;
     const { child: agent, stderr } = spawnAgentProcess([
+      `--control-socket=${controlSocket}`,
       "-privilegedService",
       "-docker",
       `--docker-socket=${d.socket}`,
       `-vtunnelAddr=127.0.0.1:${port}`,
       "--connect-interface=lo",
     ]);
-    const settle = (check: () => boolean, what: string) =>
+    /** True when `messages` (sorted) are exactly `expected` (sorted). */
+    const exactly = (messages: readonly string[], expected: string[]) =>
+      JSON.stringify(messages.slice().sort()) ===
+        JSON.stringify(expected.sort());
+    const settle = (
+      check: () => boolean | Promise<boolean>,
+      what: string,
+    ) =>
       waitFor(
         check,
         45_000,
@@ -79,11 +93,12 @@ Deno.test(
         "docker run -p sends the exact add for each binding",
         async () => {
           await run("one", "18200:8080");
-          await settle(() => receiver.messages.length >= 2, "two adds");
-          assertEquals(receiver.messages.slice().sort(), [
+          const adds = [
             expected(false, "0.0.0.0", 18200),
             expected(false, "::", 18200),
-          ]);
+          ].sort();
+          await settle(() => exactly(receiver.messages, adds), "two adds");
+          assertEquals(receiver.messages.slice().sort(), adds);
         },
       );
 
@@ -102,28 +117,33 @@ Deno.test(
             TEST_IMAGE,
             ...HTTPD,
           );
-          await settle(() => receiver.messages.length >= 5, "three more adds");
-          const udp = (ip: string) =>
-            `{"remove":false,"ports":{"53/udp":[{"HostIp":"${ip}","HostPort":"18202"}]},"connectAddrs":${connectAddrs}}\n`;
-          assertEquals(
-            receiver.messages.slice(2).sort(),
-            [
-              expected(false, "127.0.0.1", 18201),
-              udp("0.0.0.0"),
-              udp("::"),
-            ].sort(),
+          const adds = [
+            expected(false, "127.0.0.1", 18201),
+            udp(false, "0.0.0.0"),
+            udp(false, "::"),
+          ].sort();
+          await settle(
+            () => exactly(receiver.messages.slice(2), adds),
+            "three more adds",
           );
+          assertEquals(receiver.messages.slice(2).sort(), adds);
         },
       );
 
       await t.step("docker rm -f sends the exact removes", async () => {
         await docker("rm", "-f", "one", "two");
-        await settle(() => receiver.messages.length >= 10, "five removes");
-        assertEquals(
-          receiver.messages.slice(5).filter((m) => m.includes('"18200"'))
-            .sort(),
-          [expected(true, "0.0.0.0", 18200), expected(true, "::", 18200)],
+        const removes = [
+          expected(true, "0.0.0.0", 18200),
+          expected(true, "::", 18200),
+          expected(true, "127.0.0.1", 18201),
+          udp(true, "0.0.0.0"),
+          udp(true, "::"),
+        ].sort();
+        await settle(
+          () => exactly(receiver.messages.slice(5), removes),
+          "five removes",
         );
+        assertEquals(receiver.messages.slice(5).sort(), removes);
         assertEquals(liveMappings(receiver.messages), []);
       });
 
@@ -138,8 +158,23 @@ Deno.test(
           await run("late", "18212:8080");
           await docker("rm", "-f", "gone", "kept");
           await run("last", "18213:8080");
-          // Long enough for several failed attempts and a grown backoff.
-          await new Promise((resolve) => setTimeout(resolve, 3_000));
+          // The agent has tried and failed to send late's and last's adds
+          // more than once (the control API's attempts) before the
+          // receiver comes back.
+          let rows: PortRow[] = [];
+          await settle(
+            async () => {
+              rows = (await readControl(controlSocket, "/v1/ports") as {
+                ports: PortRow[];
+              }).ports;
+              return ["tcp/0.0.0.0:18212", "tcp/0.0.0.0:18213"].every((key) =>
+                rows.find((row) => row.key === key)?.deliveries.some((
+                  delivery,
+                ) => delivery.state === "retrying" && delivery.attempts >= 2)
+              );
+            },
+            `failed attempts for late and last: ${JSON.stringify(rows)}`,
+          );
           receiver = startLineReceiver({ port });
           const live = [
             "8080/tcp 0.0.0.0 18212",
@@ -173,6 +208,7 @@ Deno.test(
       await stderr.done;
       await receiver.close();
       await d.stop();
+      await Deno.remove(controlDir, { recursive: true });
     }
   },
 );
