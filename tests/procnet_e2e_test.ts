@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { assertEquals, assertMatch } from "./assert.ts";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
 import {
   canCreateNamespaces,
   createTestNamespace,
@@ -22,6 +22,15 @@ import { startSocketHolder } from "./netns_sockets.ts";
 import { type NetnsAgent, startNetnsAgent } from "./netns_agent.ts";
 import { onlySources } from "./test_options.ts";
 import { ignoreUnless } from "./requirements.ts";
+
+/**
+ * The safety-net rescan where kernel events wake the scan: far beyond every
+ * wait of this file, so that a change seen in time was seen through a
+ * tracepoint, never through the net.
+ */
+const SAFETY_NET_MS = 60_000;
+/** How soon a change must be seen where tracepoints wake the scan. */
+const WOKEN_WITHIN_MS = 5_000;
 
 const canRun = await canCreateNamespaces();
 
@@ -47,7 +56,7 @@ interface Setup {
 }
 
 const WOKEN =
-  /^woken by kernel tracepoints \(TCP listen and close, UDP binds; \/sys\/kernel\/tracing\); safety-net rescan every 1 s$/;
+  /^woken by kernel tracepoints \(TCP listen and close, UDP binds; \/sys\/kernel\/tracing\); safety-net rescan every 60 s$/;
 const SETUPS: readonly Setup[] = [
   {
     name: "tracefs mounted",
@@ -101,11 +110,31 @@ for (const setup of SETUPS) {
           ...onlySources("procnet"),
           procnetEvents: setup.events,
           procnetIntervalMs: 300,
-          // UDP closes have no kernel event: the safety net finds them.
-          procnetRescanMs: 1000,
+          procnetRescanMs: SAFETY_NET_MS,
           ignorePorts: [18409],
         });
         const running = agent;
+        const woken = setup.detail === WOKEN;
+        /**
+         * Waits for `check` after a change made at `changedAt`; where
+         * tracepoints wake the scan, asserts it came well before the net.
+         */
+        const seen = async (
+          check: () => boolean,
+          what: string,
+          changedAt: number,
+        ) => {
+          await running.until(check, what);
+          const ms = performance.now() - changedAt;
+          if (woken) {
+            assert(
+              ms < WOKEN_WITHIN_MS,
+              `${what} took ${
+                ms.toFixed(0)
+              } ms: not woken by a tracepoint (safety net ${SAFETY_NET_MS} ms)`,
+            );
+          }
+        };
         await t.step("the status says what wakes the scan", () => {
           assertMatch(procnetDetail(running), setup.detail);
           assertMatch(running.log(), setup.log);
@@ -117,20 +146,38 @@ for (const setup of SETUPS) {
         });
 
         await t.step(
-          "TCP listeners on 0.0.0.0, 127.0.0.1 and ::, and a UDP socket",
+          `TCP listeners on 0.0.0.0, 127.0.0.1 and ::, and a UDP socket, are published${
+            woken ? ` within ${WOKEN_WITHIN_MS} ms of the change` : ""
+          }; the ignored port never`,
           async () => {
+            const changedAt = performance.now();
             await holder.command("listen tcp 0.0.0.0 18401");
             await holder.command("listen tcp 127.0.0.1 18402");
             await holder.command("listen tcp :: 18403");
             await holder.command("listen udp 0.0.0.0 18404");
             await holder.command("listen tcp 0.0.0.0 18409"); // ignored by flag
-            await running.until(() => running.keys.size === 4, "4 sockets");
-            assertEquals([...running.keys].sort(), [
+            // Opened after the ignored one: the scan that confirms it has
+            // seen 18409 too.
+            await holder.command("listen tcp 0.0.0.0 18407");
+            const expected = [
               "tcp/0.0.0.0:18401",
+              "tcp/0.0.0.0:18407",
               "tcp/127.0.0.1:18402",
               "tcp/[::]:18403",
               "udp/0.0.0.0:18404",
-            ]);
+            ];
+            await seen(
+              () =>
+                JSON.stringify([...running.keys].sort()) ===
+                  JSON.stringify(expected),
+              "the 5 sockets",
+              changedAt,
+            );
+            assertEquals([...running.keys].sort(), expected);
+            assertEquals(
+              running.lines.filter((line) => line.add === "tcp/0.0.0.0:18409"),
+              [],
+            );
           },
         );
 
@@ -154,16 +201,36 @@ for (const setup of SETUPS) {
           },
         );
 
-        await t.step("closed sockets are removed", async () => {
-          await holder.command("close tcp 127.0.0.1 18402");
-          await holder.command("close udp 0.0.0.0 18404");
-          await running.until(
-            () =>
-              !running.keys.has("tcp/127.0.0.1:18402") &&
-              !running.keys.has("udp/0.0.0.0:18404"),
-            "the closed sockets gone",
-          );
-        });
+        await t.step(
+          "a closed TCP listener is removed; a closed UDP socket by the next scan a later listener wakes",
+          async () => {
+            const changedAt = performance.now();
+            await holder.command("close tcp 127.0.0.1 18402");
+            await seen(
+              () => !running.keys.has("tcp/127.0.0.1:18402"),
+              "the closed TCP listener gone",
+              changedAt,
+            );
+            // A UDP close has no kernel event: the next woken scan finds it.
+            const closedAt = performance.now();
+            await holder.command("close udp 0.0.0.0 18404");
+            await holder.command("listen tcp 0.0.0.0 18408");
+            await seen(
+              () =>
+                !running.keys.has("udp/0.0.0.0:18404") &&
+                running.keys.has("tcp/0.0.0.0:18408"),
+              "the closed UDP socket gone, 18408 there",
+              closedAt,
+            );
+            assertEquals([...running.keys].sort(), [
+              "tcp/0.0.0.0:18401",
+              "tcp/0.0.0.0:18406",
+              "tcp/0.0.0.0:18407",
+              "tcp/0.0.0.0:18408",
+              "tcp/[::]:18403",
+            ]);
+          },
+        );
       } finally {
         const code = await agent?.stop();
         await holder.stop();
