@@ -106,6 +106,21 @@ export function msValue(flag: string, min: number): (value: string) => number {
   };
 }
 
+/** A whole number from `min` to `max`. */
+export function countValue(
+  flag: string,
+  min: number,
+  max: number,
+): (value: string) => number {
+  return (value) => {
+    const count = Number(value);
+    if (!/^\d+$/.test(value) || count < min || count > max) {
+      throw invalid(value, flag, `whole numbers from ${min} to ${max}`);
+    }
+    return count;
+  };
+}
+
 /** A file path (not empty, no NUL). */
 export function pathValue(flag: string): (value: string) => string {
   return (value) => {

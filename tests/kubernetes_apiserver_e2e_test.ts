@@ -4,7 +4,7 @@
  * would, the agent's real worker and permissions, restarts of every kind.
  * What a real server cannot be made to do on demand (a 410 in the middle of
  * a watch, bookmarks at will, hostile bodies) stays with
- * tests/kubernetes_e2e_test.ts and its fake server.
+ * tests/kubernetes_fake_api_test.ts and its fake server.
  *
  * Over ~300 lines on purpose: one file per real peer, so the API server and
  * etcd start once for all of its steps (CI time).
@@ -24,9 +24,27 @@ import { startAgent } from "../agent/run_agent.ts";
 import { injected, RecordingForwarder } from "./recording_forwarder.ts";
 import { count, sized } from "./test_size.ts";
 import { peerPath } from "./engines/peers.ts";
+import { SourceMessages } from "./engine_answer.ts";
+import { waitFor } from "./wait.ts";
 
-/** Services made in bulk (a multiple of 50); over 500 is two list pages. */
+/** Whether process `pid` has ended (gone, or a zombie nobody reaped yet). */
+async function ended(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return /^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return true;
+  }
+}
+
+/** Services made in bulk (a multiple of 50). */
 const SERVICES = sized(100, 600);
+/**
+ * Services per list page (`--kubernetes-page-size`): small, so that the real
+ * API server pages the bulk at the normal size (100 and the others: three
+ * pages).
+ */
+const PAGE_SIZE = 40;
 const LAST_SERVICE_PORT = 20000 + SERVICES - 1;
 /** How long the API server stays down after a graceful stop. */
 const DOWN_MS = sized(5_000, 30_000);
@@ -122,6 +140,7 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
       ...onlySources("kubernetes"),
       mode: "listeners",
       kubeconfig: k.kubeconfig,
+      kubernetesPageSize: PAGE_SIZE,
     }, injected([forwarder]));
 
     await t.step("a service made before the agent is tracked", async () => {
@@ -203,7 +222,10 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
         await k.deleteService("again");
         await k.applyService("again", "LoadBalancer", [{ port: 8099 }]);
         await until(() => uid() !== undefined && uid() !== before, "new uid");
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        // A service made afterwards, forwarded: the watch events and the
+        // forwarder calls before it have all happened.
+        await k.applyService("after-again", "LoadBalancer", [{ port: 8098 }]);
+        await until(() => forwarder.keys.has("tcp/0.0.0.0:8098"), "8098");
         assertEquals(
           forwarder.history.slice(mark).filter((e) => e.endsWith(":8099")),
           [],
@@ -213,9 +235,9 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
     );
 
     await t.step(
-      `${count(SERVICES)} services${
-        SERVICES > 500 ? " (two list pages)" : ""
-      }; the API server SIGKILLed: relists within 2 s of ready`,
+      `${
+        count(SERVICES)
+      } services; a fresh agent lists them ${PAGE_SIZE} to a page; the API server SIGKILLed and started again: all kept, a new one forwarded within 5 s of ready`,
       async () => {
         for (let i = 0; i < SERVICES; i += 25) {
           await Promise.all(
@@ -233,6 +255,52 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
           `${SERVICES} services`,
           60_000,
         );
+        // The server pages at this size (it returns a continue token) …
+        const { items, metadata } = await k.request(
+          "GET",
+          "/api/v1/services",
+        ) as { items: unknown[]; metadata: unknown };
+        assert(items.length > 2 * PAGE_SIZE, `${items.length} services`);
+        const firstPage = await k.request(
+          "GET",
+          `/api/v1/services?limit=${PAGE_SIZE}`,
+        ) as { items: unknown[]; metadata: { continue?: string } };
+        assertEquals(firstPage.items.length, PAGE_SIZE);
+        assert(firstPage.metadata.continue, JSON.stringify(metadata));
+        // … and a fresh agent's first snapshot holds every NodePort and
+        // LoadBalancer service of every page.
+        const fresh = new SourceMessages();
+        const second = await startAgent({
+          ...TEST_OPTIONS,
+          ...onlySources("kubernetes"),
+          mode: "listeners",
+          kubeconfig: k.kubeconfig,
+          kubernetesPageSize: PAGE_SIZE,
+        }, {
+          ...injected([new RecordingForwarder()]),
+          onSourceMessage: fresh.onSourceMessage,
+        });
+        try {
+          const snapshot = () => {
+            const found = fresh.seen.find(({ message }) =>
+              message.type === "snapshot"
+            )?.message;
+            return found?.type === "snapshot" ? found : undefined;
+          };
+          await waitFor(
+            () => snapshot() !== undefined,
+            20_000,
+            () => " for the fresh agent's first snapshot",
+          );
+          const ports = new Set(
+            snapshot()!.entries.map((entry) => entry.binding.hostPort),
+          );
+          const bulk = Array.from({ length: SERVICES }, (_, i) => 20000 + i);
+          assertEquals(bulk.filter((port) => !ports.has(port)), []);
+          assert(ports.has(30080), "early, from the first page");
+        } finally {
+          await second.stop();
+        }
         await k.stopApiServer("KILL");
         await k.deleteService("bulk-0").catch(() => {}); // refused: it is down
         await until(
@@ -294,7 +362,7 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
     );
 
     await t.step(
-      "a user RBAC refuses: the reason names the user; allowed later, it lists within a second",
+      "a user RBAC refuses: the reason names the user; allowed later, it lists within 5 s",
       async () => {
         const admin = await Deno.readTextFile(k.kubeconfig);
         const user = "guest-agent-limited";
@@ -367,7 +435,7 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
           (await Deno.readTextFile(`${k.dir}/etcd.pid`)).trim(),
         );
         Deno.kill(etcdPid, "SIGKILL");
-        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        await waitFor(() => ended(etcdPid), 10_000, () => " for etcd to end");
         // The start script brings back what is not running: etcd only.
         await k.startApiServer();
         await readyToForwarded(9006);

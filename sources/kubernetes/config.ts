@@ -15,7 +15,12 @@ export interface KubernetesConfig {
   readonly connection: KubeConnection;
   /** Host address of every service binding. */
   readonly listenAddress: ServiceListenAddress;
+  /** Services per list page (`--kubernetes-page-size`). */
+  readonly pageSize: number;
 }
+
+/** The most services one list page may ask for. */
+export const PAGE_SIZE_MAX = 10_000;
 
 /**
  * Reads the source's configuration from the start message.
@@ -31,5 +36,18 @@ export function parseKubernetesConfig(
       "Cannot configure kubernetes: listenAddress must be 0.0.0.0 or 127.0.0.1",
     );
   }
-  return { connection: parseKubeConnection(raw.connection), listenAddress };
+  const { pageSize } = raw;
+  if (
+    typeof pageSize !== "number" || !Number.isInteger(pageSize) ||
+    pageSize < 1 || pageSize > PAGE_SIZE_MAX
+  ) {
+    throw new TypeError(
+      `Cannot configure kubernetes: pageSize must be a whole number from 1 to ${PAGE_SIZE_MAX}`,
+    );
+  }
+  return {
+    connection: parseKubeConnection(raw.connection),
+    listenAddress,
+    pageSize,
+  };
 }

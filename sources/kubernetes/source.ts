@@ -12,12 +12,13 @@ import {
   workerEntry,
 } from "../descriptor.ts";
 import {
+  countValue,
   pathValue,
   portValue,
   UsageError,
 } from "../../support/option_table.ts";
 import { makeBinding } from "../../binding/binding.ts";
-import type { KubernetesConfig } from "./config.ts";
+import { type KubernetesConfig, PAGE_SIZE_MAX } from "./config.ts";
 import { followKubeconfig } from "./follow_kubeconfig.ts";
 import type { KubeconfigAccess } from "./kubeconfig_access.ts";
 
@@ -31,6 +32,8 @@ export interface KubernetesOptions {
   readonly k8sServiceListenerAddr: "0.0.0.0" | "127.0.0.1";
   /** Kubernetes API port forwarded on 127.0.0.1 with -kubernetes. */
   readonly k8sApiPort: number;
+  /** Services per list page. */
+  readonly kubernetesPageSize: number;
 }
 
 /** What the current kubeconfig calls for: the worker's grants. */
@@ -93,12 +96,21 @@ export const kubernetesSource: SourceDescriptor<
       help: "Kubernetes API port forwarded with -kubernetes (Go: -k8sAPIPort)",
       parse: portValue("-k8sAPIPort"),
     },
+    {
+      key: "kubernetesPageSize",
+      name: "kubernetes-page-size",
+      kind: "value",
+      valueName: "<count>",
+      help: "services per list page when (re)listing",
+      parse: countValue("--kubernetes-page-size", 1, PAGE_SIZE_MAX),
+    },
   ],
   defaults: {
     kubernetes: true,
     kubeconfig: "/etc/rancher/k3s/k3s.yaml",
     k8sServiceListenerAddr: "0.0.0.0",
     k8sApiPort: 6443,
+    kubernetesPageSize: 500,
   },
   detect: (options, probe) =>
     detectPath(probe, "kubeconfig", options.kubeconfig),
@@ -115,6 +127,7 @@ export const kubernetesSource: SourceDescriptor<
     config: (options, facts) => ({
       connection: facts.kubeconfig.connection,
       listenAddress: options.k8sServiceListenerAddr,
+      pageSize: options.kubernetesPageSize,
     }),
   },
   route: defaultRoute,

@@ -27,8 +27,6 @@ export interface WatchKubernetesOptions {
   readonly clock?: Clock;
   /** Reads the certificate and token files. @default Deno.readTextFile */
   readonly readTextFile?: ReadTextFile;
-  /** Services per list page. @default 500 */
-  readonly pageSize?: number;
   /** How long the server keeps one watch open, in seconds. @default 300 */
   readonly watchTimeoutSeconds?: number;
 }
@@ -223,10 +221,11 @@ function applyWatchLine(
 /**
  * Watches services until `signal` aborts.
  *
- * @param config The API server, credentials and the listen address.
+ * @param config The API server, credentials, the listen address and the
+ *   page size.
  * @param emit Receives snapshot, upsert, remove and status messages.
  * @param signal Ends the watch.
- * @param options Clock, file reader, page size, watch length.
+ * @param options Clock, file reader, watch length.
  */
 export async function watchKubernetes(
   config: KubernetesConfig,
@@ -238,7 +237,7 @@ export async function watchKubernetes(
   const held = new HeldRemoves(clock, emit);
   const context: WatchContext = {
     listenAddress: config.listenAddress,
-    pageSize: options.pageSize ?? 500,
+    pageSize: config.pageSize,
     emit,
     signal,
     held,

@@ -24,13 +24,11 @@ async function watching(
         token: options.token ?? "fake-token",
       },
       listenAddress: "0.0.0.0",
+      pageSize: options.pageSize ?? 500,
     },
     (message) => messages.push(message),
     stop.signal,
-    {
-      pageSize: options.pageSize ?? 500,
-      ...options.clock ? { clock: options.clock } : {},
-    },
+    options.clock ? { clock: options.clock } : {},
   );
   try {
     await test(messages);
