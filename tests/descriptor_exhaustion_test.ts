@@ -18,7 +18,7 @@ import { ignoreUnless } from "./requirements.ts";
 import { spawnAgentProcess } from "./agent_process.ts";
 import { readControl } from "./service_flags.ts";
 import { waitUntil } from "./engines/daemon_support.ts";
-import type { AgentStatus } from "../agent/control_view.ts";
+import type { AgentStatus, PortRow } from "../agent/control_view.ts";
 import { runControlCommand } from "../agent/control_commands.ts";
 
 const PORTS = 5001;
@@ -122,8 +122,40 @@ Deno.test(
         line.includes("open-files limit")
       );
       assert(lines.length < 50, `${lines.length} lines about descriptors`);
-      // Nothing forwarded is lost while the rest keep failing.
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // Nothing forwarded is lost while the rest keep failing: wait until
+      // one retrying port has failed twice more than when first seen.
+      const retryingPort = async () => {
+        const { ports } = await readControl(control, "/v1/ports") as {
+          ports: PortRow[];
+        };
+        for (const row of ports) {
+          const listener = row.deliveries.find((d) =>
+            d.forwarder === "listeners" && d.state === "retrying"
+          );
+          if (listener) return { key: row.key, attempts: listener.attempts };
+        }
+        return undefined;
+      };
+      let first: { key: string; attempts: number } | undefined;
+      await waitUntil(
+        async () =>
+          (first = await retryingPort().catch(() => undefined)) !==
+            undefined,
+        20_000,
+        "a retrying port in ports",
+      );
+      await waitUntil(
+        async () => {
+          const { ports } = await (readControl(control, "/v1/ports") as Promise<
+            { ports: PortRow[] }
+          >).catch(() => ({ ports: [] as PortRow[] }));
+          const now = ports.find((row) => row.key === first!.key)
+            ?.deliveries.find((d) => d.forwarder === "listeners");
+          return now !== undefined && now.attempts >= first!.attempts + 2;
+        },
+        60_000,
+        `two more failed attempts on ${first!.key}`,
+      );
       assert((await listeners()).forwarded >= forwardedBefore);
 
       await restoreNat(ns, "*nat\n-F CNI-DN-fdtest\nCOMMIT");

@@ -155,10 +155,32 @@ async function dockerAtWork(round: Round): Promise<void> {
       `docker failed next to the agent:\n${log().slice(-3000)}`,
     );
 
-    // Steady state: the listeners hold nothing an engine serves, and never
-    // retry against it.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const rows = await control.ports();
+    // Steady state: every published port tracked, and the listeners hold
+    // none of them (served by the engine: skipped in listeners mode, not
+    // routed to the listeners in the others), and never retry against it.
+    const published = [
+      ...Array.from({ length: RANGE_PORTS }, (_, i) => RANGE_FIRST + i),
+      ...Array.from({ length: 10 }, (_, i) => 21000 + i),
+    ];
+    const settled = (row: PortRow | undefined) => {
+      if (row === undefined) return false;
+      const listener = row.deliveries.find((x) => x.forwarder === "listeners");
+      return round.mode === "listeners"
+        ? listener?.state === "skipped"
+        : listener === undefined;
+    };
+    let rows: PortRow[] = [];
+    await waitUntil(
+      async () => {
+        rows = await control.ports();
+        const byKey = new Map(rows.map((row) => [row.key, row]));
+        return published.every((port) =>
+          settled(byKey.get(`tcp/0.0.0.0:${port}`))
+        );
+      },
+      30_000,
+      `all ${published.length} published ports tracked, none taken by a listener`,
+    );
     const row = rows.find((r) => r.key === "tcp/0.0.0.0:21005");
     assert(
       row,

@@ -12,27 +12,35 @@ import {
   assertStringIncludes,
 } from "../../tests/assert.ts";
 import { findLibcPath } from "../../support/libc.ts";
+import { waitFor } from "../../tests/wait.ts";
 import type { VtunnelTarget } from "../vtunnel_target.ts";
 import { type MessageSender, sendOverStream } from "./send_message.ts";
 import { inetAddress, libcSocketSender } from "./socket_sender.ts";
 
 type Behaviour = "reads and closes" | "never reads";
 
-/** A peer on `listener` that treats every connection the same way. */
+/**
+ * A peer on `listener` that treats every connection the same way;
+ * `received` holds, per connection read to its end, the text it carried.
+ */
 function servePeer(listener: Deno.Listener, behaviour: Behaviour) {
   const open: Deno.Conn[] = [];
+  const received: string[] = [];
   const done = (async () => {
     for await (const conn of listener) {
       open.push(conn);
       if (behaviour === "reads and closes") {
         (async () => {
-          for await (const _ of conn.readable) { /* to EOF */ }
+          const chunks: Uint8Array[] = [];
+          for await (const chunk of conn.readable) chunks.push(chunk);
+          received.push(new TextDecoder().decode(concat(chunks)));
         })().catch(() => {});
       }
       // "never reads": the connection stays open, unread.
     }
   })().catch(() => {});
   return {
+    received,
     async close() {
       listener.close();
       for (const conn of open) {
@@ -47,9 +55,29 @@ function servePeer(listener: Deno.Listener, behaviour: Behaviour) {
 
 const MESSAGE = new TextEncoder().encode('{"remove":false}\n');
 
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
+}
+
+/** What each peer read, per connection: TCP's and the unix socket's. */
+interface PeersRead {
+  readonly tcp: readonly string[];
+  readonly unix: readonly string[];
+}
+
 async function withPeers(
   behaviour: Behaviour,
-  body: (tcp: VtunnelTarget, unixPath: string) => Promise<void>,
+  body: (
+    tcp: VtunnelTarget,
+    unixPath: string,
+    read: PeersRead,
+  ) => Promise<void>,
 ) {
   const dir = await Deno.makeTempDir();
   const tcpListener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -62,11 +90,15 @@ async function withPeers(
     servePeer(unixListener, behaviour),
   ];
   try {
-    await body({
-      transport: "tcp",
-      hostname: "127.0.0.1",
-      port: (tcpListener.addr as Deno.NetAddr).port,
-    }, `${dir}/peer.sock`);
+    await body(
+      {
+        transport: "tcp",
+        hostname: "127.0.0.1",
+        port: (tcpListener.addr as Deno.NetAddr).port,
+      },
+      `${dir}/peer.sock`,
+      { tcp: peers[0]!.received, unix: peers[1]!.received },
+    );
   } finally {
     for (const peer of peers) await peer.close();
     await Deno.remove(dir, { recursive: true });
@@ -92,12 +124,19 @@ Deno.test("inetAddress() packs sockaddr_in and sockaddr_in6", () => {
   assertEquals(inetAddress("vtunnel.local", 80), undefined);
 });
 
-Deno.test("a peer that reads and closes in order: delivered", async () => {
+Deno.test("a peer that reads and closes in order: each send resolves, and the peer read exactly the message once per connection", async () => {
   const send = senders();
-  await withPeers("reads and closes", async (tcp, path) => {
+  await withPeers("reads and closes", async (tcp, path, read) => {
     await send(tcp, MESSAGE, 2000);
     await send({ transport: "unix", path }, MESSAGE, 2000);
     await sendOverStream(tcp, MESSAGE, 2000);
+    await waitFor(
+      () => read.tcp.length === 2 && read.unix.length === 1,
+      5_000,
+      () => ` for three connections read: ${JSON.stringify(read)}`,
+    );
+    const text = new TextDecoder().decode(MESSAGE);
+    assertEquals(read, { tcp: [text, text], unix: [text] });
   });
 });
 

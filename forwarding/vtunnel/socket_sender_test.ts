@@ -1,4 +1,8 @@
-import { assertEquals, assertRejects } from "../../tests/assert.ts";
+import {
+  assertEquals,
+  assertRejects,
+  assertThrows,
+} from "../../tests/assert.ts";
 import { startLineReceiver } from "../../tests/line_receiver.ts";
 import { ignoreUnless } from "../../tests/requirements.ts";
 import { waitFor } from "../../tests/wait.ts";
@@ -86,23 +90,27 @@ function kernelHasVsock(): boolean {
 }
 
 Deno.test(
-  "an AF_VSOCK socket can be created, bound and listened on (never connected)",
+  "an AF_VSOCK socket the shim made holds its port once bound and listening: a second bind is refused as in use (never connected)",
   {
     ignore: ignoreUnless("AF_VSOCK in the kernel", kernelHasVsock()),
   },
   () => {
     const libc = new Libc(findLibcPath()!);
+    const address = vsockAddress(0xffffffff, 0x7fff_0000 + (Deno.pid % 0xffff));
     let fd = -1;
+    let second = -1;
     try {
       fd = streamSocket(libc, AF_VSOCK);
-      bind(
-        libc,
-        fd,
-        vsockAddress(0xffffffff, 0x7fff_0000 + (Deno.pid % 0xffff)),
-        "vsock any",
-      );
+      bind(libc, fd, address, "vsock any");
       listen(libc, fd, 1, "vsock any");
+      second = streamSocket(libc, AF_VSOCK);
+      assertThrows(
+        () => bind(libc, second, address, "vsock any again"),
+        Error,
+        "in use",
+      );
     } finally {
+      if (second >= 0) libc.closeFd(second);
       if (fd >= 0) libc.closeFd(fd);
       libc.close();
     }

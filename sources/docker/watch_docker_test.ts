@@ -255,9 +255,13 @@ Deno.test("watchDocker(): the inspect that confirms posted ports waits CONFIRM_D
     api.event("create", known);
     await waitFor(() => inspectsOf(known) === 1);
     api.containers.get(known)!.running = true;
+    const timers = clock.pending;
     api.event("start", known);
-    await waitFor(() => upserts(messages, known).length === 1);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Posted, and the confirming inspect asleep on the clock's delay: the
+    // moment it would have run had it not waited.
+    await waitFor(() =>
+      upserts(messages, known).length === 1 && clock.pending === timers + 1
+    );
     assertEquals(inspectsOf(known), 1, "not confirmed before the delay");
     await clock.advance(CONFIRM_DELAY_MS);
     await waitFor(() => upserts(messages, known).length === 2);
