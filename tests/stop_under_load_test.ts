@@ -3,10 +3,12 @@
  * churn, with its real host-switch, DNAT and listener forwarders all holding
  * bindings, removes everything it added: no host-switch mapping, no rule of
  * its nat chain, no listening socket. Runs in a network namespace the test
- * creates (tests/fixtures/stop_under_load.ts).
+ * creates (tests/fixtures/stop_under_load.ts), with gvproxy v0.8.1 (the
+ * version Rancher Desktop pins) as the host side in a namespace of its own.
  *
  * @module
  */
+import { type Gvproxy, haveGvproxy, startGvproxy } from "./engines/gvproxy.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { canCreateNamespaces, createTestNamespace } from "./netns.ts";
 import { ignoreUnless } from "./requirements.ts";
@@ -16,13 +18,18 @@ const FIXTURE = new URL("./fixtures/stop_under_load.ts", import.meta.url);
 Deno.test(
   "a stop under load removes every mapping, DNAT rule and listener the agent added",
   {
-    ignore: ignoreUnless("root and ip netns", await canCreateNamespaces()),
+    ignore: ignoreUnless(
+      "root, ip netns and the gvproxy v0.8.1 peer",
+      await canCreateNamespaces() && await haveGvproxy("v0.8.1"),
+    ),
   },
   async () => {
     const ns = await createTestNamespace("ga-stop");
+    let gv: Gvproxy | undefined;
     try {
+      gv = await startGvproxy("v0.8.1", ns);
       const child = ns.spawn(
-        [Deno.execPath(), "run", "--allow-all", FIXTURE.pathname],
+        [Deno.execPath(), "run", "--allow-all", FIXTURE.pathname, gv.url],
         { stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } },
       );
       const output = await child.output();
@@ -40,6 +47,7 @@ Deno.test(
       assert(result.clean, "the stop report is clean");
       assertEquals(result.terminatedSources, [], "every worker stopped");
     } finally {
+      await gv?.stop();
       await ns.delete();
     }
   },
