@@ -1,6 +1,7 @@
 /**
- * A FAKE Kubernetes API server for tests (no real one can run on our
- * machines): it speaks the real list + watch HTTP protocol for
+ * A FAKE Kubernetes API server for what the real kube-apiserver
+ * (tests/kubernetes_apiserver_e2e_test.ts) cannot be made to do on demand
+ * (docs/testing.md, "Fakes"): it speaks the real list + watch HTTP protocol for
  * `/api/v1/services`: a ServiceList with metadata.resourceVersion, paged
  * by `limit` and `continue` (every page of one list is the same snapshot);
  * `?watch=true&resourceVersion=N` streams one JSON event per line (ADDED,
