@@ -1,5 +1,6 @@
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
 import { UnixHttpClient } from "./unix_http_client.ts";
+import { waitFor } from "../../tests/wait.ts";
 
 /**
  * A unix socket server answering each request line with `answer(n)` (n
@@ -15,6 +16,7 @@ function serve(
   const path = `${dir}/api.sock`;
   const listener = Deno.listen({ transport: "unix", path });
   let connections = 0;
+  let closed = 0;
   const serving = (async () => {
     for await (const conn of listener) {
       connections++;
@@ -44,6 +46,7 @@ function serve(
           try {
             conn.close();
           } catch { /* gone */ }
+          closed++;
         }
       })();
     }
@@ -51,6 +54,8 @@ function serve(
   return {
     path,
     connections: () => connections,
+    /** Connections the server has closed. */
+    closed: () => closed,
     async close() {
       listener.close();
       await serving.catch(() => {});
@@ -86,7 +91,7 @@ Deno.test("UnixHttpClient retries once on a fresh connection when the idle one w
   try {
     const signal = new AbortController().signal;
     await client.get("/a", signal);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => server.closed() === 1);
     assertEquals((await client.get("/b", signal)).status, 200);
     assertEquals(server.connections(), 2);
   } finally {
