@@ -49,7 +49,11 @@ import {
   startLineReceiver,
 } from "../tests/line_receiver.ts";
 import { waitFor } from "../tests/wait.ts";
-import { peerPath } from "../tests/engines/peers.ts";
+import {
+  GO_AGENT_PATH,
+  haveGoAgent,
+  spawnGoAgent,
+} from "../tests/engines/go_agent.ts";
 import {
   cleanUpOnce,
   cpuSecondsOver,
@@ -69,14 +73,12 @@ import { AGENT_V8_FLAGS } from "../tests/agent_runtime.ts";
 const COUNT = Number(Deno.args[0] ?? 30);
 const ROUNDS = Number(Deno.args[1] ?? 3);
 const IDLE_SECONDS = 20;
-const GO_AGENT = Deno.env.get("GO_AGENT") ??
-  peerPath("rancher-desktop-guestagent-v0.3.19");
 const HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"];
 
-try {
-  await Deno.stat(GO_AGENT);
-} catch {
-  print(`go_agent_figures: no Go agent at ${GO_AGENT} (set GO_AGENT); skipped`);
+if (!await haveGoAgent()) {
+  print(
+    `go_agent_figures: no Go agent at ${GO_AGENT_PATH} (set GO_AGENT); skipped`,
+  );
   Deno.exit(0);
 }
 if (!await canRunDockerd()) {
@@ -145,21 +147,7 @@ const startOurs = (profile?: string) =>
 /** The Go agent, as the peers README runs it. */
 const startGo = () =>
   startWith((port) =>
-    new Deno.Command("unshare", {
-      args: [
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "sh",
-        "-c",
-        'mount -t tmpfs tmpfs /run && : > /run/docker.sock && mount --bind "$SOCK" /run/docker.sock && exec env DOCKER_HOST="unix://$SOCK" "$AGENT" -docker -privilegedService -vtunnelAddr "127.0.0.1:$PORT" -iptables=false',
-      ],
-      env: { SOCK: d.socket, AGENT: GO_AGENT, PORT: String(port) },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn()
+    spawnGoAgent({ dockerSocket: d.socket, vtunnelPort: port })
   );
 
 /** When the receiver first had a message naming `hostPort`. */
@@ -363,7 +351,7 @@ try {
   };
   print(
     `privileged mode beside the Go agent (${
-      GO_AGENT.split("/").pop()
+      GO_AGENT_PATH.split("/").pop()
     }), real dockerd, ${ROUNDS} alternating rounds × ${COUNT} containers one at a time`,
   );
   row(

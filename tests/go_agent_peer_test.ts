@@ -17,13 +17,12 @@ import {
   startDockerd,
   TEST_IMAGE,
 } from "./engines/dockerd.ts";
-import { peerPath } from "./engines/peers.ts";
+import { haveGoAgent, spawnGoAgent } from "./engines/go_agent.ts";
 import { spawnAgentProcess } from "./agent_process.ts";
 import { collectText } from "./agent_process.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { waitFor } from "./wait.ts";
 
-const GO_AGENT = peerPath("rancher-desktop-guestagent-v0.3.19");
 const ROOT = new URL("../", import.meta.url);
 
 /**
@@ -101,33 +100,18 @@ function receiverIn(d: Dockerd, port: number) {
   };
 }
 
-/**
- * The Go agent in `d`'s namespace as its README runs it: root, a private
- * mount namespace with dockerd's socket at the fixed path it checks.
- */
+/** The Go agent in `d`'s namespace, its log collected. */
 function startGoAgent(d: Dockerd, port: number) {
-  const child = d.ns.spawn(
-    [
-      "unshare",
-      "--mount",
-      "--propagation",
-      "private",
-      "--",
-      "sh",
-      "-c",
-      'mount -t tmpfs tmpfs /run && : > /run/docker.sock && mount --bind "$SOCK" /run/docker.sock && exec env DOCKER_HOST="unix://$SOCK" "$AGENT" -docker -privilegedService -vtunnelAddr "127.0.0.1:$PORT" -iptables=false -kubernetes=false',
-    ],
-    {
-      env: { SOCK: d.socket, AGENT: GO_AGENT, PORT: String(port) },
-      stdout: "null",
-      stderr: "piped",
-    },
-  );
-  return { child, log: collectText(child.stderr!) };
+  const child = spawnGoAgent({
+    dockerSocket: d.socket,
+    vtunnelPort: port,
+    enter: d.ns.enter,
+    stderr: "piped",
+  });
+  return { child, log: collectText(child.stderr) };
 }
 
-const canRun = await canRunDockerd() &&
-  await Deno.stat(GO_AGENT).then((s) => s.isFile, () => false);
+const canRun = await canRunDockerd() && await haveGoAgent();
 
 Deno.test(
   "privileged mode beside the Go agent v0.3.19: the same PortMapping bytes for the same containers, but for the differences on purpose",

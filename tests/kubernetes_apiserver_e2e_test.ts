@@ -331,7 +331,9 @@ Deno.test("Kubernetes source against a real kube-apiserver", {
     );
 
     await t.step(
-      `graceful SIGTERM, then down for ${DOWN_MS / 1000} s: the reason says so`,
+      `graceful SIGTERM, then down for ${
+        DOWN_MS / 1000
+      } s: the reason says the connection is refused; a new service forwarded within 5 s of ready; the worker never restarted`,
       async () => {
         await k.stopApiServer("TERM");
         await until(

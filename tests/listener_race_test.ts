@@ -178,7 +178,7 @@ async function dockerAtWork(round: Round): Promise<void> {
           settled(byKey.get(`tcp/0.0.0.0:${port}`))
         );
       },
-      30_000,
+      sized(30_000, 120_000),
       `all ${published.length} published ports tracked, none taken by a listener`,
     );
     const row = rows.find((r) => r.key === "tcp/0.0.0.0:21005");
