@@ -16,6 +16,7 @@ import type { TrackedBinding } from "../tracker/port_tracker.ts";
 import { type Forwarder, HostSideUnreachableError } from "./forwarder.ts";
 import {
   type DeliveryStatus,
+  failedAgain,
   type Lane,
   laneRows,
   type LaneStatus,
@@ -374,19 +375,20 @@ export class DeliveryQueue {
         lane.inFlight.delete(key);
         if (this.#closed) return;
         const message = error instanceof Error ? error.message : String(error);
-        const failure = lane.failures.get(key) ??
-          { attempts: 0, notBefore: 0, lastError: "" };
-        const delay = backoffDelay(failure.attempts, this.#backoff);
-        if (failure.attempts === 0 || failure.lastError !== message) {
+        const now = this.#clock.now();
+        const { failure, delay, news } = failedAgain(
+          lane.failures.get(key),
+          message,
+          now,
+          (attempts) => backoffDelay(attempts, this.#backoff),
+        );
+        if (news) {
           logFailure(this.#logger, lane, operation, binding, message, {
             delay,
-            now: this.#clock.now(),
+            now,
           });
         }
-        failure.attempts++;
-        failure.lastError = message;
         failure.unreachable = error instanceof HostSideUnreachableError;
-        failure.notBefore = this.#clock.now() + delay;
         lane.failures.set(key, failure);
         // What the host side has is unknown now: read it before going on.
         if (forwarder.readApplied) lane.needsRefresh = true;
@@ -458,22 +460,23 @@ export class DeliveryQueue {
         lane.refreshing = false;
         if (this.#closed) return;
         const message = error instanceof Error ? error.message : String(error);
-        const failure = lane.refreshFailure ??
-          { attempts: 0, notBefore: 0, lastError: "" };
         // An audited host side is retried at least as often as it is audited.
-        const delay = Math.min(
-          backoffDelay(failure.attempts, this.#backoff),
-          forwarder.auditEveryMs ?? Infinity,
+        const { failure, delay, news } = failedAgain(
+          lane.refreshFailure,
+          message,
+          this.#clock.now(),
+          (attempts) =>
+            Math.min(
+              backoffDelay(attempts, this.#backoff),
+              forwarder.auditEveryMs ?? Infinity,
+            ),
         );
-        if (failure.attempts === 0 || failure.lastError !== message) {
+        if (news) {
           this.#logger.warn(
             "{forwarder}: cannot read the host side: {error}; retrying in {delay} ms",
             { forwarder: forwarder.name, error: message, delay },
           );
         }
-        failure.attempts++;
-        failure.lastError = message;
-        failure.notBefore = this.#clock.now() + delay;
         lane.refreshFailure = failure;
         this.#pump(lane);
       },

@@ -67,6 +67,46 @@ export interface Failure {
   unreachable?: boolean;
 }
 
+/** One more failed attempt, as {@linkcode failedAgain} records it. */
+export interface FailedAgain {
+  /** The record, with this attempt counted. */
+  readonly failure: Failure;
+  /** How long until the next attempt, ms. */
+  readonly delay: number;
+  /** The first failure, or one with another error: worth a log line. */
+  readonly news: boolean;
+}
+
+/**
+ * Counts one more failed attempt (pure): the attempt count, the error, and
+ * when to try again; the delay comes from `delayFor` with the attempts
+ * before this one. The one bookkeeping of a call's failures and of a host
+ * side that cannot be read.
+ *
+ * @param previous The record so far, or undefined for a first failure.
+ * @param message The error's text.
+ * @param now The clock's time now.
+ * @param delayFor The delay after `attempts` earlier failed attempts.
+ */
+export function failedAgain(
+  previous: Failure | undefined,
+  message: string,
+  now: number,
+  delayFor: (attempts: number) => number,
+): FailedAgain {
+  const attempts = previous?.attempts ?? 0;
+  const delay = delayFor(attempts);
+  return {
+    failure: {
+      attempts: attempts + 1,
+      lastError: message,
+      notBefore: now + delay,
+    },
+    delay,
+    news: attempts === 0 || previous?.lastError !== message,
+  };
+}
+
 /** One forwarder's state in the delivery queue. */
 export interface Lane {
   readonly forwarder: Forwarder;
