@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { configPath } from "../../support/config_path.ts";
 
 /** Configuration of the containerd source. */
 export interface ContainerdConfig {
@@ -13,17 +14,8 @@ export interface ContainerdConfig {
   readonly nerdctlDataRoot: string;
 }
 
-function absolutePath(value: unknown, name: string): string {
-  if (
-    typeof value !== "string" || !value.startsWith("/") ||
-    value.split("/").includes("..")
-  ) {
-    throw new TypeError(
-      `Cannot configure containerd: ${name} must be an absolute path without ".."`,
-    );
-  }
-  return value;
-}
+const absolutePath = (value: unknown, field: string) =>
+  configPath(value, "containerd", field);
 
 /**
  * Reads the source's configuration from the start message.

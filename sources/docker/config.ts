@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { configPath } from "../../support/config_path.ts";
 
 /** Configuration of the Docker source. */
 export interface DockerConfig {
@@ -19,13 +20,7 @@ export interface DockerConfig {
 export function parseDockerConfig(
   raw: Readonly<Record<string, unknown>>,
 ): DockerConfig {
-  const socketPath = raw.socketPath;
-  if (typeof socketPath !== "string" || !socketPath.startsWith("/")) {
-    throw new TypeError(
-      "Cannot configure docker: socketPath must be an absolute path",
-    );
-  }
-  return { socketPath };
+  return { socketPath: configPath(raw.socketPath, "docker", "socketPath") };
 }
 
 /** The host name put in request URLs; never resolved (the socket carries the request). */

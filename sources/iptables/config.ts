@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { configPath } from "../../support/config_path.ts";
 
 /** Configuration of the iptables source. */
 export interface IptablesConfig {
@@ -19,14 +20,8 @@ export interface IptablesConfig {
   readonly libcPath?: string;
 }
 
-function absolute(value: unknown, name: string): string {
-  if (typeof value !== "string" || !value.startsWith("/")) {
-    throw new TypeError(
-      `Cannot configure iptables: ${name} must be an absolute path`,
-    );
-  }
-  return value;
-}
+const absolute = (value: unknown, field: string) =>
+  configPath(value, "iptables", field);
 
 function interval(value: unknown, name: string): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 10) {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { configPath } from "../../support/config_path.ts";
 
 /** Where the kernel shows this network namespace's sockets. */
 export const PROC_NET_ROOT = "/proc/net";
@@ -43,14 +44,9 @@ export interface ProcNetConfig {
 export function parseProcNetConfig(
   raw: Readonly<Record<string, unknown>>,
 ): ProcNetConfig {
-  const root = raw.root ?? PROC_NET_ROOT;
+  const root = configPath(raw.root ?? PROC_NET_ROOT, "procnet", "root");
   const intervalMs = raw.intervalMs ?? 1000;
   const ignorePorts = raw.ignorePorts ?? [];
-  if (typeof root !== "string" || !root.startsWith("/")) {
-    throw new TypeError(
-      "Cannot configure procnet: root must be an absolute path",
-    );
-  }
   if (typeof intervalMs !== "number" || !(intervalMs >= 10)) {
     throw new TypeError(
       "Cannot configure procnet: intervalMs must be at least 10",
@@ -75,15 +71,9 @@ export function parseProcNetConfig(
   if (raw.events !== undefined && typeof raw.events !== "boolean") {
     throw new TypeError("Cannot configure procnet: events must be a boolean");
   }
-  const libcPath = raw.libcPath;
-  if (
-    libcPath !== undefined &&
-    (typeof libcPath !== "string" || !libcPath.startsWith("/"))
-  ) {
-    throw new TypeError(
-      "Cannot configure procnet: libcPath must be an absolute path",
-    );
-  }
+  const libcPath = raw.libcPath === undefined
+    ? undefined
+    : configPath(raw.libcPath, "procnet", "libcPath");
   return {
     root,
     intervalMs,
