@@ -43,11 +43,20 @@ export {
   LogForwarder,
   type LogForwarderOptions,
 } from "./forwarding/log_forwarder.ts";
+export type { AgentMode, Observation } from "./binding/modes.ts";
+export type {
+  ForwarderContext,
+  ForwarderDescriptor,
+  ForwarderSettings,
+  Sighting,
+} from "./forwarding/descriptor.ts";
+export { ForwarderSetupError } from "./forwarding/descriptor.ts";
 export {
-  type AgentMode,
-  type ForwarderName,
-  MODE_FORWARDERS,
-} from "./binding/modes.ts";
+  type AnyForwarderDescriptor,
+  type ForwarderOptions,
+  type ForwarderRegistry,
+  FORWARDERS,
+} from "./forwarding/registry.ts";
 export { type Route, routeBinding, routeFor } from "./agent/routes.ts";
 export {
   type ControlMessage,
@@ -84,6 +93,7 @@ export {
   wallClockMs,
 } from "./support/clock.ts";
 export { backoffDelay, type BackoffOptions } from "./support/backoff.ts";
+export type { OpenFilesLimit } from "./support/open_files.ts";
 export {
   StageProfile,
   type StageStamps,

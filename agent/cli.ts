@@ -9,6 +9,8 @@
 import { type AnyOptionSpec, UsageError } from "../support/option_table.ts";
 import type { AgentMode } from "../binding/modes.ts";
 import { type SourceRegistry, SOURCES } from "../sources/registry.ts";
+import { isEngine } from "../sources/descriptor.ts";
+import { type ForwarderRegistry, FORWARDERS } from "../forwarding/registry.ts";
 import { goFlagsOf, normaliseGoFlags } from "./go_flags.ts";
 import { type GivenOptions, readArguments } from "./read_arguments.ts";
 import {
@@ -93,9 +95,10 @@ function resolveOptions(
   given: GivenOptions,
   specs: readonly AnyOptionSpec[],
   registry: SourceRegistry,
+  forwarders: ForwarderRegistry,
   env: Readonly<Record<string, string | undefined>>,
 ): AgentOptions {
-  const defaults = defaultOptions(registry) as unknown as Record<
+  const defaults = defaultOptions(registry, forwarders) as unknown as Record<
     string,
     unknown
   >;
@@ -112,7 +115,7 @@ function resolveOptions(
   // The mode follows from the mode flags alone (an engine is never on
   // without its flag).
   const engines = registry.filter((source) =>
-    source.engine && given.get(source.name) === true
+    isEngine(source) && given.get(source.name) === true
   );
   const mode: AgentMode = !explicit
     ? "auto"
@@ -162,7 +165,10 @@ function resolveOptions(
 }
 
 /** The long names of every boolean option (each takes every boolean form). */
-export const BOOLEAN_OPTIONS: readonly string[] = allOptionSpecs(SOURCES)
+export const BOOLEAN_OPTIONS: readonly string[] = allOptionSpecs(
+  SOURCES,
+  FORWARDERS,
+)
   .filter((spec) => spec.kind === "boolean")
   .map((spec) => spec.name);
 
@@ -173,12 +179,14 @@ export const BOOLEAN_OPTIONS: readonly string[] = allOptionSpecs(SOURCES)
  * @param argv The arguments after the program name.
  * @param env The environment (DOCKER_HOST is read).
  * @param registry The sources whose flags are accepted. @default SOURCES
+ * @param forwarders The forwarders whose flags are accepted. @default FORWARDERS
  * @returns Options to run with, or what to print and the exit code.
  */
 export function parseCommandLine(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = {},
   registry: SourceRegistry = SOURCES,
+  forwarders: ForwarderRegistry = FORWARDERS,
 ): CommandLineResult {
   const usage = (message: string): CommandLineResult => ({
     kind: "exit",
@@ -186,7 +194,7 @@ export function parseCommandLine(
     stdout: "",
     stderr: `guest-agent: ${message}\n`,
   });
-  const specs = allOptionSpecs(registry);
+  const specs = allOptionSpecs(registry, forwarders);
   const byName = new Map(specs.map((spec) => [spec.name, spec]));
   try {
     const given = readArguments(
@@ -198,7 +206,10 @@ export function parseCommandLine(
         ? `${
           helpText(
             specs,
-            defaultOptions(registry) as unknown as Record<string, unknown>,
+            defaultOptions(registry, forwarders) as unknown as Record<
+              string,
+              unknown
+            >,
           )
         }\n`
         : `${VERSION}\n`;
@@ -206,7 +217,7 @@ export function parseCommandLine(
     }
     return {
       kind: "run",
-      options: resolveOptions(given, specs, registry, env),
+      options: resolveOptions(given, specs, registry, forwarders, env),
     };
   } catch (error) {
     if (error instanceof UsageError) return usage(error.message);

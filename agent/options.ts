@@ -16,7 +16,12 @@ import {
   textValue,
   UsageError,
 } from "../support/option_table.ts";
-import { parseVtunnelTarget } from "../forwarding/vtunnel_target.ts";
+import {
+  forwarderDefaults,
+  type ForwarderOptions,
+  type ForwarderRegistry,
+  FORWARDERS,
+} from "../forwarding/registry.ts";
 import {
   sourceDefaults,
   type SourceOptions,
@@ -38,18 +43,8 @@ export interface CoreOptions {
   readonly dryRun: boolean;
   /** Send PortMapping JSON to the privileged service. */
   readonly privilegedService: boolean;
-  /** The privileged service's address: tcp://host:port, unix:///path or vsock://cid:port. */
-  readonly vtunnelAddr: string;
-  /** The interface whose addresses are the PortMapping's connectAddrs. */
-  readonly connectInterface: string;
-  /** Admin install: expose on the binding's host IP rather than 127.0.0.1. */
-  readonly adminInstall: boolean;
   /** The VM's tap IP, the host-switch API's remote. */
   readonly tapInterfaceIp: string;
-  /** The host-switch API's base URL. */
-  readonly hostSwitchUrl: string;
-  /** The WSL proxy's unix socket, written beside host-switch; "" for none. */
-  readonly wslProxySocket: string;
   /** Where the agent keeps its small state files. */
   readonly stateDir: string;
   /** The control socket of the `ports` and `status` commands; "" for none. */
@@ -64,11 +59,12 @@ export interface CoreOptions {
 }
 
 /**
- * Everything the agent can be told. In auto mode the source switches
- * (`docker`, `containerd`, `iptables`, `kubernetes`, `procnet`) mean "may run
- * when detected"; in the other modes they mean "runs".
+ * Everything the agent can be told: its own options, every source's and
+ * every forwarder's. In auto mode the source switches (`docker`,
+ * `containerd`, `iptables`, `kubernetes`, `procnet`) mean "may run when
+ * detected"; in the other modes they mean "runs".
  */
-export type AgentOptions = CoreOptions & SourceOptions;
+export type AgentOptions = CoreOptions & SourceOptions & ForwarderOptions;
 
 /** The agent's own options when not given. */
 export const CORE_DEFAULTS: CoreOptions = {
@@ -78,12 +74,7 @@ export const CORE_DEFAULTS: CoreOptions = {
   dryRun: false,
   controlSocket: "/run/guest-agent/control.sock",
   privilegedService: false,
-  vtunnelAddr: "127.0.0.1:3040",
-  connectInterface: "eth0",
-  adminInstall: false,
   tapInterfaceIp: "192.168.127.2",
-  hostSwitchUrl: "http://192.168.127.1:80",
-  wslProxySocket: "/run/wsl-proxy.sock",
   stateDir: "/var/lib/guest-agent",
   shutdownTimeoutMs: 5000,
   listenerSettleMs: 2000,
@@ -96,6 +87,7 @@ export const CORE_DEFAULTS: CoreOptions = {
 export const DEFAULT_OPTIONS: AgentOptions = {
   ...CORE_DEFAULTS,
   ...sourceDefaults(SOURCES),
+  ...forwarderDefaults(FORWARDERS),
 };
 
 /** The agent's own flags that come before the sources' in the help. */
@@ -132,7 +124,10 @@ export const GENERAL_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
   },
 ];
 
-/** The agent's forwarding flags, after the sources' in the help. */
+/**
+ * The agent's forwarding flags that are not one forwarder's, after the
+ * forwarders' own in the help.
+ */
 export const FORWARDING_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
   {
     key: "privilegedService",
@@ -142,51 +137,6 @@ export const FORWARDING_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
     help:
       "send PortMapping JSON to the privileged service (Go: -privilegedService)",
     negation: "do not use the privileged service",
-  },
-  {
-    key: "vtunnelAddr",
-    name: "vtunnel-addr",
-    goName: "vtunnelAddr",
-    kind: "value",
-    valueName: "<address>",
-    help:
-      "privileged service address: host:port, tcp://, unix:// or vsock:// (Go: -vtunnelAddr)",
-    parse: (value) => {
-      try {
-        parseVtunnelTarget(value);
-      } catch (error) {
-        throw new UsageError(
-          `Cannot use that -vtunnelAddr: ${(error as Error).message}`,
-        );
-      }
-      return value;
-    },
-  },
-  {
-    key: "connectInterface",
-    name: "connect-interface",
-    kind: "value",
-    valueName: "<name>",
-    help: "interface whose addresses the privileged service connects to",
-    parse: (value) => {
-      if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(value)) {
-        throw new UsageError(
-          `Cannot use ${
-            JSON.stringify(value)
-          } for --connect-interface: accepted values are interface names of 1 to 15 characters`,
-        );
-      }
-      return value;
-    },
-  },
-  {
-    key: "adminInstall",
-    name: "admin-install",
-    goName: "adminInstall",
-    kind: "boolean",
-    help:
-      "admin install: expose on the binding's own address (Go: -adminInstall)",
-    negation: "expose on 127.0.0.1",
   },
   {
     key: "tapInterfaceIp",
@@ -201,42 +151,6 @@ export const FORWARDING_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
           `Cannot use ${
             JSON.stringify(value)
           } for -tap-interface-ip: accepted values are IPv4 addresses`,
-        );
-      }
-      return value;
-    },
-  },
-  {
-    key: "hostSwitchUrl",
-    name: "host-switch-url",
-    kind: "value",
-    valueName: "<url>",
-    help: "the host-switch API (namespaced network)",
-    parse: (value) => {
-      const url = URL.parse(value);
-      if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
-        throw new UsageError(
-          `Cannot use ${
-            JSON.stringify(value)
-          } for --host-switch-url: accepted values are http:// or https:// URLs`,
-        );
-      }
-      return value;
-    },
-  },
-  {
-    key: "wslProxySocket",
-    name: "wsl-proxy-socket",
-    kind: "value",
-    valueName: "<path>",
-    help:
-      'the WSL proxy\'s unix socket, sent each binding beside host-switch ("" for none)',
-    parse: (value) => {
-      if (value !== "" && !value.startsWith("/")) {
-        throw new UsageError(
-          `Cannot use ${
-            JSON.stringify(value)
-          } for --wsl-proxy-socket: accepted values are absolute paths and ""`,
         );
       }
       return value;
@@ -271,17 +185,29 @@ export const FORWARDING_OPTIONS: readonly OptionSpec<CoreOptions>[] = [
 
 /**
  * Every option spec, in help order: the agent's general options, each
- * source's (in registry order), then the forwarding options.
+ * source's (in registry order), each forwarder's, then the agent's other
+ * forwarding options.
  */
-export function allOptionSpecs(registry: SourceRegistry): AnyOptionSpec[] {
+export function allOptionSpecs(
+  registry: SourceRegistry,
+  forwarders: ForwarderRegistry = FORWARDERS,
+): AnyOptionSpec[] {
   return [
     ...GENERAL_OPTIONS,
     ...registry.flatMap((source) => source.options),
+    ...forwarders.flatMap((forwarder) => forwarder.options),
     ...FORWARDING_OPTIONS,
   ] as AnyOptionSpec[];
 }
 
-/** The defaults of the agent's own options and of every source in `registry`. */
-export function defaultOptions(registry: SourceRegistry): AgentOptions {
-  return { ...CORE_DEFAULTS, ...sourceDefaults(registry) };
+/** The defaults of the agent's own options, of every source and every forwarder. */
+export function defaultOptions(
+  registry: SourceRegistry,
+  forwarders: ForwarderRegistry = FORWARDERS,
+): AgentOptions {
+  return {
+    ...CORE_DEFAULTS,
+    ...sourceDefaults(registry),
+    ...forwarderDefaults(forwarders),
+  };
 }

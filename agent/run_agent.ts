@@ -14,6 +14,8 @@ import type {
   SourceRegistry,
 } from "../sources/registry.ts";
 import { SOURCES } from "../sources/registry.ts";
+import { readsVmSockets } from "../sources/descriptor.ts";
+import type { ForwarderRegistry } from "../forwarding/registry.ts";
 import type { PortMessage } from "../sources/messages.ts";
 import {
   SourceSupervisor,
@@ -54,6 +56,8 @@ export interface AgentDependencies {
   readonly registry?: SourceRegistry;
   /** Forwarders to use instead of the mode's own (embedding programs, tests). */
   readonly forwarders?: readonly Forwarder[];
+  /** The forwarders to make and route to. @default FORWARDERS */
+  readonly forwarderRegistry?: ForwarderRegistry;
   /** Which forwarders (by name) get a binding. @default the mode's route from the registry */
   readonly route?: Route;
   /**
@@ -176,7 +180,8 @@ function buildPipeline(
   });
   const router = new DiffRouter({
     forwarders: queue.forwarders,
-    route: dependencies.route ?? routeFor(options.mode, registry),
+    route: dependencies.route ??
+      routeFor(options.mode, registry, dependencies.forwarderRegistry),
     want: desired.want,
     unwant: desired.unwant,
     clock,
@@ -232,7 +237,7 @@ function superviseSources(
     config: source.worker.config(options, granted),
   });
   const ownSocketsVisible = new Set(
-    running.filter((source) => source.seesAgentListeners).map((s) => s.name),
+    running.filter(readsVmSockets).map((s) => s.name),
   );
   const supervisor = new SourceSupervisor(
     running.filter((source) => !source.companion).map((source) =>
@@ -315,7 +320,13 @@ export async function startAgent(
   const libcPath = probe.libcPath();
   const limit = openFilesLimit();
   const forwarders = dependencies.forwarders ??
-    createForwarders(options, libcPath, limit, registry);
+    createForwarders(
+      options,
+      libcPath,
+      limit,
+      registry,
+      dependencies.forwarderRegistry,
+    );
   const plan = await planRun(options, probe, registry, libcPath);
   const pipeline = buildPipeline(
     options,

@@ -1,6 +1,8 @@
 /**
- * The names every layer shares: forwarding modes and forwarders, and which
- * forwarders each mode creates.
+ * The names every layer shares: forwarding modes, and what a source
+ * observes. Which forwarders a mode makes and which bindings each takes is
+ * said by the forwarders' descriptors (forwarding/registry.ts); the agent
+ * joins them to the sources' observations in one place (agent/routes.ts).
  *
  * @module
  */
@@ -16,35 +18,20 @@ export type AgentMode =
   /** Neither: listeners that make WSL relay the ports. */
   | "listeners";
 
-/** The forwarders a mode can use. */
-export type ForwarderName =
-  | "log"
-  | "vtunnel"
-  | "host-switch"
-  | "wsl-proxy"
-  | "loopback-relay"
-  | "listeners"
-  | "dnat";
-
-/** The forwarders each mode uses, in the order they are created. */
-export const MODE_FORWARDERS: Readonly<
-  Record<AgentMode, readonly ForwarderName[]>
-> = {
-  auto: ["log"],
-  privileged: ["vtunnel", "listeners"],
-  "host-switch": [
-    "host-switch",
-    "wsl-proxy",
-    "loopback-relay",
-    "dnat",
-    "listeners",
-  ],
-  listeners: ["listeners"],
-};
-
 /**
- * The host addresses of a VM listener that host-switch cannot reach at the
- * tap address by itself (loopback, and [::] when v6-only): in host-switch
- * mode such a listener also gets the loopback relay.
+ * What a source observes, which decides where its bindings may go:
+ * - `engine-ports`: a container engine's published ports (the engine, or its
+ *   proxy, serves them in the VM);
+ * - `dnat-rules`: DNAT rules, which nothing in the VM may serve (CNI portmap,
+ *   kube-proxy);
+ * - `vm-sockets`: the VM's own listening sockets;
+ * - `api-services`: services an API publishes (Kubernetes NodePort and
+ *   LoadBalancer);
+ * - `agent-own`: what the agent holds itself (the Kubernetes API port).
  */
-export const RELAYED_HOST_IPS: readonly string[] = ["127.0.0.1", "::1", "::"];
+export type Observation =
+  | "engine-ports"
+  | "dnat-rules"
+  | "vm-sockets"
+  | "api-services"
+  | "agent-own";

@@ -69,6 +69,12 @@ export interface Forwarder {
    * which an engine may yet claim.
    */
   readonly settleMs?: number;
+  /**
+   * It opens a listening socket in the VM for each port it is given: a
+   * binding reaches it only once nothing in the VM serves the port (the
+   * unserved gate, forwarding/listeners/unserved_gate.ts).
+   */
+  readonly holdsListeningSockets?: boolean;
   /** True for a forwarder that only logs (auto mode, `--dry-run`). */
   readonly onlyLogs?: boolean;
   /** Releases what the forwarder holds (connections, files); called once. */

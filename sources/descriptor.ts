@@ -1,7 +1,7 @@
 /**
  * What a source is, in one typed value: its options and flags, how auto
- * mode detects it, its worker (entry, permissions, typed configuration), the
- * forwarders its bindings go to in each mode, and any main-thread companion.
+ * mode detects it, its worker (entry, permissions, typed configuration),
+ * what it observes, and any main-thread companion.
  * The CLI, planning, routing and the supervisor read these descriptors from
  * the registry (sources/registry.ts) and nothing else; adding a source is a
  * folder `sources/<name>/` with a `source.ts` and one registry line.
@@ -11,9 +11,9 @@
  *
  * @module
  */
-import type { AgentMode, ForwarderName } from "../binding/modes.ts";
+import type { AgentMode, Observation } from "../binding/modes.ts";
 import type { OptionSpec } from "../support/option_table.ts";
-import type { Binding, PortEntry } from "../binding/binding.ts";
+import type { PortEntry } from "../binding/binding.ts";
 import type { MachineProbe } from "./probe.ts";
 
 /** Facts about this machine that every worker's grants may depend on. */
@@ -90,8 +90,6 @@ export interface SourceDescriptor<
    * is on), or that value for the mode the flags select. @default false
    */
   readonly onWithoutFlag?: boolean | ((mode: AgentMode) => boolean);
-  /** A container engine: selects host-switch mode, one per run, never also given listeners. */
-  readonly engine?: boolean;
   /**
    * Checks and completes the options the command line gave (after every
    * value was parsed). Throws UsageError for a combination it refuses.
@@ -103,13 +101,15 @@ export interface SourceDescriptor<
   gatherFacts?(options: O, probe: MachineProbe): Promise<F>;
   /** Its worker. */
   readonly worker: SourceWorker<O, C, F>;
-  /** The forwarders that should have a binding this source holds, in `mode`. */
-  route(mode: AgentMode, binding: Binding): readonly ForwarderName[];
   /**
-   * Its bindings include sockets the agent's own listeners open (they are
-   * dropped before the tracker sees them).
+   * What it observes (an engine's published ports, DNAT rules, the VM's
+   * sockets, an API's services): the forwarders' descriptors say which of
+   * these each takes in each mode (agent/routes.ts joins the two). A source
+   * of `engine-ports` is a container engine: its switch selects host-switch
+   * mode, and one runs at a time. A source of `vm-sockets` sees the agent's
+   * own listeners, which are dropped before the tracker sees them.
    */
-  readonly seesAgentListeners?: boolean;
+  readonly observes: Observation;
   /**
    * A main-thread companion. When there is one, it starts the worker
    * (`startWorker`) when it has what the worker needs; otherwise the agent
@@ -146,38 +146,6 @@ export function workerEntry(name: string, here: string): URL {
 }
 
 /**
- * The route of a source whose ports have no way of their own to the host.
- * In host-switch mode the WSL proxy gets what host-switch gets, as
- * Rancher Desktop's agent sends it, so other WSL distributions reach it.
- */
-export function defaultRoute(mode: AgentMode): readonly ForwarderName[] {
-  switch (mode) {
-    case "auto":
-      return ["log"];
-    case "listeners":
-      return ["listeners"];
-    case "privileged":
-      return ["vtunnel"];
-    case "host-switch":
-      return ["host-switch", "wsl-proxy"];
-  }
-}
-
-/**
- * An engine's binding in each mode: the privileged service, or the
- * host-switch API (and a DNAT rule for a loopback binding, which the
- * host-switch cannot reach otherwise).
- */
-export function engineRoute(
-  mode: AgentMode,
-  binding: Binding,
-): readonly ForwarderName[] {
-  return mode === "host-switch" && binding.hostIp === "127.0.0.1"
-    ? ["host-switch", "wsl-proxy", "dnat"]
-    : defaultRoute(mode);
-}
-
-/**
  * Detection by a path that must exist: "`what` `path` exists", or "no
  * `what` at `path`".
  */
@@ -189,4 +157,16 @@ export async function detectPath(
   return await probe.exists(path)
     ? { ok: true, reason: `${what} ${path} exists` }
     : { ok: false, reason: `no ${what} at ${path}` };
+}
+
+/** Whether `source` is a container engine (it observes an engine's published ports). */
+export function isEngine(source: { readonly observes: Observation }): boolean {
+  return source.observes === "engine-ports";
+}
+
+/** Whether `source` reads the VM's own sockets (and so sees the agent's listeners). */
+export function readsVmSockets(
+  source: { readonly observes: Observation },
+): boolean {
+  return source.observes === "vm-sockets";
 }

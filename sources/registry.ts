@@ -8,6 +8,7 @@
  * @module
  */
 import type { SourceDescriptor } from "./descriptor.ts";
+import type { Intersection, OptionsOf } from "../support/option_table.ts";
 import { containerdSource } from "./containerd/source.ts";
 import { dockerSource } from "./docker/source.ts";
 import { iptablesSource } from "./iptables/source.ts";
@@ -38,15 +39,7 @@ export const SOURCE_NAMES: readonly SourceName[] = SOURCES.map((source) =>
   source.name
 );
 
-/** The options type of a descriptor. */
-export type OptionsOf<D> = D extends { readonly defaults: infer O } ? O
-  : never;
-
-/** One type with every member of the union `U` (A | B → A & B). */
-export type Intersection<U> =
-  (U extends unknown ? (all: U) => void : never) extends (all: infer I) => void
-    ? I
-    : never;
+export type { Intersection, OptionsOf };
 
 /** The options of every registered source, in one object. */
 export type SourceOptions = Intersection<OptionsOf<typeof SOURCES[number]>>;

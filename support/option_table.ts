@@ -150,3 +150,13 @@ export function choiceValue<T extends string>(
 export function textValue(value: string): string {
   return value;
 }
+
+/** The options type of a descriptor (a source's or a forwarder's). */
+export type OptionsOf<D> = D extends { readonly defaults: infer O } ? O
+  : never;
+
+/** One type with every member of the union `U` (A | B → A & B). */
+export type Intersection<U> =
+  (U extends unknown ? (all: U) => void : never) extends (all: infer I) => void
+    ? I
+    : never;

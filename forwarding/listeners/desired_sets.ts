@@ -8,7 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { DeliveryQueue, DeliveryStatus } from "../delivery_queue.ts";
 import type { Forwarder } from "../forwarder.ts";
-import { FD_RESERVE, ListenerForwarder } from "./listener_forwarder.ts";
+import { FD_RESERVE } from "./listener_forwarder.ts";
 import { UnservedGate } from "./unserved_gate.ts";
 import { type Clock, systemClock } from "../../support/clock.ts";
 import { SettleGate } from "../settle_gate.ts";
@@ -94,8 +94,8 @@ function listenerGate(
 }
 
 /**
- * The lanes of `queue`: a listener forwarder among `forwarders` gets its
- * bindings through an {@linkcode UnservedGate}, one that declares
+ * The lanes of `queue`: a forwarder among `forwarders` that holds
+ * listening sockets gets its bindings through an {@linkcode UnservedGate}, one that declares
  * `settleMs` through a {@linkcode SettleGate}, the others directly.
  */
 export function desiredSetsOf(
@@ -104,12 +104,11 @@ export function desiredSetsOf(
   settings: DesiredSetSettings,
 ): DesiredSets {
   const gates = new Map<string, Gate>();
-  const listeners = forwarders.find((f) => f instanceof ListenerForwarder);
-  if (listeners) {
-    gates.set(listeners.name, listenerGate(queue, listeners.name, settings));
+  for (const f of forwarders.filter((f) => f.holdsListeningSockets)) {
+    gates.set(f.name, listenerGate(queue, f.name, settings));
   }
   for (const f of forwarders) {
-    if (f instanceof ListenerForwarder || f.settleMs === undefined) continue;
+    if (f.holdsListeningSockets || f.settleMs === undefined) continue;
     gates.set(
       f.name,
       new SettleGate({

@@ -45,6 +45,8 @@ export const FD_RESERVE = 256;
 export class ListenerForwarder implements Forwarder {
   /** "listeners". */
   readonly name = "listeners";
+  /** It opens a listening socket for each port: behind the unserved gate. */
+  readonly holdsListeningSockets = true;
   /** Opening a socket is fast: plenty at once. */
   readonly concurrency = 64;
   #open = new Map<string, OpenSocket>();

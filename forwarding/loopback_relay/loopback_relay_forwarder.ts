@@ -20,11 +20,15 @@ import { getLogger } from "@logtape/logtape";
 import type { Forwarder } from "../forwarder.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { bindingKey, makeBinding } from "../../binding/binding.ts";
-import { RELAYED_HOST_IPS } from "../../binding/modes.ts";
 import { type Relay, type RelayTarget, relayTcp } from "./tcp_relay.ts";
 import { relayUdp, type UdpRelayOptions } from "./udp_relay.ts";
 
-export { RELAYED_HOST_IPS };
+/**
+ * The host addresses of a VM listener that host-switch cannot reach at the
+ * tap address by itself (loopback, and [::] when v6-only): in host-switch
+ * mode such a listener also gets the loopback relay.
+ */
+export const RELAYED_HOST_IPS: readonly string[] = ["127.0.0.1", "::1", "::"];
 
 /** Why a binding on another address gets no relay. */
 export const NOT_LOOPBACK_REASON =

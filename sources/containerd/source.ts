@@ -5,12 +5,7 @@
  * @module
  */
 import type { SourceDescriptor } from "../descriptor.ts";
-import {
-  detectPath,
-  engineRoute,
-  NO_PERMISSIONS,
-  workerEntry,
-} from "../descriptor.ts";
+import { detectPath, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
 import { pathValue } from "../../support/option_table.ts";
 import type { ContainerdConfig } from "./config.ts";
 
@@ -77,7 +72,6 @@ export const containerdSource: SourceDescriptor<
     containerdSocket: "/run/k3s/containerd/containerd.sock",
     nerdctlDataRoot: "/var/lib/nerdctl",
   },
-  engine: true,
   detect: (options, probe) =>
     detectPath(probe, "socket", options.containerdSocket),
   worker: {
@@ -96,5 +90,5 @@ export const containerdSource: SourceDescriptor<
       nerdctlDataRoot: options.nerdctlDataRoot,
     }),
   },
-  route: engineRoute,
+  observes: "engine-ports",
 };

@@ -5,12 +5,7 @@
  * @module
  */
 import type { SourceDescriptor } from "../descriptor.ts";
-import {
-  detectPath,
-  engineRoute,
-  NO_PERMISSIONS,
-  workerEntry,
-} from "../descriptor.ts";
+import { detectPath, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
 import { pathValue, UsageError } from "../../support/option_table.ts";
 import { DOCKER_URL_HOST, type DockerConfig } from "./config.ts";
 
@@ -49,7 +44,6 @@ export const dockerSource: SourceDescriptor<
     },
   ],
   defaults: { docker: true, dockerSocket: "/var/run/docker.sock" },
-  engine: true,
   resolveOptions(options, { given, env, explicit }) {
     const host = env.DOCKER_HOST;
     if (given.has("docker-socket") || !host) return options;
@@ -76,5 +70,5 @@ export const dockerSource: SourceDescriptor<
     }),
     config: (options) => ({ socketPath: options.dockerSocket }),
   },
-  route: engineRoute,
+  observes: "engine-ports",
 };

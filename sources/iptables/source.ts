@@ -119,5 +119,5 @@ export const iptablesSource: SourceDescriptor<
   },
   // A DNAT rule's port is served by the kernel, not by a socket WSL sees:
   // it needs a listener in every forwarding mode.
-  route: (mode) => mode === "auto" ? ["log"] : ["listeners"],
+  observes: "dnat-rules",
 };

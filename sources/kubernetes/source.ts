@@ -5,12 +5,7 @@
  * @module
  */
 import type { SourceDescriptor } from "../descriptor.ts";
-import {
-  defaultRoute,
-  detectPath,
-  NO_PERMISSIONS,
-  workerEntry,
-} from "../descriptor.ts";
+import { detectPath, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
 import {
   countValue,
   pathValue,
@@ -130,7 +125,7 @@ export const kubernetesSource: SourceDescriptor<
       pageSize: options.kubernetesPageSize,
     }),
   },
-  route: defaultRoute,
+  observes: "api-services",
   async companion({ options, mode, startWorker, hold, signal }) {
     // With a mode flag, the Go agent forwards the API port itself.
     if (mode !== "auto") {

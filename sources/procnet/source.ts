@@ -6,10 +6,9 @@
  * @module
  */
 import type { SourceDescriptor } from "../descriptor.ts";
-import { defaultRoute, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
+import { NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
 import { msValue, portValue } from "../../support/option_table.ts";
 import { PROCESS_MAPS } from "../../support/libc.ts";
-import { RELAYED_HOST_IPS } from "../../binding/modes.ts";
 import {
   PROC_NET_ROOT,
   PROCNET_RESCAN_MS,
@@ -121,11 +120,5 @@ export const procnetSource: SourceDescriptor<
   // WSL relays real listening sockets by itself: nothing to add there.
   // In host-switch mode a listener on 127.0.0.1, [::1] or [::] also needs
   // the loopback relay: host-switch connects to the tap address.
-  route: (mode, binding) =>
-    mode === "listeners"
-      ? []
-      : mode === "host-switch" && RELAYED_HOST_IPS.includes(binding.hostIp)
-      ? [...defaultRoute(mode), "loopback-relay"]
-      : defaultRoute(mode),
-  seesAgentListeners: true,
+  observes: "vm-sockets",
 };

@@ -1,0 +1,83 @@
+/**
+ * What a forwarder is, in one typed value: its name, its options and flags,
+ * the modes it serves and which bindings it takes in each, how it is made,
+ * and its traits. The CLI, the route and the agent's wiring read these
+ * descriptors from the registry (forwarding/registry.ts) and nothing else;
+ * adding a forwarder is its descriptor and one registry line.
+ *
+ * @module
+ */
+import type { AgentMode, Observation } from "../binding/modes.ts";
+import type { Binding } from "../binding/binding.ts";
+import type { OptionSpec } from "../support/option_table.ts";
+import type { OpenFilesLimit } from "../support/open_files.ts";
+import type { Forwarder } from "./forwarder.ts";
+
+/** A binding as a route sees it: the binding, and what its holders observe. */
+export interface Sighting {
+  /** The binding. */
+  readonly binding: Binding;
+  /** What the sources holding it observe (one entry per kind). */
+  readonly observations: ReadonlySet<Observation>;
+}
+
+/** The agent-wide settings a forwarder may read besides its own options. */
+export interface ForwarderSettings {
+  /** The VM's tap address (`-tap-interface-ip`). */
+  readonly tapIp: string;
+  /** Where the agent keeps its small state files (`--state-dir`). */
+  readonly stateDir: string;
+  /** How long a binding must stay unserved or wanted before a socket opens for it, ms. */
+  readonly settleMs: number;
+}
+
+/** What a forwarder is made with. */
+export interface ForwarderContext<O> {
+  /** Its options (and every other option the agent has). */
+  readonly options: O;
+  /** The agent-wide settings. */
+  readonly settings: ForwarderSettings;
+  /** libc's path, for FFI, or undefined where none is mapped. */
+  readonly libcPath: string | undefined;
+  /** The open-files limit, where known. */
+  readonly limit: OpenFilesLimit | undefined;
+  /** The sources that observe an engine's published ports. */
+  readonly engines: ReadonlySet<string>;
+  /** The sources that read the VM's own sockets. */
+  readonly vmSocketSources: ReadonlySet<string>;
+}
+
+/** Thrown by a descriptor's `create` when the options cannot work here. */
+export class ForwarderSetupError extends Error {
+  /** Creates the error; the message is what the user reads. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ForwarderSetupError";
+  }
+}
+
+/**
+ * One forwarder. `O` is its options: what its own flags set (in
+ * `options` and `defaults`); its `create` may read any option the agent
+ * has.
+ */
+export interface ForwarderDescriptor<O> {
+  /** Its name: in logs, `status`, `ports` and routes. */
+  readonly name: string;
+  /** Its own options, in the order the help lists them. */
+  readonly options: readonly OptionSpec<O>[];
+  /** The value of each of its options when not given. */
+  readonly defaults: O;
+  /** The modes in which the agent makes it. */
+  readonly modes: readonly AgentMode[];
+  /** Whether it should have a binding seen as `sighting`, in `mode`. */
+  takes(mode: AgentMode, sighting: Sighting): boolean;
+  /** The options turn it off (the WSL proxy without a socket). */
+  off?(options: O): boolean;
+  /**
+   * Makes it.
+   *
+   * @throws {ForwarderSetupError} When the options cannot work here.
+   */
+  create(context: ForwarderContext<O>): Forwarder;
+}
