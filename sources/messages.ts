@@ -2,9 +2,6 @@
  * Messages between source workers and the main thread: one union each way,
  * versioned, and a guard the main thread runs before trusting anything.
  *
- * Over ~300 lines on purpose: every message type and its check sit side by side,
- * so a field added to a type is checked in the same place.
- *
  * @module
  */
 import { makeBinding, type PortEntry } from "../binding/binding.ts";

@@ -2,9 +2,6 @@
  * The supervisor: one permission-scoped Web Worker per source, restarted
  * with capped backoff when it dies, its messages checked before use.
  *
- * Over ~300 lines on purpose: one worker lifecycle (spawn, checked
- * messages, restart with backoff, replace, stop) whose states hold only together.
- *
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";

@@ -3,9 +3,6 @@
  * namespace, driven by `ctr` (docs/testing.md): the agent's tracker observed
  * through a recording forwarder.
  *
- * Over ~300 lines on purpose: one file per real engine, so containerd starts
- * once for all of its steps (CI time).
- *
  * @module
  */
 import { assert, assertEquals } from "./assert.ts";

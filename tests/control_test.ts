@@ -3,9 +3,6 @@
  * agent (real unix sockets, the real CLI process), an agent that is not
  * running, and sockets that must not be trusted.
  *
- * Over ~300 lines on purpose: every control API case against real sockets
- * and the real CLI process, sharing its fixtures.
- *
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";

@@ -2,9 +2,6 @@
  * The Docker source end to end against a real dockerd in a network
  * namespace: the agent's tracker observed through a recording forwarder.
  *
- * Over ~300 lines on purpose: one file per real engine, so dockerd starts
- * once for all of its steps (CI time).
- *
  * @module
  */
 import { assert, assertEquals } from "./assert.ts";

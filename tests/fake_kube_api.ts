@@ -11,9 +11,6 @@
  * services, drop watch connections, make the next requests fail with a
  * Status, and stop and restart it on the same port.
  *
- * Over ~300 lines on purpose: a fake that no real API server can replace
- * (faults on demand: truncated lines, 410s, hangs); it is one server.
- *
  * @module
  */
 import { createServer } from "node:https";

@@ -5,9 +5,6 @@
  * veth pair. The agent runs as its own process (main.ts) inside the
  * namespace of a real dockerd, with the flags the service files pass.
  *
- * Over ~300 lines on purpose: one file per real peer, so dockerd and the
- * gvproxy builds start once for all of its steps (CI time).
- *
  * @module
  */
 import { assert, assertEquals } from "./assert.ts";

@@ -6,9 +6,6 @@
  * a watch, bookmarks at will, hostile bodies) stays with
  * tests/kubernetes_fake_api_test.ts and its fake server.
  *
- * Over ~300 lines on purpose: one file per real peer, so the API server and
- * etcd start once for all of its steps (CI time).
- *
  * @module
  */
 import { assert, assertEquals } from "./assert.ts";

@@ -8,9 +8,6 @@
  * (sources/kubernetes/kube_api.ts) in the real worker with its permissions;
  * the agent observed through a recording forwarder.
  *
- * Over ~300 lines on purpose: the Kubernetes source end to end, its steps
- * sharing one agent and one fake API server.
- *
  * @module
  */
 import { assert, assertEquals } from "./assert.ts";

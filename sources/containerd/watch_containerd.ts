@@ -4,10 +4,6 @@
  * containers' published ports, then apply each event; reconnect with backoff
  * and a fresh snapshot whenever the stream breaks (containerd restarted).
  *
- * Over ~300 lines on purpose: the containerd watch loop (subscribe, list,
- * per-event lookups in order per container, nerdctl's state files) is one
- * ordering contract; its parsers and client are in their own modules.
- *
  * @module
  */
 import type { ContainerdConfig } from "./config.ts";

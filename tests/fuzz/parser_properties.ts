@@ -6,9 +6,6 @@
  * else, never hang. Run briefly in the tests (tests/fuzz_test.ts) and long
  * as a bench task (bench/fuzz_long.ts).
  *
- * Over ~300 lines on purpose: one property test per parser, run under one
- * shared fast-check budget so CI time stays bounded.
- *
  * @module
  */
 import fc from "fast-check";
