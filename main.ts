@@ -5,14 +5,14 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { parseCommandLine } from "./agent/cli.ts";
-import {
-  CONTROL_COMMANDS,
-  runControlCommand,
-} from "./agent/control_commands.ts";
+import { parseCommandLine } from "./cli/cli.ts";
+import { CONTROL_COMMANDS, runControlCommand } from "./cli/control_commands.ts";
 import { AgentStartError, startAgent } from "./agent/run_agent.ts";
 import { setupLogging } from "./support/logging.ts";
-import { describeTracefsOutcome, mountTracefs } from "./agent/mount_tracefs.ts";
+import {
+  describeTracefsOutcome,
+  mountTracefs,
+} from "./sources/procnet/mount_tracefs.ts";
 import { StageProfile } from "./support/stage_profile.ts";
 
 const encoder = new TextEncoder();

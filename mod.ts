@@ -76,7 +76,7 @@ export {
   type CoreOptions,
   DEFAULT_OPTIONS,
 } from "./agent/options.ts";
-export { type CommandLineResult, parseCommandLine } from "./agent/cli.ts";
+export { type CommandLineResult, parseCommandLine } from "./cli/cli.ts";
 export {
   type AgentDependencies,
   AgentStartError,

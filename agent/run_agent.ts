@@ -25,8 +25,8 @@ import { type Clock, systemClock, wallClockMs } from "../support/clock.ts";
 import { type OpenFilesLimit, openFilesLimit } from "../support/open_files.ts";
 import type { StageProfile, StageStamps } from "../support/stage_profile.ts";
 import { PortTracker, type TrackerUpdate } from "../tracker/port_tracker.ts";
-import { portRows, statusRows } from "./control_view.ts";
-import { startControl } from "./control_server.ts";
+import { portRows, statusRows } from "../control/control_view.ts";
+import { startControl } from "../control/control_server.ts";
 import { AgentStartError, createForwarders } from "./create_forwarders.ts";
 import {
   type DesiredSets,

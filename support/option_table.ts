@@ -1,7 +1,7 @@
 /**
  * Command-line options as data: one spec per option, typed against the
  * options object it sets, so a spec cannot name a field that does not exist
- * or parse a value of the wrong type. The CLI (agent/cli.ts) reads the core
+ * or parse a value of the wrong type. The CLI (cli/cli.ts) reads the core
  * table and every source descriptor's table; the help text and the Go flag
  * forms come from the same specs.
  *

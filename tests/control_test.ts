@@ -8,11 +8,11 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { injected, RecordingForwarder } from "./recording_forwarder.ts";
 import { TEST_OPTIONS } from "./test_options.ts";
-import { runControlCommand } from "../agent/control_commands.ts";
+import { runControlCommand } from "../cli/control_commands.ts";
 import { runCommand } from "../support/run_command.ts";
 import { AGENT_RUN_FLAGS } from "./agent_runtime.ts";
 import { startAgent } from "../agent/run_agent.ts";
-import type { AgentStatus, PortRow } from "../agent/control_view.ts";
+import type { AgentStatus, PortRow } from "../control/control_view.ts";
 import { FakeClock } from "../support/clock.ts";
 import { readControl } from "./service_flags.ts";
 import { waitFor } from "./wait.ts";

@@ -18,8 +18,8 @@ import { ignoreUnless } from "./requirements.ts";
 import { spawnAgentProcess } from "./agent_process.ts";
 import { readControl } from "./service_flags.ts";
 import { waitUntil } from "./engines/daemon_support.ts";
-import type { AgentStatus, PortRow } from "../agent/control_view.ts";
-import { runControlCommand } from "../agent/control_commands.ts";
+import type { AgentStatus, PortRow } from "../control/control_view.ts";
+import { runControlCommand } from "../cli/control_commands.ts";
 
 const PORTS = 5001;
 const FIRST = 30_000;

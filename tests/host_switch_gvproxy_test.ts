@@ -18,7 +18,7 @@ import { spawnAgentProcess } from "./agent_process.ts";
 import { readControl, serviceFlags } from "./service_flags.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { waitUntil } from "./engines/daemon_support.ts";
-import type { AgentStatus, PortRow } from "../agent/control_view.ts";
+import type { AgentStatus, PortRow } from "../control/control_view.ts";
 import type { HostSwitchMapping } from "../forwarding/host_switch/host_switch_api.ts";
 import { IPV6_SKIP_REASON } from "../forwarding/host_switch/host_switch_forwarder.ts";
 

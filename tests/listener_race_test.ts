@@ -29,7 +29,7 @@ import { readControl, serviceFlags } from "./service_flags.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { startLineReceiver } from "./line_receiver.ts";
 import { waitUntil } from "./engines/daemon_support.ts";
-import type { AgentStatus, PortRow } from "../agent/control_view.ts";
+import type { AgentStatus, PortRow } from "../control/control_view.ts";
 import { count, sized } from "./test_size.ts";
 
 const RANGE_PORTS = sized(100, 1_000);

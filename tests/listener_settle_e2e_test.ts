@@ -24,7 +24,7 @@ import { spawnAgentProcess } from "./agent_process.ts";
 import { readControl } from "./service_flags.ts";
 import { startSocketHolder } from "./netns_sockets.ts";
 import { waitUntil } from "./engines/daemon_support.ts";
-import type { AgentStatus, PortRow } from "../agent/control_view.ts";
+import type { AgentStatus, PortRow } from "../control/control_view.ts";
 import { SERVED_REASON } from "../forwarding/listeners/unserved_gate.ts";
 
 /** The agent's default `--listener-settle`. */

@@ -9,7 +9,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { exec } from "./netns.ts";
 import { ignoreUnless } from "./requirements.ts";
-import { parseCommandLine } from "../agent/cli.ts";
+import { parseCommandLine } from "../cli/cli.ts";
 
 const PACKAGING = new URL("../packaging/", import.meta.url).pathname;
 const FLAGS = `${PACKAGING}guest-agent-flags`;

@@ -22,7 +22,7 @@ import { exec } from "./netns.ts";
 import { ignoreUnless } from "./requirements.ts";
 import { waitFor } from "./wait.ts";
 import { readControl } from "./service_flags.ts";
-import type { PortRow } from "../agent/control_view.ts";
+import type { PortRow } from "../control/control_view.ts";
 
 /** The loopback interface's addresses as `ip` reports them (independent of the agent's code). */
 async function loopbackCidrs(): Promise<string[]> {

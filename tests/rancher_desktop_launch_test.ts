@@ -11,7 +11,7 @@
  * @module
  */
 import { assert, assertEquals } from "./assert.ts";
-import { parseCommandLine } from "../agent/cli.ts";
+import { parseCommandLine } from "../cli/cli.ts";
 import type { AgentOptions } from "../agent/options.ts";
 import { createForwarders } from "../agent/create_forwarders.ts";
 

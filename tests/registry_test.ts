@@ -7,7 +7,7 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { parseCommandLine } from "../agent/cli.ts";
+import { parseCommandLine } from "../cli/cli.ts";
 import { planSources } from "../agent/plan_sources.ts";
 import { routeBinding } from "../agent/routes.ts";
 import { startAgent } from "../agent/run_agent.ts";

@@ -11,8 +11,8 @@
 import fc from "fast-check";
 import { Buffer } from "node:buffer";
 import { kubeconfigAccess } from "../../sources/kubernetes/kubeconfig_access.ts";
-import { answer } from "../../agent/control_server.ts";
-import type { AgentStatus } from "../../agent/control_view.ts";
+import { answer } from "../../control/control_server.ts";
+import type { AgentStatus } from "../../control/control_view.ts";
 import { parseOpenFilesLimit } from "../../support/open_files.ts";
 import { CONTAINERD_PACKAGE_DEFINITION } from "../../sources/containerd/containerd_protos.ts";
 import {

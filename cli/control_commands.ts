@@ -8,9 +8,9 @@
  * @module
  */
 import { ControlError, queryControl } from "./control_client.ts";
-import type { AgentStatus, PortRow } from "./control_view.ts";
+import type { AgentStatus, PortRow } from "../control/control_view.ts";
 import { formatPorts, formatStatus } from "./control_format.ts";
-import { DEFAULT_OPTIONS } from "./options.ts";
+import { DEFAULT_OPTIONS } from "../agent/options.ts";
 import { readArguments } from "./read_arguments.ts";
 import {
   type AnyOptionSpec,

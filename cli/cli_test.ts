@@ -1,9 +1,9 @@
 import { assert, assertEquals, assertStringIncludes } from "../tests/assert.ts";
 import { BOOLEAN_OPTIONS, parseCommandLine } from "./cli.ts";
 import { GO_FLAGS, normaliseGoFlags } from "./go_flags.ts";
-import { type AgentOptions, allOptionSpecs } from "./options.ts";
+import { type AgentOptions, allOptionSpecs } from "../agent/options.ts";
 import { SOURCES } from "../sources/registry.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "../agent/version.ts";
 
 function run(argv: string[], env = {}): AgentOptions {
   const result = parseCommandLine(argv, env);

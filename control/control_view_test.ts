@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../tests/assert.ts";
 import { type PortRow, statusRows } from "./control_view.ts";
 import type { DeliveryStatus } from "../forwarding/lane.ts";
-import { formatPorts, formatStatus } from "./control_format.ts";
+import { formatPorts, formatStatus } from "../cli/control_format.ts";
 
 const HOSTILE = "evil\n\x1b[2Jtcp    0.0.0.0:22  forged\u202e";
 

@@ -1,6 +1,6 @@
 /**
  * The `ports` and `status` tables as text: what the commands print from the
- * control API's rows (agent/control_view.ts).
+ * control API's rows (control/control_view.ts).
  *
  * @module
  */
@@ -9,7 +9,7 @@ import type {
   ForwarderRow,
   PortDelivery,
   PortRow,
-} from "./control_view.ts";
+} from "../control/control_view.ts";
 import { escapeForTerminal } from "../support/terminal_text.ts";
 
 function age(since: number, now: number): string {

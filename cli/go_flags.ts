@@ -6,7 +6,7 @@
  */
 import { type AnyOptionSpec, UsageError } from "../support/option_table.ts";
 import { SOURCES } from "../sources/registry.ts";
-import { allOptionSpecs } from "./options.ts";
+import { allOptionSpecs } from "../agent/options.ts";
 
 /** A flag of the Go agent: its name there, our long option, and whether it is boolean. */
 export interface GoFlag {

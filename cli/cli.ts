@@ -17,8 +17,8 @@ import {
   type AgentOptions,
   allOptionSpecs,
   defaultOptions,
-} from "./options.ts";
-import { VERSION } from "./version.ts";
+} from "../agent/options.ts";
+import { VERSION } from "../agent/version.ts";
 
 /** What the command line asks for. */
 export type CommandLineResult =
