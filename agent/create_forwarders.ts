@@ -13,15 +13,7 @@ import type { OpenFilesLimit } from "../support/open_files.ts";
 import type { AgentOptions } from "./options.ts";
 import { type SourceRegistry, SOURCES } from "../sources/registry.ts";
 import { isEngine, readsVmSockets } from "../sources/descriptor.ts";
-
-/** The agent cannot start with these options; the CLI exits 2. */
-export class AgentStartError extends Error {
-  /** Creates the error; the message is what the user reads. */
-  constructor(message: string) {
-    super(message);
-    this.name = "AgentStartError";
-  }
-}
+import { AgentStartError } from "./start_error.ts";
 
 /**
  * Creates the forwarders of `options.mode`, in registry order; one its

@@ -27,7 +27,8 @@ import type { StageProfile, StageStamps } from "../support/stage_profile.ts";
 import { PortTracker, type TrackerUpdate } from "../tracker/port_tracker.ts";
 import { portRows, statusRows } from "../control/control_view.ts";
 import { startControl } from "../control/control_server.ts";
-import { AgentStartError, createForwarders } from "./create_forwarders.ts";
+import { createForwarders } from "./create_forwarders.ts";
+import { AgentStartError } from "./start_error.ts";
 import {
   type DesiredSets,
   desiredSetsOf,
@@ -43,7 +44,7 @@ import { type Route, routeFor } from "./routes.ts";
 import { stopAgent, type StopReport } from "./stop_agent.ts";
 import { VERSION } from "./version.ts";
 
-export { AgentStartError } from "./create_forwarders.ts";
+export { AgentStartError } from "./start_error.ts";
 export type { StopReport } from "./stop_agent.ts";
 
 /** What {@linkcode startAgent} may be given instead of the real thing. */

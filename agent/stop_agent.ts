@@ -48,10 +48,10 @@ export async function stopAgent(parts: StopParts): Promise<StopReport> {
   await parts.before();
   const terminatedSources = await parts.supervisor.stop(1_000);
   parts.desired.close();
-  queue.clearDesired();
+  queue.unwantAll();
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), shutdownTimeoutMs);
-  await queue.settled(deadline.signal);
+  await queue.caughtUp(deadline.signal);
   // A host side that can be read says itself that nothing of ours is left.
   const confirmed = await queue.confirm(deadline.signal);
   clearTimeout(timer);

@@ -99,8 +99,8 @@ Deno.bench(
       add: () => Promise.resolve(),
       remove: () => Promise.resolve(),
     }]);
-    for (const binding of diff.added) queue.setDesired("noop", binding);
-    await queue.settled();
+    for (const binding of diff.added) queue.want("noop", binding);
+    await queue.caughtUp();
     await queue.close();
   },
 );

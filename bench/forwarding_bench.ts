@@ -53,10 +53,10 @@ Deno.bench(
     const queue = new DeliveryQueue([
       new VtunnelForwarder(vtunnelTarget, { networkInterfaces: () => LO }),
     ]);
-    for (const binding of vtunnelBindings) queue.setDesired("vtunnel", binding);
-    await queue.settled();
-    queue.clearDesired();
-    await queue.settled();
+    for (const binding of vtunnelBindings) queue.want("vtunnel", binding);
+    await queue.caughtUp();
+    queue.unwantAll();
+    await queue.caughtUp();
     await queue.close();
   },
 );
@@ -68,11 +68,11 @@ Deno.bench(
     const queue = new DeliveryQueue([
       new VtunnelForwarder(vtunnelTarget, { networkInterfaces: () => LO }),
     ]);
-    for (const binding of vtunnelBindings) queue.setDesired("vtunnel", binding);
-    await queue.settled();
+    for (const binding of vtunnelBindings) queue.want("vtunnel", binding);
+    await queue.caughtUp();
     b.start();
-    queue.clearDesired();
-    await queue.settled();
+    queue.unwantAll();
+    await queue.caughtUp();
     b.end();
     await queue.close();
   },

@@ -71,9 +71,9 @@ const tracker = new PortTracker();
 const listeners = new ListenerForwarder();
 const queue = new DeliveryQueue([listeners]);
 const route = (diff: TrackerDiff) => {
-  for (const gone of diff.removed) queue.unsetDesired("listeners", gone.key);
+  for (const gone of diff.removed) queue.unwant("listeners", gone.key);
   for (const binding of [...diff.added, ...diff.changed]) {
-    queue.setDesired("listeners", binding);
+    queue.want("listeners", binding);
   }
 };
 
@@ -82,7 +82,7 @@ const all = Array.from({ length: OWNERS }, (_, owner) => entriesOf(owner))
 let start = performance.now();
 route(tracker.apply({ type: "snapshot", source: "synthetic", entries: all }));
 const snapshotMs = performance.now() - start;
-await queue.settled();
+await queue.caughtUp();
 const convergeMs = performance.now() - start;
 const rssForwarded = mib();
 
@@ -97,12 +97,12 @@ for (let owner = 0; owner < OWNERS; owner++) {
   }));
 }
 const upsertMs = performance.now() - start;
-await queue.settled();
+await queue.caughtUp();
 const churnMs = performance.now() - start;
 
 start = performance.now();
 route(tracker.apply({ type: "snapshot", source: "synthetic", entries: [] }));
-await queue.settled();
+await queue.caughtUp();
 const removeMs = performance.now() - start;
 await queue.close();
 

@@ -60,12 +60,12 @@ export interface DeliveryQueueOptions {
  *   remove: async (b) => { seen.push("-" + b.key); },
  * }]);
  * const binding = { protocol: "tcp", hostIp: "0.0.0.0", hostPort: 80 } as const;
- * queue.setDesired("memo", {
+ * queue.want("memo", {
  *   key: "tcp/0.0.0.0:80",
  *   binding,
  *   holders: [{ source: "docker", entry: { ownerId: "c1", binding } }],
  * });
- * await queue.settled();
+ * await queue.caughtUp();
  * await queue.close();
  * ```
  */
@@ -118,7 +118,7 @@ export class DeliveryQueue {
    * its key). A binding the forwarder does not take (its `skipReason`) is
    * recorded as skipped instead.
    */
-  setDesired(forwarder: string, binding: TrackedBinding): void {
+  want(forwarder: string, binding: TrackedBinding): void {
     const lane = this.#lane(forwarder);
     const reason = lane.forwarder.skipReason?.(binding);
     if (reason !== undefined) {
@@ -132,7 +132,7 @@ export class DeliveryQueue {
   }
 
   /** Makes the binding with `key` unwanted on `forwarder`. */
-  unsetDesired(forwarder: string, key: string): void {
+  unwant(forwarder: string, key: string): void {
     const lane = this.#lane(forwarder);
     lane.skipped.delete(key);
     if (!lane.desired.delete(key)) return;
@@ -140,10 +140,10 @@ export class DeliveryQueue {
   }
 
   /** Makes nothing wanted on any forwarder (shutdown). */
-  clearDesired(): void {
+  unwantAll(): void {
     for (const [name, lane] of this.#lanes) {
       lane.skipped.clear();
-      for (const key of [...lane.desired.keys()]) this.unsetDesired(name, key);
+      for (const key of [...lane.desired.keys()]) this.unwant(name, key);
     }
   }
 
@@ -165,7 +165,7 @@ export class DeliveryQueue {
         lane.needsRefresh = true;
         this.#pump(lane);
       }
-      await this.settled(signal);
+      await this.caughtUp(signal);
       if (signal?.aborted || this.#closed) return false;
       // Settled right after a read that found nothing to change: confirmed.
       if (readable.every((lane) => lane.lastReadMatched)) return true;
@@ -194,7 +194,7 @@ export class DeliveryQueue {
   }
 
   /** True when every forwarder's applied set equals its desired set. */
-  get isSettled(): boolean {
+  get isCaughtUp(): boolean {
     for (const lane of this.#lanes.values()) {
       if (lane.dirty.size > 0 || lane.inFlight.size > 0) return false;
       if (lane.needsRefresh || lane.refreshing) return false;
@@ -204,10 +204,10 @@ export class DeliveryQueue {
 
   /**
    * Resolves when every applied set equals its desired set, or when `signal`
-   * aborts (then it resolves too: check {@linkcode isSettled}).
+   * aborts (then it resolves too: check {@linkcode isCaughtUp}).
    */
-  settled(signal?: AbortSignal): Promise<void> {
-    if (this.isSettled || signal?.aborted) return Promise.resolve();
+  caughtUp(signal?: AbortSignal): Promise<void> {
+    if (this.isCaughtUp || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         signal?.removeEventListener("abort", done);
@@ -304,7 +304,7 @@ export class DeliveryQueue {
       }
     }
     this.#schedule(lane, nextRetry);
-    this.#notifyIfSettled();
+    this.#notifyIfCaughtUp();
   }
 
   #clean(lane: Lane, key: string): void {
@@ -497,8 +497,8 @@ export class DeliveryQueue {
     }, every);
   }
 
-  #notifyIfSettled(): void {
-    if (this.#waiters.length === 0 || !this.isSettled) return;
+  #notifyIfCaughtUp(): void {
+    if (this.#waiters.length === 0 || !this.isCaughtUp) return;
     for (const waiter of this.#waiters.splice(0)) waiter();
   }
 }

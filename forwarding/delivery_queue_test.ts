@@ -70,13 +70,13 @@ Deno.test("DeliveryQueue ends with the true set after N failures", async () => {
   const forwarder = new ScriptedForwarder();
   forwarder.failNext = 7;
   const queue = newQueue([forwarder], clock);
-  queue.setDesired("rec", tracked(1));
-  queue.setDesired("rec", tracked(2));
+  queue.want("rec", tracked(1));
+  queue.want("rec", tracked(2));
   await clock.advance(150);
-  queue.unsetDesired("rec", "tcp/0.0.0.0:1");
-  queue.setDesired("rec", tracked(3));
+  queue.unwant("rec", "tcp/0.0.0.0:1");
+  queue.want("rec", tracked(3));
   await clock.advance(5000);
-  assert(queue.isSettled);
+  assert(queue.isCaughtUp);
   assertEquals([...forwarder.hostSide].sort(), [
     "tcp/0.0.0.0:2",
     "tcp/0.0.0.0:3",
@@ -92,11 +92,11 @@ Deno.test("DeliveryQueue cancels an add and a remove both still pending", async 
   let open!: () => void;
   forwarder.gate = new Promise((resolve) => open = resolve);
   const queue = newQueue([forwarder], clock);
-  queue.setDesired("rec", tracked(1)); // in flight, held at the gate
-  queue.setDesired("rec", tracked(2)); // pending behind it
-  queue.unsetDesired("rec", "tcp/0.0.0.0:2");
+  queue.want("rec", tracked(1)); // in flight, held at the gate
+  queue.want("rec", tracked(2)); // pending behind it
+  queue.unwant("rec", "tcp/0.0.0.0:2");
   open();
-  await queue.settled();
+  await queue.caughtUp();
   assertEquals(forwarder.calls, ["+tcp/0.0.0.0:1"]);
   await queue.close();
 });
@@ -107,11 +107,11 @@ Deno.test("DeliveryQueue keeps the order per binding", async () => {
   let open!: () => void;
   forwarder.gate = new Promise((resolve) => open = resolve);
   const queue = newQueue([forwarder], clock);
-  queue.setDesired("rec", tracked(1));
-  queue.unsetDesired("rec", "tcp/0.0.0.0:1");
-  queue.setDesired("rec", tracked(1, 8080));
+  queue.want("rec", tracked(1));
+  queue.unwant("rec", "tcp/0.0.0.0:1");
+  queue.want("rec", tracked(1, 8080));
   open();
-  await queue.settled();
+  await queue.caughtUp();
   // The first add was in flight; the remove/add that followed collapse into
   // "replace with the new details", applied in order.
   assertEquals(forwarder.calls, [
@@ -128,10 +128,10 @@ Deno.test("DeliveryQueue gives a recovered forwarder the truth, not history", as
   const forwarder = new ScriptedForwarder();
   forwarder.failNext = 1_000;
   const queue = newQueue([forwarder], clock);
-  for (let port = 1; port <= 5; port++) queue.setDesired("rec", tracked(port));
+  for (let port = 1; port <= 5; port++) queue.want("rec", tracked(port));
   await clock.advance(2000);
   for (let port = 1; port <= 4; port++) {
-    queue.unsetDesired("rec", `tcp/0.0.0.0:${port}`);
+    queue.unwant("rec", `tcp/0.0.0.0:${port}`);
   }
   assertEquals(queue.status().map((row) => row.state), ["retrying"]);
   forwarder.failNext = 0;
@@ -151,10 +151,10 @@ Deno.test("DeliveryQueue passes the binding as added to remove", async () => {
       return Promise.resolve();
     },
   }], clock);
-  queue.setDesired("f", tracked(1, 1234));
-  await queue.settled();
-  queue.unsetDesired("f", "tcp/0.0.0.0:1");
-  await queue.settled();
+  queue.want("f", tracked(1, 1234));
+  await queue.caughtUp();
+  queue.unwant("f", "tcp/0.0.0.0:1");
+  await queue.caughtUp();
   assertEquals(removed[0]?.holders[0]?.entry.containerPort, 1234);
   await queue.close();
 });
@@ -165,29 +165,29 @@ Deno.test("DeliveryQueue keeps forwarders independent", async () => {
   broken.failNext = 1_000;
   const healthy = new ScriptedForwarder("healthy");
   const queue = newQueue([broken, healthy], clock);
-  queue.setDesired("broken", tracked(1));
-  queue.setDesired("healthy", tracked(1));
+  queue.want("broken", tracked(1));
+  queue.want("healthy", tracked(1));
   await clock.advance(500);
   assertEquals(healthy.calls, ["+tcp/0.0.0.0:1"]);
-  assertEquals(queue.isSettled, false);
+  assertEquals(queue.isCaughtUp, false);
   const status = queue.status().find((row) => row.forwarder === "broken");
   assertEquals(status?.state, "retrying");
   assertEquals(status?.lastError, "host side down");
   await queue.close();
 });
 
-Deno.test("DeliveryQueue.settled() resolves on abort while retrying", async () => {
+Deno.test("DeliveryQueue.caughtUp() resolves on abort while retrying", async () => {
   const clock = new FakeClock();
   const broken = new ScriptedForwarder();
   broken.failNext = 1_000;
   const queue = newQueue([broken], clock);
-  queue.setDesired("rec", tracked(1));
+  queue.want("rec", tracked(1));
   const controller = new AbortController();
-  const settled = queue.settled(controller.signal);
+  const settled = queue.caughtUp(controller.signal);
   await flushMicrotasks();
   controller.abort();
   await settled;
-  assertEquals(queue.isSettled, false);
+  assertEquals(queue.isCaughtUp, false);
   await queue.close();
   assertEquals(clock.pending, 0);
 });
@@ -215,16 +215,16 @@ Deno.test("DeliveryQueue converges under random changes and failures", async () 
           const binding = tracked(step.port, step.containerPort);
           if (step.want) {
             truth.set(binding.key, binding);
-            queue.setDesired("rec", binding);
+            queue.want("rec", binding);
           } else {
             truth.delete(binding.key);
-            queue.unsetDesired("rec", binding.key);
+            queue.unwant("rec", binding.key);
           }
           await clock.advance(step.waitMs);
         }
         forwarder.failNext = 0;
         await clock.advance(10_000);
-        assert(queue.isSettled, "not settled");
+        assert(queue.isCaughtUp, "not settled");
         assertEquals([...forwarder.hostSide].sort(), [...truth.keys()].sort());
         assertEquals(forwarder.overlapped, false);
         // Per binding, successful calls alternate +, -, +, … from +.
@@ -264,10 +264,10 @@ Deno.test("DeliveryQueue reads a readable host side at start and removes stale e
   forwarder.hostSide = new Set(["tcp/0.0.0.0:1", "tcp/0.0.0.0:2"]); // left by an earlier run
   forwarder.readFailures = 2;
   const queue = newQueue([forwarder], clock);
-  queue.setDesired("rec", tracked(2));
-  queue.setDesired("rec", tracked(3));
+  queue.want("rec", tracked(2));
+  queue.want("rec", tracked(3));
   await clock.advance(1000);
-  assert(queue.isSettled);
+  assert(queue.isCaughtUp);
   assertEquals(forwarder.reads, 3);
   assertEquals(forwarder.calls.sort(), ["+tcp/0.0.0.0:3", "-tcp/0.0.0.0:1"]);
   assertEquals([...forwarder.hostSide].sort(), [
@@ -281,12 +281,12 @@ Deno.test("DeliveryQueue re-reads the host side after a failed call", async () =
   const clock = new FakeClock();
   const forwarder = new ReadableForwarder();
   const queue = newQueue([forwarder], clock);
-  queue.setDesired("rec", tracked(1));
+  queue.want("rec", tracked(1));
   await clock.advance(10);
   assertEquals(forwarder.reads, 1);
   forwarder.failNext = 1;
   forwarder.hostSide.delete("tcp/0.0.0.0:1"); // the host side restarted, empty
-  queue.setDesired("rec", tracked(2));
+  queue.want("rec", tracked(2));
   await clock.advance(1000);
   assertEquals(forwarder.reads, 2);
   assertEquals([...forwarder.hostSide].sort(), [

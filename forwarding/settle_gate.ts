@@ -21,10 +21,10 @@ export interface SettleGateOptions {
   readonly settleMs: number;
   /** The agent's clock. */
   readonly clock: Clock;
-  /** Gives a binding to the forwarder (the queue's setDesired). */
-  pass(binding: TrackedBinding): void;
-  /** Takes it back (the queue's unsetDesired). */
-  withdraw(key: string): void;
+  /** Gives a binding to the forwarder (the queue's want). */
+  want(binding: TrackedBinding): void;
+  /** Takes it back (the queue's unwant). */
+  unwant(key: string): void;
 }
 
 interface Waiting {
@@ -39,14 +39,14 @@ export class SettleGate {
   readonly #waiting = new Map<string, Waiting>();
   readonly #passed = new Set<string>();
 
-  /** @param options The forwarder, the settle time, the clock, where to pass. */
+  /** @param options The forwarder, the settle time, the clock, and the queue's want and unwant. */
   constructor(options: SettleGateOptions) {
     this.#options = options;
   }
 
   /** The binding is wanted (again, or changed). */
   want(binding: TrackedBinding): void {
-    if (this.#passed.has(binding.key)) return this.#options.pass(binding);
+    if (this.#passed.has(binding.key)) return this.#options.want(binding);
     const waiting = this.#waiting.get(binding.key);
     if (waiting) {
       waiting.binding = binding;
@@ -58,7 +58,7 @@ export class SettleGate {
       if (!settled) return;
       this.#waiting.delete(binding.key);
       this.#passed.add(binding.key);
-      this.#options.pass(settled.binding);
+      this.#options.want(settled.binding);
     }, settleMs);
     this.#waiting.set(binding.key, { binding, since: clock.now(), timer });
   }
@@ -70,7 +70,7 @@ export class SettleGate {
       this.#options.clock.clearTimeout(waiting.timer);
       this.#waiting.delete(key);
     }
-    if (this.#passed.delete(key)) this.#options.withdraw(key);
+    if (this.#passed.delete(key)) this.#options.unwant(key);
   }
 
   /** The bindings still settling, as `pending` rows. */

@@ -10,9 +10,9 @@ function gate() {
     forwarder: "loopback-relay",
     settleMs: 2000,
     clock,
-    pass: (binding) =>
-      calls.push(`pass ${binding.key} ${binding.holders[0]?.entry.name ?? ""}`),
-    withdraw: (key) => calls.push(`withdraw ${key}`),
+    want: (binding) =>
+      calls.push(`want ${binding.key} ${binding.holders[0]?.entry.name ?? ""}`),
+    unwant: (key) => calls.push(`unwant ${key}`),
   });
   return { clock, calls, settle };
 }
@@ -39,10 +39,10 @@ Deno.test("SettleGate passes a binding wanted for the settle time, and never one
   );
   assertEquals(calls, []);
   await clock.advance(1);
-  assertEquals(calls, [`pass ${vm.key} second`]);
+  assertEquals(calls, [`want ${vm.key} second`]);
   assertEquals(settle.status(), []);
   await clock.advance(10_000);
-  assertEquals(calls, [`pass ${vm.key} second`]);
+  assertEquals(calls, [`want ${vm.key} second`]);
 });
 
 Deno.test("SettleGate updates a passed binding at once and withdraws it when unwanted", async () => {
@@ -54,9 +54,9 @@ Deno.test("SettleGate updates a passed binding at once and withdraws it when unw
   settle.unwant(vm.key);
   settle.unwant(vm.key);
   assertEquals(calls, [
-    `pass ${vm.key} a`,
-    `pass ${vm.key} b`,
-    `withdraw ${vm.key}`,
+    `want ${vm.key} a`,
+    `want ${vm.key} b`,
+    `unwant ${vm.key}`,
   ]);
   // Wanted anew after that: it waits the settle time again.
   settle.want(vm);

@@ -101,7 +101,7 @@ Deno.test("churn with a crashing worker and a flapping host side ends with exact
         const state = hostState([...received, ...receiver.messages]);
         const on = new Set([...state].filter(([, up]) => up).map(([k]) => k));
         return on.size === truth.size && [...truth].every((k) => on.has(k)) &&
-          agent.queue.isSettled;
+          agent.queue.isCaughtUp;
       },
       20_000,
       () => ` for the host side to equal the truth (${truth.size} bindings)`,

@@ -144,9 +144,9 @@ Deno.test("HostSwitchForwarder through the queue removes stale mappings of an ea
     new HostSwitchForwarder({ baseUrl: api.url, statePath }),
   ]);
   try {
-    queue.setDesired("host-switch", tracked("0.0.0.0", 7002));
-    queue.setDesired("host-switch", tracked("0.0.0.0", 7003));
-    await queue.settled();
+    queue.want("host-switch", tracked("0.0.0.0", 7002));
+    queue.want("host-switch", tracked("0.0.0.0", 7003));
+    await queue.caughtUp();
     assertEquals([...api.mappings.keys()].sort(), [
       "tcp/127.0.0.1:7002",
       "tcp/127.0.0.1:7003",
@@ -177,8 +177,8 @@ Deno.test("HostSwitchForwarder through the queue: an API down, then up, ends wit
     ],
     { backoff: { initialMs: 20, maxMs: 100, jitter: 0 } },
   );
-  queue.setDesired("host-switch", tracked("0.0.0.0", 6001));
-  queue.setDesired("host-switch", tracked("0.0.0.0", 6002));
+  queue.want("host-switch", tracked("0.0.0.0", 6001));
+  queue.want("host-switch", tracked("0.0.0.0", 6002));
   // The API is down: reading what the host side holds fails (named), and
   // nothing counts as forwarded meanwhile.
   await waitUntil(
@@ -195,10 +195,10 @@ Deno.test("HostSwitchForwarder through the queue: an API down, then up, ends wit
     queue.status().map((row) => row.state),
     ["pending", "pending"],
   );
-  queue.unsetDesired("host-switch", "tcp/0.0.0.0:6001");
+  queue.unwant("host-switch", "tcp/0.0.0.0:6001");
   const api = startFakeHostSwitch(port);
   try {
-    await queue.settled();
+    await queue.caughtUp();
     assertEquals([...api.mappings.keys()], ["tcp/127.0.0.1:6002"]);
     assertEquals(api.requests.length, 1);
   } finally {
@@ -245,7 +245,7 @@ Deno.test("HostSwitchForwarder through the queue: HTML, garbage JSON and a hang 
   const until = (check: () => boolean, what: string) =>
     waitFor(check, 2_000, () => ` for ${what}: ${readError()}`);
   try {
-    queue.setDesired("host-switch", tracked("0.0.0.0", 6101));
+    queue.want("host-switch", tracked("0.0.0.0", 6101));
     await until(() => readError().includes("<html>"), "the HTML answer");
     assertStringIncludes(readError(), `${api.url}/services/forwarder/all`);
     assertStringIncludes(readError(), "not JSON");
@@ -255,7 +255,7 @@ Deno.test("HostSwitchForwarder through the queue: HTML, garbage JSON and a hang 
     await until(() => readError().includes("within 200 ms"), "the hang");
     assertEquals(api.mappings.size, 0);
     api.misbehave = undefined;
-    await queue.settled();
+    await queue.caughtUp();
     assertEquals([...api.mappings.keys()], ["tcp/127.0.0.1:6101"]);
     assertEquals(readError(), "");
   } finally {

@@ -71,7 +71,7 @@ function listenerGate(
     forwarder,
     settleMs: settings.settleMs,
     ...(settings.clock ? { clock: settings.clock } : {}),
-    pass: (binding) => {
+    want: (binding) => {
       withListener.add(binding.key);
       if (
         !warnedLimit && limit !== undefined &&
@@ -83,11 +83,11 @@ function listenerGate(
           { count: withListener.size, soft: limit.soft },
         );
       }
-      queue.setDesired(forwarder, binding);
+      queue.want(forwarder, binding);
     },
-    withdraw: (key) => {
+    unwant: (key) => {
       withListener.delete(key);
-      queue.unsetDesired(forwarder, key);
+      queue.unwant(forwarder, key);
     },
     listening: listeningSocketsReader(settings.libcPath),
   });
@@ -115,8 +115,8 @@ export function desiredSetsOf(
         forwarder: f.name,
         settleMs: f.settleMs,
         clock: settings.clock ?? systemClock,
-        pass: (binding) => queue.setDesired(f.name, binding),
-        withdraw: (key) => queue.unsetDesired(f.name, key),
+        want: (binding) => queue.want(f.name, binding),
+        unwant: (key) => queue.unwant(f.name, key),
       }),
     );
   }
@@ -125,12 +125,12 @@ export function desiredSetsOf(
     want: (forwarder, binding) => {
       const gate = gates.get(forwarder);
       if (gate) gate.want(binding);
-      else queue.setDesired(forwarder, binding);
+      else queue.want(forwarder, binding);
     },
     unwant: (forwarder, key) => {
       const gate = gates.get(forwarder);
       if (gate) gate.unwant(key);
-      else queue.unsetDesired(forwarder, key);
+      else queue.unwant(forwarder, key);
     },
     deliveries: () => [
       ...queue.status(),

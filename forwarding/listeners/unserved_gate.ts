@@ -32,9 +32,9 @@ export interface UnservedGateOptions {
   /** Time source. @default systemClock */
   readonly clock?: Clock;
   /** Gives a binding to the listener forwarder. */
-  readonly pass: (binding: TrackedBinding) => void;
+  readonly want: (binding: TrackedBinding) => void;
   /** Takes a binding back from the listener forwarder. */
-  readonly withdraw: (key: string) => void;
+  readonly unwant: (key: string) => void;
   /**
    * The sockets that serve ports in the VM now: listening TCP sockets and
    * bound, unconnected UDP sockets, as bindings.
@@ -98,7 +98,7 @@ export class UnservedGate {
   want(binding: TrackedBinding): void {
     if (this.#closed) return;
     if (this.#passed.has(binding.key)) {
-      this.#options.pass(binding); // its holders may have changed
+      this.#options.want(binding); // its holders may have changed
       return;
     }
     const waiting = this.#waiting.get(binding.key);
@@ -121,7 +121,7 @@ export class UnservedGate {
   /** Routes the binding with `key` away from the listeners. */
   unwant(key: string): void {
     this.#waiting.delete(key);
-    if (this.#passed.delete(key)) this.#options.withdraw(key);
+    if (this.#passed.delete(key)) this.#options.unwant(key);
   }
 
   /** Bindings held at the gate, as status rows (passed ones are the queue's). */
@@ -201,7 +201,7 @@ export class UnservedGate {
       }
       this.#waiting.delete(key);
       this.#passed.add(key);
-      this.#options.pass(waiting.binding);
+      this.#options.want(waiting.binding);
     }
     let next = Infinity;
     for (const waiting of this.#waiting.values()) {

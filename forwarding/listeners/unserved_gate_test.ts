@@ -25,8 +25,8 @@ function setUp(settleMs = 2000) {
     settleMs,
     recheckMs: 30_000,
     clock,
-    pass: (binding) => passed.push(`+${binding.key}`),
-    withdraw: (key) => passed.push(`-${key}`),
+    want: (binding) => passed.push(`+${binding.key}`),
+    unwant: (key) => passed.push(`-${key}`),
     listening: () => {
       looks++;
       return Promise.resolve(sockets);
@@ -102,8 +102,8 @@ Deno.test("UnservedGate opens nothing while the sockets cannot be read", async (
   let broken = true;
   const gate = new UnservedGate({
     clock,
-    pass: (binding) => passed.push(binding.key),
-    withdraw: () => {},
+    want: (binding) => passed.push(binding.key),
+    unwant: () => {},
     listening: () =>
       broken ? Promise.reject(new Error("EMFILE")) : Promise.resolve([]),
   });

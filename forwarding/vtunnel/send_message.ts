@@ -35,7 +35,7 @@ function describe(target: VtunnelTarget): string {
 }
 
 /** Reads until the peer closes in order; what it sends is dropped (bounded). */
-async function awaitPeerClose(conn: Deno.Conn): Promise<void> {
+async function awaitStreamClose(conn: Deno.Conn): Promise<void> {
   const buffer = new Uint8Array(4096);
   for (let total = 0; total < 1024 * 1024;) {
     const count = await conn.read(buffer);
@@ -89,7 +89,7 @@ export async function sendOverStream(
     if (deadline.aborted) return close();
     await writeAll(conn, bytes);
     await conn.closeWrite();
-    await awaitPeerClose(conn);
+    await awaitStreamClose(conn);
   })();
   const timedOut = new Promise<never>((_, reject) =>
     deadline.addEventListener("abort", () => {

@@ -112,8 +112,8 @@ Deno.test("VtunnelForwarder through the queue: a peer down during changes ends w
       networkInterfaces: () => ETH0,
     }),
   ], { backoff: { initialMs: 20, maxMs: 50, jitter: 0 } });
-  queue.setDesired("vtunnel", tracked(1001, 80));
-  queue.setDesired("vtunnel", tracked(1002, 80));
+  queue.want("vtunnel", tracked(1001, 80));
+  queue.want("vtunnel", tracked(1002, 80));
   // Both calls must have failed against the peer that is down.
   await waitUntil(
     () =>
@@ -124,10 +124,10 @@ Deno.test("VtunnelForwarder through the queue: a peer down during changes ends w
     5_000,
     "both sends to fail while the peer is down",
   );
-  queue.unsetDesired("vtunnel", "tcp/0.0.0.0:1001"); // never reached the host
-  queue.setDesired("vtunnel", tracked(1003, 81));
+  queue.unwant("vtunnel", "tcp/0.0.0.0:1001"); // never reached the host
+  queue.want("vtunnel", tracked(1003, 81));
   const receiver = startLineReceiver({ port });
-  await queue.settled();
+  await queue.caughtUp();
   await queue.close();
   await receiver.close();
   assertEquals(
