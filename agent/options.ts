@@ -31,7 +31,18 @@ import {
 
 export type { AgentMode } from "../binding/modes.ts";
 
-/** What the agent itself can be told, besides its sources' options. */
+/**
+ * What the agent itself can be told, besides its sources' options.
+ *
+ * @example Usage
+ * ```ts
+ * import { type CoreOptions, DEFAULT_OPTIONS } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const core: CoreOptions = DEFAULT_OPTIONS;
+ * assert.equal(core.mode, "auto");
+ * ```
+ */
 export interface CoreOptions {
   /** Which forwarding mode. */
   readonly mode: AgentMode;
@@ -63,6 +74,15 @@ export interface CoreOptions {
  * every forwarder's. In auto mode the source switches (`docker`,
  * `containerd`, `iptables`, `kubernetes`, `procnet`) mean "may run when
  * detected"; in the other modes they mean "runs".
+ *
+ * @example Usage
+ * ```ts
+ * import { type AgentOptions, DEFAULT_OPTIONS } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const options: AgentOptions = { ...DEFAULT_OPTIONS, mode: "privileged", docker: true };
+ * assert.equal(options.vtunnelAddr, "127.0.0.1:3040");
+ * ```
  */
 export type AgentOptions = CoreOptions & SourceOptions & ForwarderOptions;
 
@@ -83,6 +103,15 @@ export const CORE_DEFAULTS: CoreOptions = {
 /**
  * The options of `guest-agent` with no flags: auto mode, where every source
  * may run when detected. Paths, addresses and ports equal the Go agent's.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_OPTIONS } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(DEFAULT_OPTIONS.mode, "auto");
+ * assert.equal(DEFAULT_OPTIONS.hostSwitchUrl, "http://192.168.127.1:80");
+ * ```
  */
 export const DEFAULT_OPTIONS: AgentOptions = {
   ...CORE_DEFAULTS,

@@ -10,7 +10,18 @@ import type { AgentOptions } from "./options.ts";
 
 export { type MachineProbe, systemProbe } from "../sources/probe.ts";
 
-/** The decision for one source. */
+/**
+ * The decision for one source.
+ *
+ * @example Usage
+ * ```ts
+ * import type { SourcePlan } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const plan: SourcePlan = { name: "docker", run: false, reason: "no Docker socket at /var/run/docker.sock" };
+ * assert.equal(plan.run, false);
+ * ```
+ */
 export interface SourcePlan {
   /** The source. */
   readonly name: string;

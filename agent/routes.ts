@@ -12,7 +12,20 @@ import type { Sighting } from "../forwarding/descriptor.ts";
 import type { AgentMode, Observation } from "../binding/modes.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 
-/** The forwarders (by name) that should have a binding. */
+/**
+ * The forwarders (by name) that should have a binding.
+ *
+ * @example Usage
+ * ```ts
+ * import { makeBinding, type Route, routeFor } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const route: Route = routeFor("privileged");
+ * const binding = makeBinding("tcp", "0.0.0.0", 80);
+ * const held = { key: "tcp/0.0.0.0:80", binding, holders: [{ source: "docker", entry: { ownerId: "c1", binding } }] };
+ * assert.deepEqual(route(held), ["vtunnel"]);
+ * ```
+ */
 export type Route = (binding: TrackedBinding) => readonly string[];
 
 /**
@@ -25,6 +38,18 @@ export type Route = (binding: TrackedBinding) => readonly string[];
  * @param registry The sources. @default SOURCES
  * @param forwarders The forwarders. @default FORWARDERS
  * @returns Forwarder names, without duplicates, in registry order.
+ *
+ * @example Usage
+ * ```ts
+ * import { makeBinding, routeFor } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const route = routeFor("host-switch");
+ * const binding = makeBinding("tcp", "127.0.0.1", 8080);
+ * const held = { key: "tcp/127.0.0.1:8080", binding, holders: [{ source: "docker", entry: { ownerId: "c1", binding } }] };
+ * // An engine's loopback binding also gets a DNAT rule in host-switch mode.
+ * assert.deepEqual(route(held), ["host-switch", "wsl-proxy", "dnat"]);
+ * ```
  */
 export function routeFor(
   mode: AgentMode,
@@ -54,6 +79,17 @@ export function routeFor(
 /**
  * The forwarders that should have `binding` in `mode` (see
  * {@linkcode routeFor}).
+ *
+ * @example Usage
+ * ```ts
+ * import { makeBinding, routeBinding } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const binding = makeBinding("tcp", "0.0.0.0", 30080);
+ * const held = { key: "tcp/0.0.0.0:30080", binding, holders: [{ source: "iptables", entry: { ownerId: "r1", binding } }] };
+ * // A DNAT rule alone: a listener that WSL relays.
+ * assert.deepEqual(routeBinding("privileged", held), ["listeners"]);
+ * ```
  */
 export function routeBinding(
   mode: AgentMode,

@@ -47,7 +47,19 @@ import { VERSION } from "./version.ts";
 export { AgentStartError } from "./start_error.ts";
 export type { StopReport } from "./stop_agent.ts";
 
-/** What {@linkcode startAgent} may be given instead of the real thing. */
+/**
+ * What {@linkcode startAgent} may be given instead of the real thing.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { type AgentDependencies, DEFAULT_OPTIONS, type Forwarder, startAgent } from "@guest-agent/agent";
+ *
+ * const mine: Forwarder = { name: "mine", add: () => Promise.resolve(), remove: () => Promise.resolve() };
+ * const dependencies: AgentDependencies = { forwarders: [mine], route: () => ["mine"] };
+ * const agent = await startAgent({ ...DEFAULT_OPTIONS, controlSocket: "" }, dependencies);
+ * await agent.stop();
+ * ```
+ */
 export interface AgentDependencies {
   /** What auto-mode detection looks at. @default the real machine */
   readonly probe?: MachineProbe;
@@ -73,7 +85,19 @@ export interface AgentDependencies {
   readonly stageProfile?: StageProfile;
 }
 
-/** A running agent. */
+/**
+ * A running agent.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { DEFAULT_OPTIONS, type RunningAgent, startAgent } from "@guest-agent/agent";
+ *
+ * const agent: RunningAgent = await startAgent({ ...DEFAULT_OPTIONS, controlSocket: "" });
+ * console.log(agent.tracker.bindings().map((binding) => binding.key));
+ * console.log(agent.supervisor.status());
+ * await agent.stop();
+ * ```
+ */
 export interface RunningAgent {
   /** The sources' decisions, as logged at start. */
   readonly plans: readonly SourcePlan[];
@@ -308,6 +332,17 @@ function superviseSources(
  * @param dependencies Replacements for tests and embedding programs.
  * @returns The running agent.
  * @throws {AgentStartError} When no source can run or the mode's forwarder is missing.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { parseCommandLine, startAgent } from "@guest-agent/agent";
+ *
+ * const parsed = parseCommandLine(["-docker", "-privilegedService"]);
+ * if (parsed.kind === "run") {
+ *   const agent = await startAgent(parsed.options);
+ *   Deno.addSignalListener("SIGTERM", () => agent.stop());
+ * }
+ * ```
  */
 export async function startAgent(
   options: AgentOptions,

@@ -12,7 +12,18 @@ import type {
 import type { SourceSupervisor } from "../sources/supervisor.ts";
 import type { DesiredSets } from "../forwarding/listeners/desired_sets.ts";
 
-/** How shutdown went. */
+/**
+ * How shutdown went.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { DEFAULT_OPTIONS, startAgent, type StopReport } from "@guest-agent/agent";
+ *
+ * const agent = await startAgent({ ...DEFAULT_OPTIONS, controlSocket: "" });
+ * const report: StopReport = await agent.stop();
+ * if (!report.clean) console.warn("left behind:", report);
+ * ```
+ */
 export interface StopReport {
   /** Every forwarded binding was removed in time. */
   readonly clean: boolean;

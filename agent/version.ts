@@ -4,5 +4,15 @@
  * @module
  */
 
-/** The agent's version. */
+/**
+ * The agent's version.
+ *
+ * @example Usage
+ * ```ts
+ * import { VERSION } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(VERSION, /^\d+\.\d+\.\d+/);
+ * ```
+ */
 export const VERSION = "0.1.0";

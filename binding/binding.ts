@@ -5,7 +5,18 @@
  */
 import { isPort, normaliseHostIp } from "./ip.ts";
 
-/** Transport protocol of a published port. */
+/**
+ * Transport protocol of a published port.
+ *
+ * @example Usage
+ * ```ts
+ * import type { Protocol } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const protocol: Protocol = "udp";
+ * assert.equal(protocol, "udp");
+ * ```
+ */
 export type Protocol = "tcp" | "udp";
 
 /** The protocols a binding may have. */
@@ -14,6 +25,15 @@ export const PROTOCOLS: readonly Protocol[] = ["tcp", "udp"];
 /**
  * A port published on the VM: what has to be reachable from the host.
  * `hostIp` is normalised (see {@linkcode normaliseHostIp}).
+ *
+ * @example Usage
+ * ```ts
+ * import { type Binding, makeBinding } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const binding: Binding = makeBinding("tcp", "", 8080);
+ * assert.deepEqual(binding, { protocol: "tcp", hostIp: "0.0.0.0", hostPort: 8080 });
+ * ```
  */
 export interface Binding {
   /** Transport protocol. */
@@ -27,6 +47,20 @@ export interface Binding {
 /**
  * What a source reports about one binding: the binding plus what forwarders
  * and people need to know about its owner.
+ *
+ * @example Usage
+ * ```ts
+ * import { makeBinding, type PortEntry } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const entry: PortEntry = {
+ *   ownerId: "3f2a…",
+ *   binding: makeBinding("tcp", "127.0.0.1", 8080),
+ *   containerPort: 80,
+ *   name: "web",
+ * };
+ * assert.equal(entry.binding.hostPort, 8080);
+ * ```
  */
 export interface PortEntry {
   /** The binding this entry publishes. */
@@ -52,6 +86,16 @@ export interface PortEntry {
  * @returns The binding.
  * @throws {TypeError} When the protocol or address is not valid.
  * @throws {RangeError} When the port is out of range.
+ *
+ * @example Usage
+ * ```ts
+ * import { makeBinding } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * // Docker's empty HostIp means every IPv4 address.
+ * assert.equal(makeBinding("tcp", "", 80).hostIp, "0.0.0.0");
+ * assert.throws(() => makeBinding("tcp", "0.0.0.0", 0), RangeError);
+ * ```
  */
 export function makeBinding(
   protocol: string,
@@ -82,6 +126,14 @@ export function makeBinding(
  *
  * @param binding A binding with a normalised host address.
  * @returns Its key.
+ *
+ * @example Usage
+ * ```ts
+ * import { bindingKey, makeBinding } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(bindingKey(makeBinding("udp", "::", 53)), "udp/[::]:53");
+ * ```
  */
 export function bindingKey(binding: Binding): string {
   const host = binding.hostIp.includes(":")

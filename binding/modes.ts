@@ -7,7 +7,20 @@
  * @module
  */
 
-/** How the agent forwards, decided from the flags (see README, "Modes"). */
+/**
+ * How the agent forwards, decided from the flags (see README, "Modes").
+ *
+ * @example Usage
+ * ```ts
+ * import { type AgentMode, parseCommandLine } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const parsed = parseCommandLine(["-docker", "-privilegedService"]);
+ * assert(parsed.kind === "run");
+ * const mode: AgentMode = parsed.options.mode;
+ * assert.equal(mode, "privileged");
+ * ```
+ */
 export type AgentMode =
   /** No mode flag: run the sources that can work here, log the table. */
   | "auto"
@@ -28,6 +41,16 @@ export type AgentMode =
  * - `api-services`: services an API publishes (Kubernetes NodePort and
  *   LoadBalancer);
  * - `agent-own`: what the agent holds itself (the Kubernetes API port).
+ *
+ * @example Usage
+ * ```ts
+ * import { type Observation, SOURCES } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const docker = SOURCES.find((source) => source.name === "docker")!;
+ * const observes: Observation = docker.observes;
+ * assert.equal(observes, "engine-ports");
+ * ```
  */
 export type Observation =
   | "engine-ports"

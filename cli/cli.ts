@@ -20,7 +20,19 @@ import {
 } from "../agent/options.ts";
 import { VERSION } from "../agent/version.ts";
 
-/** What the command line asks for. */
+/**
+ * What the command line asks for.
+ *
+ * @example Usage
+ * ```ts
+ * import { type CommandLineResult, parseCommandLine } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const result: CommandLineResult = parseCommandLine(["--no-such-flag"]);
+ * assert(result.kind === "exit");
+ * assert.equal(result.code, 2);
+ * ```
+ */
 export type CommandLineResult =
   | { readonly kind: "run"; readonly options: AgentOptions }
   | {
@@ -181,6 +193,17 @@ export const BOOLEAN_OPTIONS: readonly string[] = allOptionSpecs(
  * @param registry The sources whose flags are accepted. @default SOURCES
  * @param forwarders The forwarders whose flags are accepted. @default FORWARDERS
  * @returns Options to run with, or what to print and the exit code.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseCommandLine } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * // The Go agent's flags, as Rancher Desktop passes them.
+ * const parsed = parseCommandLine(["-docker", "-kubernetes=false", "-k8sServiceListenerAddr=127.0.0.1"]);
+ * assert(parsed.kind === "run");
+ * assert.deepEqual([parsed.options.mode, parsed.options.k8sServiceListenerAddr], ["host-switch", "127.0.0.1"]);
+ * ```
  */
 export function parseCommandLine(
   argv: readonly string[],

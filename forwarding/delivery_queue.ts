@@ -27,7 +27,23 @@ import {
 
 export type { DeliveryStatus, LaneStatus } from "./lane.ts";
 
-/** Options of {@linkcode DeliveryQueue}. */
+/**
+ * Options of {@linkcode DeliveryQueue}.
+ *
+ * @example Usage
+ * ```ts
+ * import { DeliveryQueue, type DeliveryQueueOptions, FakeClock, LogForwarder } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const options: DeliveryQueueOptions = {
+ *   clock: new FakeClock(),
+ *   backoff: { initialMs: 100, maxMs: 5_000 },
+ * };
+ * const queue = new DeliveryQueue([new LogForwarder()], options);
+ * assert.equal(queue.isCaughtUp, true);
+ * await queue.close();
+ * ```
+ */
 export interface DeliveryQueueOptions {
   /** Time source. @default systemClock */
   readonly clock?: Clock;

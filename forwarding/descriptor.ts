@@ -13,7 +13,22 @@ import type { OptionSpec } from "../support/option_table.ts";
 import type { OpenFilesLimit } from "../support/open_files.ts";
 import type { Forwarder } from "./forwarder.ts";
 
-/** A binding as a route sees it: the binding, and what its holders observe. */
+/**
+ * A binding as a route sees it: the binding, and what its holders observe.
+ *
+ * @example Usage
+ * ```ts
+ * import { FORWARDERS, makeBinding, type Sighting } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const sighting: Sighting = {
+ *   binding: makeBinding("tcp", "127.0.0.1", 8080),
+ *   observations: new Set(["engine-ports"]),
+ * };
+ * const dnat = FORWARDERS.find((forwarder) => forwarder.name === "dnat")!;
+ * assert.equal(dnat.takes("host-switch", sighting), true);
+ * ```
+ */
 export interface Sighting {
   /** The binding. */
   readonly binding: Binding;
@@ -21,7 +36,22 @@ export interface Sighting {
   readonly observations: ReadonlySet<Observation>;
 }
 
-/** The agent-wide settings a forwarder may read besides its own options. */
+/**
+ * The agent-wide settings a forwarder may read besides its own options.
+ *
+ * @example Usage
+ * ```ts
+ * import type { ForwarderSettings } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const settings: ForwarderSettings = {
+ *   tapIp: "192.168.127.2",
+ *   stateDir: "/var/lib/guest-agent",
+ *   settleMs: 2_000,
+ * };
+ * assert.equal(settings.tapIp, "192.168.127.2");
+ * ```
+ */
 export interface ForwarderSettings {
   /** The VM's tap address (`-tap-interface-ip`). */
   readonly tapIp: string;
@@ -31,7 +61,30 @@ export interface ForwarderSettings {
   readonly settleMs: number;
 }
 
-/** What a forwarder is made with. */
+/**
+ * What a forwarder is made with.
+ *
+ * @example Usage
+ * ```ts
+ * import {
+ *   type AnyForwarderDescriptor,
+ *   FORWARDERS,
+ *   type ForwarderContext,
+ * } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const context: ForwarderContext<Record<never, never>> = {
+ *   options: {},
+ *   settings: { tapIp: "192.168.127.2", stateDir: "/tmp", settleMs: 2_000 },
+ *   libcPath: undefined,
+ *   limit: undefined,
+ *   engines: new Set(["docker"]),
+ *   vmSocketSources: new Set(["procnet"]),
+ * };
+ * const log: AnyForwarderDescriptor = FORWARDERS.find((f) => f.name === "log")!;
+ * assert.equal(log.create(context).name, "log");
+ * ```
+ */
 export interface ForwarderContext<O> {
   /** Its options (and every other option the agent has). */
   readonly options: O;
@@ -47,7 +100,18 @@ export interface ForwarderContext<O> {
   readonly vmSocketSources: ReadonlySet<string>;
 }
 
-/** Thrown by a descriptor's `create` when the options cannot work here. */
+/**
+ * Thrown by a descriptor's `create` when the options cannot work here.
+ *
+ * @example Usage
+ * ```ts
+ * import { ForwarderSetupError } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new ForwarderSetupError("Cannot send to vsock://2:3040: no libc");
+ * assert.equal(error.name, "ForwarderSetupError");
+ * ```
+ */
 export class ForwarderSetupError extends Error {
   /** Creates the error; the message is what the user reads. */
   constructor(message: string) {
@@ -60,6 +124,24 @@ export class ForwarderSetupError extends Error {
  * One forwarder. `O` is its options: what its own flags set (in
  * `options` and `defaults`); its `create` may read any option the agent
  * has.
+ *
+ * @example Usage
+ * ```ts
+ * import { type ForwarderDescriptor, FORWARDERS, LogForwarder, parseCommandLine, SOURCES } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * // A forwarder of one's own: its flag, its mode, what it takes, how it is made.
+ * const audit: ForwarderDescriptor<{ readonly auditName: string }> = {
+ *   name: "audit",
+ *   options: [{ key: "auditName", name: "audit-name", kind: "value", valueName: "<name>", help: "its name", parse: (value) => value }],
+ *   defaults: { auditName: "audit" },
+ *   modes: ["privileged"],
+ *   takes: (_mode, { observations }) => observations.has("engine-ports"),
+ *   create: ({ options }) => new LogForwarder(options.auditName),
+ * };
+ * const parsed = parseCommandLine(["--audit-name=mine"], {}, SOURCES, [...FORWARDERS, audit]);
+ * assert(parsed.kind === "run");
+ * ```
  */
 export interface ForwarderDescriptor<O> {
   /** Its name: in logs, `status`, `ports` and routes. */

@@ -12,6 +12,24 @@ import type { TrackedBinding } from "../tracker/port_tracker.ts";
  * `add` and `remove` either finish (the host side has the change) or throw
  * (the queue retries with backoff). Both must be idempotent: the queue may
  * repeat a call whose first attempt failed half way.
+ *
+ * @example Usage
+ * ```ts
+ * import { type Forwarder, makeBinding, PortTracker } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const forwarded = new Set<string>();
+ * const forwarder: Forwarder = {
+ *   name: "memory",
+ *   add: (binding) => Promise.resolve(void forwarded.add(binding.key)),
+ *   remove: (binding) => Promise.resolve(void forwarded.delete(binding.key)),
+ * };
+ * const tracker = new PortTracker();
+ * const binding = makeBinding("tcp", "0.0.0.0", 80);
+ * const { added } = tracker.apply({ type: "snapshot", source: "docker", entries: [{ ownerId: "c1", binding }] });
+ * await forwarder.add(added[0]!, new AbortController().signal);
+ * assert.deepEqual([...forwarded], ["tcp/0.0.0.0:80"]);
+ * ```
  */
 export interface Forwarder {
   /** Name for logs and status ("vtunnel", "listeners", "log", …). */

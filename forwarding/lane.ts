@@ -10,7 +10,26 @@ import { describeOwners } from "../tracker/describe_owners.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 import type { Forwarder } from "./forwarder.ts";
 
-/** Where one binding stands with one forwarder. */
+/**
+ * Where one binding stands with one forwarder.
+ *
+ * @example Usage
+ * ```ts
+ * import { DeliveryQueue, type DeliveryStatus, type Forwarder, makeBinding, PortTracker } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const ok: Forwarder = { name: "ok", add: () => Promise.resolve(), remove: () => Promise.resolve() };
+ * const queue = new DeliveryQueue([ok]);
+ * const tracker = new PortTracker();
+ * const binding = makeBinding("tcp", "0.0.0.0", 80);
+ * const { added } = tracker.apply({ type: "snapshot", source: "docker", entries: [{ ownerId: "c1", binding }] });
+ * queue.want("ok", added[0]!);
+ * await queue.caughtUp();
+ * const [row]: DeliveryStatus[] = queue.status();
+ * assert.deepEqual([row!.key, row!.state], ["tcp/0.0.0.0:80", "forwarded"]);
+ * await queue.close();
+ * ```
+ */
 export interface DeliveryStatus {
   /** The forwarder. */
   readonly forwarder: string;
@@ -41,7 +60,21 @@ export interface DeliveryStatus {
   readonly since: number;
 }
 
-/** What the queue knows of one forwarder's host side as a whole. */
+/**
+ * What the queue knows of one forwarder's host side as a whole.
+ *
+ * @example Usage
+ * ```ts
+ * import { DeliveryQueue, type Forwarder, type LaneStatus } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const ok: Forwarder = { name: "ok", add: () => Promise.resolve(), remove: () => Promise.resolve() };
+ * const queue = new DeliveryQueue([ok]);
+ * const [lane]: LaneStatus[] = queue.laneStatus();
+ * assert.equal(lane!.forwarder, "ok");
+ * await queue.close();
+ * ```
+ */
 export interface LaneStatus {
   /** The forwarder. */
   readonly forwarder: string;

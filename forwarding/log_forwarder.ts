@@ -9,7 +9,18 @@ import type { TrackedBinding } from "../tracker/port_tracker.ts";
 import { describeOwners } from "../tracker/describe_owners.ts";
 import type { Forwarder } from "./forwarder.ts";
 
-/** Options of {@linkcode LogForwarder}. */
+/**
+ * Options of {@linkcode LogForwarder}.
+ *
+ * @example Usage
+ * ```ts
+ * import { FakeClock, LogForwarder, type LogForwarderOptions } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const options: LogForwarderOptions = { tableDelayMs: 500, clock: new FakeClock() };
+ * assert.equal(new LogForwarder("log", options).name, "log");
+ * ```
+ */
 export interface LogForwarderOptions {
   /** Log the whole table this long after the last change, in ms. @default 200 */
   readonly tableDelayMs?: number;
@@ -21,6 +32,16 @@ export interface LogForwarderOptions {
  * Logs each binding it would forward and, after a burst of changes, the
  * whole table. Auto mode uses it, and `--dry-run` puts one in place of each
  * real forwarder.
+ *
+ * @example Usage
+ * ```ts
+ * import { LogForwarder } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * // Auto mode's forwarder, and every forwarder's stand-in with --dry-run.
+ * const forwarder = new LogForwarder("vtunnel");
+ * assert.equal(forwarder.onlyLogs, true);
+ * ```
  */
 export class LogForwarder implements Forwarder {
   /** The forwarder's name (the real forwarder's name in a dry run). */

@@ -16,7 +16,20 @@ import { loopbackRelayForwarder } from "./loopback_relay/descriptor.ts";
 import { dnatForwarder } from "./dnat/descriptor.ts";
 import { listenerForwarder } from "./listeners/descriptor.ts";
 
-/** The forwarders of this build, in the order they are made. */
+/**
+ * The forwarders of this build, in the order they are made.
+ *
+ * @example Usage
+ * ```ts
+ * import { FORWARDERS } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(
+ *   FORWARDERS.filter((f) => f.modes.includes("host-switch")).map((f) => f.name),
+ *   ["host-switch", "wsl-proxy", "loopback-relay", "dnat", "listeners"],
+ * );
+ * ```
+ */
 export const FORWARDERS = [
   logForwarder,
   vtunnelForwarder,
@@ -27,14 +40,47 @@ export const FORWARDERS = [
   listenerForwarder,
 ] as const;
 
-/** A descriptor of any forwarder, its option type forgotten. */
+/**
+ * A descriptor of any forwarder, its option type forgotten.
+ *
+ * @example Usage
+ * ```ts
+ * import { type AnyForwarderDescriptor, FORWARDERS } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const hostSwitch: AnyForwarderDescriptor = FORWARDERS.find((f) => f.name === "host-switch")!;
+ * assert.deepEqual(hostSwitch.modes, ["host-switch"]);
+ * ```
+ */
 // deno-lint-ignore no-explicit-any -- the registry holds descriptors of different option types
 export type AnyForwarderDescriptor = ForwarderDescriptor<any>;
 
-/** A list of forwarders: {@linkcode FORWARDERS}, or a test's own list. */
+/**
+ * A list of forwarders: {@linkcode FORWARDERS}, or a test's own list.
+ *
+ * @example Usage
+ * ```ts
+ * import { type ForwarderRegistry, FORWARDERS } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const onlyPrivileged: ForwarderRegistry = FORWARDERS.filter((f) => f.modes.includes("privileged"));
+ * assert.deepEqual(onlyPrivileged.map((f) => f.name), ["vtunnel", "listeners"]);
+ * ```
+ */
 export type ForwarderRegistry = readonly AnyForwarderDescriptor[];
 
-/** The options of every registered forwarder, in one object. */
+/**
+ * The options of every registered forwarder, in one object.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_OPTIONS, type ForwarderOptions } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const forwarding: ForwarderOptions = DEFAULT_OPTIONS;
+ * assert.equal(forwarding.vtunnelAddr, "127.0.0.1:3040");
+ * ```
+ */
 export type ForwarderOptions = Intersection<
   OptionsOf<typeof FORWARDERS[number]>
 >;

@@ -16,13 +16,35 @@ import type { OptionSpec } from "../support/option_table.ts";
 import type { PortEntry } from "../binding/binding.ts";
 import type { MachineProbe } from "./probe.ts";
 
-/** Facts about this machine that every worker's grants may depend on. */
+/**
+ * Facts about this machine that every worker's grants may depend on.
+ *
+ * @example Usage
+ * ```ts
+ * import type { WorkerFacts } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const facts: WorkerFacts = { libcPath: "/usr/lib/x86_64-linux-gnu/libc.so.6" };
+ * assert(facts.libcPath?.startsWith("/"));
+ * ```
+ */
 export interface WorkerFacts {
   /** Absolute path of libc, for FFI grants (see findLibcPath). */
   readonly libcPath: string | undefined;
 }
 
-/** How to run a source's worker. */
+/**
+ * How to run a source's worker.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { DEFAULT_OPTIONS, SOURCES } from "@guest-agent/agent";
+ *
+ * const docker = SOURCES.find((source) => source.name === "docker")!;
+ * const grants = docker.worker.permissions(DEFAULT_OPTIONS, { libcPath: undefined });
+ * console.log(docker.worker.entry.href, grants);
+ * ```
+ */
 export interface SourceWorker<O, C, F> {
   /** The worker module. */
   readonly entry: URL;
@@ -32,7 +54,18 @@ export interface SourceWorker<O, C, F> {
   config(options: O, facts: WorkerFacts & F): C;
 }
 
-/** Whether auto mode runs a source, and why. */
+/**
+ * Whether auto mode runs a source, and why.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { type Detection, SOURCES, systemProbe, DEFAULT_OPTIONS } from "@guest-agent/agent";
+ *
+ * const docker = SOURCES.find((source) => source.name === "docker")!;
+ * const detection: Detection = await docker.detect(DEFAULT_OPTIONS, systemProbe);
+ * console.log(detection.ok ? "runs" : "skipped", detection.reason);
+ * ```
+ */
 export interface Detection {
   /** It can work here. */
   readonly ok: boolean;
@@ -40,7 +73,22 @@ export interface Detection {
   readonly reason: string;
 }
 
-/** What the command line gives a descriptor's option check. */
+/**
+ * What the command line gives a descriptor's option check.
+ *
+ * @example Usage
+ * ```ts
+ * import type { ResolveContext } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const context: ResolveContext = {
+ *   given: new Set(["docker"]),
+ *   env: { DOCKER_HOST: "unix:///run/user/1000/docker.sock" },
+ *   explicit: true,
+ * };
+ * assert(context.given.has("docker"));
+ * ```
+ */
 export interface ResolveContext {
   /** The long names of the options the command line set. */
   readonly given: ReadonlySet<string>;
@@ -50,7 +98,21 @@ export interface ResolveContext {
   readonly explicit: boolean;
 }
 
-/** What a main-thread companion may do. */
+/**
+ * What a main-thread companion may do.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import type { CompanionContext } from "@guest-agent/agent";
+ *
+ * // A companion starts the worker once it has what the worker needs.
+ * async function companion(context: CompanionContext<{ file: string }, { text: string }>) {
+ *   const text = await Deno.readTextFile(context.options.file);
+ *   context.startWorker({ text });
+ *   await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+ * }
+ * ```
+ */
 export interface CompanionContext<O, F> {
   /** The agent's options. */
   readonly options: O;
@@ -72,6 +134,27 @@ export interface CompanionContext<O, F> {
  * switches it (`--docker`); `O` its options (that switch included), `C` its
  * worker's configuration, `F` the facts its grants need beyond
  * {@linkcode WorkerFacts}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { type SourceDescriptor, SOURCES } from "@guest-agent/agent";
+ *
+ * // A source is one descriptor and one registry line (docs/architecture.md,
+ * // "Adding a source"); the whole agent reads it from the registry.
+ * const mine: SourceDescriptor<"mine", { readonly mine: boolean }, { readonly port: number }> = {
+ *   name: "mine",
+ *   options: [{ key: "mine", name: "mine", kind: "boolean", help: "watch mine" }],
+ *   defaults: { mine: true },
+ *   detect: () => Promise.resolve({ ok: true, reason: "always" }),
+ *   worker: {
+ *     entry: new URL("./worker.ts", import.meta.url),
+ *     permissions: () => ({}),
+ *     config: () => ({ port: 8080 }),
+ *   },
+ *   observes: "api-services",
+ * };
+ * const registry = [...SOURCES, mine];
+ * ```
  */
 export interface SourceDescriptor<
   N extends string,

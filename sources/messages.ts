@@ -19,13 +19,45 @@ import {
   type SourceLogLevel,
 } from "./source_log.ts";
 
-/** Version of the message format; a worker of another version is refused. */
+/**
+ * Version of the message format; a worker of another version is refused.
+ *
+ * @example Usage
+ * ```ts
+ * import { MESSAGE_VERSION, parseSourceMessage } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => parseSourceMessage({ v: MESSAGE_VERSION + 1, type: "stopped" }), TypeError);
+ * ```
+ */
 export const MESSAGE_VERSION = 1;
 
-/** How a source's connection to what it watches stands. */
+/**
+ * How a source's connection to what it watches stands.
+ *
+ * @example Usage
+ * ```ts
+ * import type { SourceState } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const state: SourceState = "reconnecting";
+ * assert.notEqual(state, "connected");
+ * ```
+ */
 export type SourceState = "connected" | "waiting" | "reconnecting";
 
-/** A message from a source worker to the main thread. */
+/**
+ * A message from a source worker to the main thread.
+ *
+ * @example Usage
+ * ```ts
+ * import { MESSAGE_VERSION, type SourceMessage } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const status: SourceMessage = { v: MESSAGE_VERSION, type: "status", state: "waiting", reason: "no /var/run/docker.sock" };
+ * assert.equal(status.type, "status");
+ * ```
+ */
 export type SourceMessage =
   | {
     /** Format version. */
@@ -106,13 +138,35 @@ export type SourceMessage =
     readonly properties: LogProperties;
   };
 
-/** The source messages that change ports: snapshot, upsert, remove. */
+/**
+ * The source messages that change ports: snapshot, upsert, remove.
+ *
+ * @example Usage
+ * ```ts
+ * import { MESSAGE_VERSION, type PortMessage } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const removed: PortMessage = { v: MESSAGE_VERSION, type: "remove", ownerId: "c1" };
+ * assert.equal(removed.type, "remove");
+ * ```
+ */
 export type PortMessage = Extract<
   SourceMessage,
   { type: "snapshot" | "upsert" | "remove" }
 >;
 
-/** A message from the main thread to a source worker. */
+/**
+ * A message from the main thread to a source worker.
+ *
+ * @example Usage
+ * ```ts
+ * import { type ControlMessage, MESSAGE_VERSION } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const start: ControlMessage = { v: MESSAGE_VERSION, type: "start", config: {}, debug: false };
+ * assert.equal(start.type, "start");
+ * ```
+ */
 export type ControlMessage =
   | {
     /** Format version. */
@@ -269,6 +323,22 @@ function counters(value: unknown): Record<string, number> {
  * @param data The `MessageEvent.data` a worker posted.
  * @returns The checked message.
  * @throws {TypeError} Naming what is wrong; the caller logs and drops it.
+ *
+ * @example Usage
+ * ```ts
+ * import { MESSAGE_VERSION, parseSourceMessage } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const message = parseSourceMessage({
+ *   v: MESSAGE_VERSION,
+ *   type: "upsert",
+ *   ownerId: "c1",
+ *   entries: [{ ownerId: "c1", binding: { protocol: "tcp", hostIp: "", hostPort: 80 } }],
+ * });
+ * assert(message.type === "upsert");
+ * assert.equal(message.entries[0]!.binding.hostIp, "0.0.0.0");
+ * assert.throws(() => parseSourceMessage({ v: MESSAGE_VERSION, type: "upsert" }), TypeError);
+ * ```
  */
 export function parseSourceMessage(data: unknown): SourceMessage {
   const raw = record(data, "message");

@@ -6,7 +6,24 @@
  */
 import { findLibcPath } from "../support/libc.ts";
 
-/** What detection may look at; the real one touches the file system. */
+/**
+ * What detection may look at; the real one touches the file system.
+ *
+ * @example Usage
+ * ```ts
+ * import type { MachineProbe } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * // A machine where only Docker's socket exists, for planning in tests.
+ * const probe: MachineProbe = {
+ *   exists: (path) => Promise.resolve(path === "/var/run/docker.sock"),
+ *   isRoot: () => false,
+ *   which: () => Promise.resolve(undefined),
+ *   libcPath: () => undefined,
+ * };
+ * assert.equal(await probe.exists("/var/run/docker.sock"), true);
+ * ```
+ */
 export interface MachineProbe {
   /** Whether `path` exists (a socket, a file). */
   exists(path: string): Promise<boolean>;
@@ -18,7 +35,17 @@ export interface MachineProbe {
   libcPath(): string | undefined;
 }
 
-/** A probe of this machine. */
+/**
+ * A probe of this machine.
+ *
+ * @example Usage
+ * ```ts
+ * import { systemProbe } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(await systemProbe.exists("/"), true);
+ * ```
+ */
 export const systemProbe: MachineProbe = {
   async exists(path) {
     try {

@@ -15,7 +15,26 @@ import { iptablesSource } from "./iptables/source.ts";
 import { kubernetesSource } from "./kubernetes/source.ts";
 import { procnetSource } from "./procnet/source.ts";
 
-/** The sources of this build. */
+/**
+ * The sources of this build.
+ *
+ * @example Usage
+ * ```ts
+ * import { SOURCES } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(
+ *   SOURCES.map((source) => [source.name, source.observes]),
+ *   [
+ *     ["docker", "engine-ports"],
+ *     ["containerd", "engine-ports"],
+ *     ["iptables", "dnat-rules"],
+ *     ["kubernetes", "api-services"],
+ *     ["procnet", "vm-sockets"],
+ *   ],
+ * );
+ * ```
+ */
 export const SOURCES = [
   dockerSource,
   containerdSource,
@@ -24,14 +43,49 @@ export const SOURCES = [
   procnetSource,
 ] as const;
 
-/** A descriptor of any source, its types forgotten (what the agent iterates). */
+/**
+ * A descriptor of any source, its types forgotten (what the agent iterates).
+ *
+ * @example Usage
+ * ```ts
+ * import { type AnySourceDescriptor, SOURCES } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const engines: AnySourceDescriptor[] = SOURCES.filter((s) => s.observes === "engine-ports");
+ * assert.deepEqual(engines.map((s) => s.name), ["docker", "containerd"]);
+ * ```
+ */
 // deno-lint-ignore no-explicit-any -- the registry holds descriptors of different option, config and fact types
 export type AnySourceDescriptor = SourceDescriptor<string, any, any, any>;
 
-/** A list of sources: {@linkcode SOURCES}, or a test's own list. */
+/**
+ * A list of sources: {@linkcode SOURCES}, or a test's own list.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseCommandLine, type SourceRegistry, SOURCES } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * // A build without the Kubernetes source: its flags are refused.
+ * const registry: SourceRegistry = SOURCES.filter((s) => s.name !== "kubernetes");
+ * const parsed = parseCommandLine(["-kubernetes"], {}, registry);
+ * assert(parsed.kind === "exit" && parsed.code === 2);
+ * ```
+ */
 export type SourceRegistry = readonly AnySourceDescriptor[];
 
-/** Every source the agent knows of. */
+/**
+ * Every source the agent knows of.
+ *
+ * @example Usage
+ * ```ts
+ * import { type SourceName, SOURCES } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const names: SourceName[] = SOURCES.map((source) => source.name);
+ * assert(names.includes("kubernetes"));
+ * ```
+ */
 export type SourceName = typeof SOURCES[number]["name"];
 
 /** All source names, in the order they are reported. */
@@ -41,7 +95,18 @@ export const SOURCE_NAMES: readonly SourceName[] = SOURCES.map((source) =>
 
 export type { Intersection, OptionsOf };
 
-/** The options of every registered source, in one object. */
+/**
+ * The options of every registered source, in one object.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_OPTIONS, type SourceOptions } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const sources: SourceOptions = DEFAULT_OPTIONS;
+ * assert.equal(sources.kubeconfig, "/etc/rancher/k3s/k3s.yaml");
+ * ```
+ */
 export type SourceOptions = Intersection<OptionsOf<typeof SOURCES[number]>>;
 
 /** Each source's defaults, in one object. */

@@ -13,13 +13,46 @@
  */
 import { writeStderrSync } from "../support/stderr.ts";
 
-/** How serious a record is, as logtape names the levels. */
+/**
+ * How serious a record is, as logtape names the levels.
+ *
+ * @example Usage
+ * ```ts
+ * import type { SourceLogLevel } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const level: SourceLogLevel = "warning";
+ * assert.equal(level, "warning");
+ * ```
+ */
 export type SourceLogLevel = "debug" | "info" | "warning" | "error";
 
-/** A value a record can carry: plain data that survives `postMessage`. */
+/**
+ * A value a record can carry: plain data that survives `postMessage`.
+ *
+ * @example Usage
+ * ```ts
+ * import type { LogValue } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const values: LogValue[] = ["web", 8080, true, null];
+ * assert.equal(values.length, 4);
+ * ```
+ */
 export type LogValue = string | number | boolean | null;
 
-/** The properties of a record, named by the `{name}` placeholders. */
+/**
+ * The properties of a record, named by the `{name}` placeholders.
+ *
+ * @example Usage
+ * ```ts
+ * import type { LogProperties } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const properties: LogProperties = { name: "web", port: 8080 };
+ * assert.equal(properties.port, 8080);
+ * ```
+ */
 export type LogProperties = Readonly<Record<string, LogValue>>;
 
 /** Where a source's records go. */

@@ -21,7 +21,23 @@ import {
   type SourceState,
 } from "./messages.ts";
 
-/** A source as the supervisor runs it. */
+/**
+ * A source as the supervisor runs it.
+ *
+ * @example Usage
+ * ```ts
+ * import type { SupervisedSource } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const source: SupervisedSource = {
+ *   name: "docker",
+ *   entry: new URL("./worker.ts", import.meta.url),
+ *   permissions: { read: ["/var/run/docker.sock"] },
+ *   config: { socketPath: "/var/run/docker.sock" },
+ * };
+ * assert.equal(source.name, "docker");
+ * ```
+ */
 export interface SupervisedSource {
   /** The source's name; the tracker files its entries under it. */
   readonly name: string;
@@ -33,7 +49,19 @@ export interface SupervisedSource {
   readonly config: Readonly<Record<string, unknown>>;
 }
 
-/** How one supervised source stands. */
+/**
+ * How one supervised source stands.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { DEFAULT_OPTIONS, type SourceStatus, startAgent } from "@guest-agent/agent";
+ *
+ * const agent = await startAgent({ ...DEFAULT_OPTIONS, controlSocket: "" });
+ * const waiting: SourceStatus[] = agent.supervisor.status().filter((s) => s.state === "waiting");
+ * for (const source of waiting) console.log(`${source.name}: ${source.reason}`);
+ * await agent.stop();
+ * ```
+ */
 export interface SourceStatus {
   /** The source. */
   readonly name: string;
@@ -53,7 +81,22 @@ export interface SourceStatus {
   readonly counters?: Readonly<Record<string, number>>;
 }
 
-/** Options of {@linkcode SourceSupervisor}. */
+/**
+ * Options of {@linkcode SourceSupervisor}.
+ *
+ * @example Usage
+ * ```ts
+ * import type { SupervisorOptions } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const seen: string[] = [];
+ * const options: SupervisorOptions = {
+ *   onPortMessage: (source, message) => seen.push(`${source} ${message.type}`),
+ *   backoff: { initialMs: 500, maxMs: 30_000 },
+ * };
+ * assert.equal(options.backoff?.initialMs, 500);
+ * ```
+ */
 export interface SupervisorOptions {
   /** Receives every checked port message (snapshot, upsert, remove). */
   readonly onPortMessage: (source: string, message: PortMessage) => void;
@@ -113,6 +156,20 @@ function preview(data: unknown): string {
  * capped exponential backoff; the tracker keeps its last state meanwhile
  * (the next snapshot converges it). Messages are checked with
  * {@linkcode parseSourceMessage}: a malformed one is logged and dropped.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { SourceSupervisor } from "@guest-agent/agent";
+ *
+ * const supervisor = new SourceSupervisor([{
+ *   name: "docker",
+ *   entry: new URL("./sources/docker/worker.ts", import.meta.url),
+ *   permissions: { read: ["/var/run/docker.sock"], write: ["/var/run/docker.sock"] },
+ *   config: { socketPath: "/var/run/docker.sock" },
+ * }], { onPortMessage: (source, message) => console.log(source, message.type) });
+ * supervisor.start();
+ * await supervisor.stop();
+ * ```
  */
 export class SourceSupervisor {
   #slots = new Map<string, Slot>();

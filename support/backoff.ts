@@ -4,7 +4,18 @@
  * @module
  */
 
-/** Options of {@linkcode backoffDelay}. */
+/**
+ * Options of {@linkcode backoffDelay}.
+ *
+ * @example Usage
+ * ```ts
+ * import { backoffDelay, type BackoffOptions } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const options: BackoffOptions = { initialMs: 100, maxMs: 1_000, jitter: 0 };
+ * assert.equal(backoffDelay(10, options), 1_000);
+ * ```
+ */
 export interface BackoffOptions {
   /** Delay before the first retry, in ms. @default 250 */
   readonly initialMs?: number;

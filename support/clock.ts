@@ -4,13 +4,43 @@
  * @module
  */
 
-/** Handle of a scheduled callback. */
+/**
+ * Handle of a scheduled callback.
+ *
+ * @example Usage
+ * ```ts
+ * import { FakeClock, type TimerId } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const clock = new FakeClock();
+ * let fired = false;
+ * const timer: TimerId = clock.setTimeout(() => fired = true, 100);
+ * clock.clearTimeout(timer);
+ * await clock.advance(200);
+ * assert.equal(fired, false);
+ * ```
+ */
 export type TimerId = number | ReturnType<typeof setTimeout>;
 
 /**
  * The agent's one clock, injected ({@linkcode FakeClock} in tests): monotonic
  * time for every duration and deadline, and the one conversion to wall time
  * for what people read (`ports`, `status`).
+ *
+ * @example Usage
+ * ```ts
+ * import { type Clock, FakeClock, systemClock } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * function elapsed(clock: Clock, since: number): number {
+ *   return clock.now() - since;
+ * }
+ * const clock = new FakeClock();
+ * const start = clock.now();
+ * await clock.advance(250);
+ * assert.equal(elapsed(clock, start), 250);
+ * assert(elapsed(systemClock, systemClock.now()) >= 0);
+ * ```
  */
 export interface Clock {
   /** Monotonic milliseconds since an arbitrary epoch. */
@@ -28,12 +58,31 @@ export interface Clock {
  * clock that workers and the main thread share (`performance.timeOrigin`
  * differs per thread; its sum with `performance.now()` does not). Messages
  * carry it across threads (`observedAt`).
+ *
+ * @example Usage
+ * ```ts
+ * import { wallClockMs } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * assert(Math.abs(wallClockMs() - Date.now()) < 1_000);
+ * ```
  */
 export function wallClockMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** The real clock: `performance.now()`, its wall-clock time, the global timers. */
+/**
+ * The real clock: `performance.now()`, its wall-clock time, the global timers.
+ *
+ * @example Usage
+ * ```ts
+ * import { systemClock } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const before = systemClock.now();
+ * assert(systemClock.now() >= before);
+ * ```
+ */
 export const systemClock: Clock = {
   now: () => performance.now(),
   toWall: (monotonicMs) => performance.timeOrigin + monotonicMs,

@@ -5,7 +5,18 @@
  * @module
  */
 
-/** Soft and hard limit on open files; Infinity for "unlimited". */
+/**
+ * Soft and hard limit on open files; Infinity for "unlimited".
+ *
+ * @example Usage
+ * ```ts
+ * import type { OpenFilesLimit } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const limit: OpenFilesLimit = { soft: 1_024, hard: 4_096 };
+ * assert(limit.soft <= limit.hard);
+ * ```
+ */
 export interface OpenFilesLimit {
   /** What the process may open now. */
   readonly soft: number;

@@ -18,7 +18,22 @@ export class UsageError extends Error {
   }
 }
 
-/** What every option spec says, whatever its kind. */
+/**
+ * What every option spec says, whatever its kind.
+ *
+ * @example Usage
+ * ```ts
+ * import type { OptionSpecBase } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const base: OptionSpecBase = {
+ *   name: "debug",
+ *   goName: "debug",
+ *   help: "debug logging",
+ * };
+ * assert.equal(base.goName, "debug");
+ * ```
+ */
 export interface OptionSpecBase {
   /** The long option without dashes, as in `containerd-sock`. */
   readonly name: string;
@@ -42,6 +57,20 @@ export interface OptionSpecBase {
  *   one value);
  * - any other field: `--name value` or `--name=value`, the last one wins
  *   (`parse` checks and converts it).
+ *
+ * @example Usage
+ * ```ts
+ * import type { OptionSpecFor } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const spec: OptionSpecFor<{ readonly debug: boolean }, "debug"> = {
+ *   key: "debug",
+ *   name: "debug",
+ *   kind: "boolean",
+ *   help: "debug logging",
+ * };
+ * assert.equal(spec.kind, "boolean");
+ * ```
  */
 export type OptionSpecFor<O, K extends keyof O & string> = O[K] extends boolean
   ? OptionSpecBase & { readonly key: K; readonly kind: "boolean" }
@@ -56,12 +85,41 @@ export type OptionSpecFor<O, K extends keyof O & string> = O[K] extends boolean
     readonly parse: (value: string) => O[K];
   };
 
-/** The spec of any one option of the options object `O`. */
+/**
+ * The spec of any one option of the options object `O`.
+ *
+ * @example Usage
+ * ```ts
+ * import type { OptionSpec } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const spec: OptionSpec<{ readonly retries: number }> = {
+ *   key: "retries",
+ *   name: "retries",
+ *   kind: "value",
+ *   valueName: "<count>",
+ *   help: "how many times to retry",
+ *   parse: (value) => Number(value),
+ * };
+ * assert.equal(spec.kind === "value" && spec.parse("3"), 3);
+ * ```
+ */
 export type OptionSpec<O> = { [K in keyof O & string]: OptionSpecFor<O, K> }[
   keyof O & string
 ];
 
-/** An option spec with its options type forgotten (the CLI's view of every table). */
+/**
+ * An option spec with its options type forgotten (the CLI's view of every table).
+ *
+ * @example Usage
+ * ```ts
+ * import { type AnyOptionSpec, SOURCES } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const specs: AnyOptionSpec[] = SOURCES.flatMap((source) => source.options as AnyOptionSpec[]);
+ * assert(specs.some((spec) => spec.name === "docker-socket"));
+ * ```
+ */
 export interface AnyOptionSpec extends OptionSpecBase {
   /** The options field it sets. */
   readonly key: string;
@@ -151,11 +209,34 @@ export function textValue(value: string): string {
   return value;
 }
 
-/** The options type of a descriptor (a source's or a forwarder's). */
+/**
+ * The options type of a descriptor (a source's or a forwarder's).
+ *
+ * @example Usage
+ * ```ts
+ * import { type OptionsOf, SOURCES } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * type DockerOptions = OptionsOf<typeof SOURCES[0]>;
+ * const options: DockerOptions = SOURCES[0].defaults;
+ * assert.equal(options.docker, true);
+ * ```
+ */
 export type OptionsOf<D> = D extends { readonly defaults: infer O } ? O
   : never;
 
-/** One type with every member of the union `U` (A | B → A & B). */
+/**
+ * One type with every member of the union `U` (A | B → A & B).
+ *
+ * @example Usage
+ * ```ts
+ * import type { Intersection } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const both: Intersection<{ a: number } | { b: string }> = { a: 1, b: "x" };
+ * assert.equal(both.b, "x");
+ * ```
+ */
 export type Intersection<U> =
   (U extends unknown ? (all: U) => void : never) extends (all: infer I) => void
     ? I

@@ -16,7 +16,18 @@
  */
 import { wallClockMs } from "./clock.ts";
 
-/** Stage name → wall-clock ms ({@linkcode wallClockMs}) when it was reached. */
+/**
+ * Stage name → wall-clock ms ({@linkcode wallClockMs}) when it was reached.
+ *
+ * @example Usage
+ * ```ts
+ * import type { StageStamps } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const stamps: StageStamps = { seen: 1_000, posted: 1_001 };
+ * assert.equal(stamps.posted! - stamps.seen!, 1);
+ * ```
+ */
 export type StageStamps = Readonly<Record<string, number>>;
 
 /** Most stamps one message may carry (checked in sources/messages.ts). */
@@ -24,7 +35,21 @@ export const MAX_STAGE_STAMPS = 16;
 /** Longest stage name. */
 export const MAX_STAGE_NAME_LENGTH = 40;
 
-/** One binding's way from the source to its forwarder. */
+/**
+ * One binding's way from the source to its forwarder.
+ *
+ * @example Usage
+ * ```ts
+ * import { StageProfile, type StageTrace } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const profile = new StageProfile();
+ * profile.open("tcp/0.0.0.0:80", "docker", { seen: 1_000 });
+ * profile.close("tcp/0.0.0.0:80", "delivered");
+ * const [trace]: readonly StageTrace[] = profile.traces();
+ * assert.equal(trace!.source, "docker");
+ * ```
+ */
 export interface StageTrace {
   /** The binding's key (e.g. `tcp/0.0.0.0:8080`). */
   readonly key: string;
@@ -41,6 +66,18 @@ const MAX_TRACES = 10_000;
  * The main thread's half: a trace opens when a binding appears in the
  * tracker (with the stamps its message carried), each later step marks it,
  * and the forwarder call's end closes it.
+ *
+ * @example Usage
+ * ```ts
+ * import { StageProfile } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const profile = new StageProfile();
+ * profile.open("tcp/0.0.0.0:80", "docker", { seen: 1_000 });
+ * profile.mark("tcp/0.0.0.0:80", "queued", 1_002);
+ * profile.close("tcp/0.0.0.0:80", "delivered");
+ * assert.equal(profile.traces()[0]!.stamps.queued, 1_002);
+ * ```
  */
 export class StageProfile {
   readonly #open = new Map<string, StageTrace & { stamps: StageStamps }>();

@@ -9,7 +9,21 @@ import {
   type PortEntry,
 } from "../binding/binding.ts";
 
-/** One holder of a binding: a source and the entry its owner reported. */
+/**
+ * One holder of a binding: a source and the entry its owner reported.
+ *
+ * @example Usage
+ * ```ts
+ * import { makeBinding, PortTracker } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const tracker = new PortTracker();
+ * const binding = makeBinding("tcp", "0.0.0.0", 80);
+ * tracker.apply({ type: "snapshot", source: "docker", entries: [{ ownerId: "c1", binding }] });
+ * const [holder] = tracker.get("tcp/0.0.0.0:80")!.holders;
+ * assert.deepEqual([holder!.source, holder!.entry.ownerId], ["docker", "c1"]);
+ * ```
+ */
 export interface Holder {
   /** Name of the source that reported the entry ("docker", "procnet", …). */
   readonly source: string;
@@ -17,7 +31,21 @@ export interface Holder {
   readonly entry: PortEntry;
 }
 
-/** A binding the tracker holds, with every holder of it. */
+/**
+ * A binding the tracker holds, with every holder of it.
+ *
+ * @example Usage
+ * ```ts
+ * import { makeBinding, PortTracker } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const tracker = new PortTracker();
+ * const binding = makeBinding("tcp", "0.0.0.0", 80);
+ * tracker.apply({ type: "snapshot", source: "docker", entries: [{ ownerId: "c1", binding }] });
+ * const tracked = tracker.get("tcp/0.0.0.0:80")!;
+ * assert.equal(tracked.binding.hostPort, 80);
+ * ```
+ */
 export interface TrackedBinding {
   /** The binding's key (see {@linkcode bindingKey}). */
   readonly key: string;
@@ -27,7 +55,24 @@ export interface TrackedBinding {
   readonly holders: readonly Holder[];
 }
 
-/** A change to the tracker's state, from one source. */
+/**
+ * A change to the tracker's state, from one source.
+ *
+ * @example Usage
+ * ```ts
+ * import { makeBinding, PortTracker, type TrackerUpdate } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const tracker = new PortTracker();
+ * const binding = makeBinding("tcp", "0.0.0.0", 80);
+ * const updates: TrackerUpdate[] = [
+ *   { type: "upsert", source: "docker", ownerId: "c1", entries: [{ ownerId: "c1", binding }] },
+ *   { type: "remove", source: "docker", ownerId: "c1" },
+ * ];
+ * for (const update of updates) tracker.apply(update);
+ * assert.equal(tracker.size, 0);
+ * ```
+ */
 export type TrackerUpdate =
   | {
     /** Replaces everything the source holds. */
@@ -56,7 +101,21 @@ export type TrackerUpdate =
     readonly ownerId: string;
   };
 
-/** What one update changed. Each binding appears in at most one list. */
+/**
+ * What one update changed. Each binding appears in at most one list.
+ *
+ * @example Usage
+ * ```ts
+ * import { makeBinding, PortTracker } from "@guest-agent/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const tracker = new PortTracker();
+ * const binding = makeBinding("tcp", "0.0.0.0", 80);
+ * const diff = tracker.apply({ type: "upsert", source: "docker", ownerId: "c1", entries: [{ ownerId: "c1", binding }] });
+ * assert.deepEqual(diff.added.map((b) => b.key), ["tcp/0.0.0.0:80"]);
+ * assert.deepEqual(diff.removed, []);
+ * ```
+ */
 export interface TrackerDiff {
   /** Bindings whose first holder appeared. */
   readonly added: readonly TrackedBinding[];
