@@ -12,7 +12,7 @@ import { setupLogging } from "./support/logging.ts";
 import {
   describeTracefsOutcome,
   mountTracefs,
-} from "./sources/procnet/mount_tracefs.ts";
+} from "./sources/procnet/main_thread/mount_tracefs.ts";
 import { StageProfile } from "./support/stage_profile.ts";
 
 const encoder = new TextEncoder();

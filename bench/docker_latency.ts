@@ -31,7 +31,7 @@ import { startAgent } from "../agent/run_agent.ts";
 import { wallClockMs } from "../support/clock.ts";
 import { DockerClient } from "../sources/docker/docker_client.ts";
 import { parseDockerEvent } from "../sources/docker/parse_docker.ts";
-import { readLines } from "../sources/read_lines.ts";
+import { readLines } from "../sources/worker/read_lines.ts";
 import { watchDocker } from "../sources/docker/watch_docker.ts";
 import {
   cleanUpOnce,

@@ -13,7 +13,7 @@ import { wallClockMs } from "../support/clock.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
 import { DockerClient } from "../sources/docker/docker_client.ts";
 import { parseDockerEvent } from "../sources/docker/parse_docker.ts";
-import { readLines } from "../sources/read_lines.ts";
+import { readLines } from "../sources/worker/read_lines.ts";
 
 /** Records the first add per owner and wakes whoever waits for it. */
 export class TimingForwarder implements Forwarder {

@@ -9,10 +9,10 @@
 import type { ContainerdConfig } from "./config.ts";
 import type { Clock } from "../../support/clock.ts";
 import type { PortEntry } from "../../binding/binding.ts";
-import { keepConnected } from "../keep_connected.ts";
-import { KeyedChain } from "../keyed_chain.ts";
+import { keepConnected } from "../worker/keep_connected.ts";
+import { KeyedChain } from "../worker/keyed_chain.ts";
 import { wallClockMs } from "../../support/clock.ts";
-import type { SourceMessageBody } from "../worker_runtime.ts";
+import type { SourceMessageBody } from "../worker/worker_runtime.ts";
 import { ContainerdClient, isTooLarge } from "./containerd_client.ts";
 import { ContainerLookahead } from "./container_lookahead.ts";
 import {

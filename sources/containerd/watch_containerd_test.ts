@@ -8,7 +8,7 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { waitFor } from "../../tests/wait.ts";
 import { FakeContainerd } from "../../tests/fake_containerd.ts";
-import type { SourceMessageBody } from "../worker_runtime.ts";
+import type { SourceMessageBody } from "../worker/worker_runtime.ts";
 import { setSourceLogSink } from "../source_log.ts";
 import { PORTS_LABEL } from "./nerdctl_ports.ts";
 import { watchContainerd } from "./watch_containerd.ts";

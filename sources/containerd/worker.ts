@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { runSourceWorker } from "../worker_runtime.ts";
+import { runSourceWorker } from "../worker/worker_runtime.ts";
 import { watchContainerd } from "./watch_containerd.ts";
 import { parseContainerdConfig } from "./config.ts";
 

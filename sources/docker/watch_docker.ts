@@ -11,12 +11,12 @@
 import type { DockerConfig } from "./config.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import type { PortEntry } from "../../binding/binding.ts";
-import { keepConnected } from "../keep_connected.ts";
-import { KeyedChain } from "../keyed_chain.ts";
-import { readLines } from "../read_lines.ts";
+import { keepConnected } from "../worker/keep_connected.ts";
+import { KeyedChain } from "../worker/keyed_chain.ts";
+import { readLines } from "../worker/read_lines.ts";
 import { wallClockMs } from "../../support/clock.ts";
 import { stampedNow } from "../../support/stage_profile.ts";
-import type { SourceMessageBody } from "../worker_runtime.ts";
+import type { SourceMessageBody } from "../worker/worker_runtime.ts";
 import { DockerClient } from "./docker_client.ts";
 import {
   type ContainerEvent,

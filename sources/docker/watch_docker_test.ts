@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { waitFor } from "../../tests/wait.ts";
-import type { SourceMessageBody } from "../worker_runtime.ts";
+import type { SourceMessageBody } from "../worker/worker_runtime.ts";
 import {
   CONFIRM_DELAY_MS,
   watchDocker,

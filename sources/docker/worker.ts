@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { runSourceWorker } from "../worker_runtime.ts";
+import { runSourceWorker } from "../worker/worker_runtime.ts";
 import { watchDocker } from "./watch_docker.ts";
 import { parseDockerConfig } from "./config.ts";
 

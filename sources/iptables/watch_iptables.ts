@@ -10,13 +10,13 @@ import {
   pollingTrigger,
   rescanUntilAborted,
   type ScanTrigger,
-} from "../rescan_loop.ts";
-import { changeTrigger } from "../change_trigger.ts";
+} from "../worker/rescan_loop.ts";
+import { changeTrigger } from "../worker/change_trigger.ts";
 import type { IptablesConfig } from "./config.ts";
 import { type Clock, sleep, systemClock } from "../../support/clock.ts";
 import { bindingKey, type PortEntry } from "../../binding/binding.ts";
 import { type CommandResult, runCommand } from "../../support/run_command.ts";
-import type { SourceMessageBody } from "../worker_runtime.ts";
+import type { SourceMessageBody } from "../worker/worker_runtime.ts";
 import { type ChangeSubscription, subscribeNftChanges } from "./nft_changes.ts";
 import { type IpFamily, parseNatTable } from "./parse_iptables.ts";
 import { sourceLogger } from "../source_log.ts";

@@ -1,6 +1,6 @@
 import { assertEquals } from "../../tests/assert.ts";
 import { FakeClock } from "../../support/clock.ts";
-import type { SourceMessageBody } from "../worker_runtime.ts";
+import type { SourceMessageBody } from "../worker/worker_runtime.ts";
 import type { CommandResult } from "../../support/run_command.ts";
 import type { ChangeSubscription } from "./nft_changes.ts";
 import { watchIptables } from "./watch_iptables.ts";

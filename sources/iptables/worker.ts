@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { runSourceWorker } from "../worker_runtime.ts";
+import { runSourceWorker } from "../worker/worker_runtime.ts";
 import { watchIptables } from "./watch_iptables.ts";
 import { parseIptablesConfig } from "./config.ts";
 

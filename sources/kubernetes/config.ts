@@ -4,7 +4,10 @@
  *
  * @module
  */
-import { type KubeConnection, parseKubeConnection } from "./kube_connection.ts";
+import {
+  type KubeConnection,
+  parseKubeConnection,
+} from "./main_thread/kube_connection.ts";
 
 /** Where service ports are listened on: `-k8sServiceListenerAddr`. */
 export type ServiceListenAddress = "0.0.0.0" | "127.0.0.1";

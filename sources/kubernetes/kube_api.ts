@@ -10,8 +10,11 @@
  *
  * @module
  */
-import type { KubeConnection, PemSource } from "./kube_connection.ts";
-import { readLines } from "../read_lines.ts";
+import type {
+  KubeConnection,
+  PemSource,
+} from "./main_thread/kube_connection.ts";
+import { readLines } from "../worker/read_lines.ts";
 
 /** The API server answered with an error status (or an ERROR watch event). */
 export class KubeApiError extends Error {

@@ -12,7 +12,7 @@ import {
   makeBinding,
   type PortEntry,
 } from "../../binding/binding.ts";
-import { jsonRecord } from "./json_record.ts";
+import { jsonRecord } from "./main_thread/json_record.ts";
 
 /** What one service publishes. */
 export interface ServicePorts {

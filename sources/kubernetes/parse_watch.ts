@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { jsonRecord } from "./json_record.ts";
+import { jsonRecord } from "./main_thread/json_record.ts";
 
 /** One page of a list. */
 export interface ListPage {

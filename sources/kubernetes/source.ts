@@ -14,8 +14,8 @@ import {
 } from "../../support/option_table.ts";
 import { makeBinding } from "../../binding/binding.ts";
 import { type KubernetesConfig, PAGE_SIZE_MAX } from "./config.ts";
-import { followKubeconfig } from "./follow_kubeconfig.ts";
-import type { KubeconfigAccess } from "./kubeconfig_access.ts";
+import { followKubeconfig } from "./main_thread/follow_kubeconfig.ts";
+import type { KubeconfigAccess } from "./main_thread/kubeconfig_access.ts";
 
 /** The Kubernetes source's options. */
 export interface KubernetesOptions {

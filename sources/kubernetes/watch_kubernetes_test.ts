@@ -7,7 +7,7 @@ import { assert, assertEquals } from "../../tests/assert.ts";
 import { FakeKubeApi, fakeService } from "../../tests/fake_kube_api.ts";
 import { waitFor } from "../../tests/wait.ts";
 import { type Clock, FakeClock } from "../../support/clock.ts";
-import type { SourceMessageBody } from "../worker_runtime.ts";
+import type { SourceMessageBody } from "../worker/worker_runtime.ts";
 import { watchKubernetes } from "./watch_kubernetes.ts";
 
 async function watching(

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { runSourceWorker } from "../worker_runtime.ts";
+import { runSourceWorker } from "../worker/worker_runtime.ts";
 import { watchKubernetes } from "./watch_kubernetes.ts";
 import { parseKubernetesConfig } from "./config.ts";
 

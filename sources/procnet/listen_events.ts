@@ -1,12 +1,12 @@
 /**
  * What wakes the /proc/net source's scan: the kernel's tracepoints when
  * they can be had (a listening TCP socket appeared or closed; a bind
- * succeeded, for UDP); polling is sources/rescan_loop.ts. See docs/protocols.md, "/proc/net".
+ * succeeded, for UDP); polling is sources/worker/rescan_loop.ts. See docs/protocols.md, "/proc/net".
  *
  * @module
  */
 import { type Clock, sleptUnlessAborted } from "../../support/clock.ts";
-import type { ScanTrigger } from "../rescan_loop.ts";
+import type { ScanTrigger } from "../worker/rescan_loop.ts";
 import { KernelWait } from "../../support/kernel_wait.ts";
 import type { Libc } from "../../support/libc.ts";
 import {

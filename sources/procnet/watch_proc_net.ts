@@ -10,7 +10,7 @@ import {
   pollingTrigger,
   rescanUntilAborted,
   type ScanTrigger,
-} from "../rescan_loop.ts";
+} from "../worker/rescan_loop.ts";
 import {
   PROC_NET_ROOT,
   PROCNET_CONFIRM_MS,
@@ -25,7 +25,7 @@ import {
   type PortEntry,
   type Protocol,
 } from "../../binding/binding.ts";
-import type { SourceMessageBody } from "../worker_runtime.ts";
+import type { SourceMessageBody } from "../worker/worker_runtime.ts";
 import { confirmScan, type Sightings } from "./confirm_ports.ts";
 import { tracepointTrigger } from "./listen_events.ts";
 import {

@@ -1,8 +1,8 @@
 import { assertEquals } from "../../tests/assert.ts";
 import { FakeClock } from "../../support/clock.ts";
-import type { SourceMessageBody } from "../worker_runtime.ts";
+import type { SourceMessageBody } from "../worker/worker_runtime.ts";
 import { watchProcNet } from "./watch_proc_net.ts";
-import type { ScanTrigger, WakeReason } from "../rescan_loop.ts";
+import type { ScanTrigger, WakeReason } from "../worker/rescan_loop.ts";
 
 const HEADER =
   "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";

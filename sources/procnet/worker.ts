@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { runSourceWorker } from "../worker_runtime.ts";
+import { runSourceWorker } from "../worker/worker_runtime.ts";
 import { watchProcNet } from "./watch_proc_net.ts";
 import { parseProcNetConfig } from "./config.ts";
 

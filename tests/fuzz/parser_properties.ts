@@ -10,7 +10,7 @@
  */
 import fc from "fast-check";
 import { Buffer } from "node:buffer";
-import { kubeconfigAccess } from "../../sources/kubernetes/kubeconfig_access.ts";
+import { kubeconfigAccess } from "../../sources/kubernetes/main_thread/kubeconfig_access.ts";
 import { answer } from "../../control/control_server.ts";
 import type { AgentStatus } from "../../control/control_view.ts";
 import { parseOpenFilesLimit } from "../../support/open_files.ts";
@@ -35,7 +35,7 @@ import {
   parseListPage,
   parseWatchEvent,
 } from "../../sources/kubernetes/parse_watch.ts";
-import { parseKubeConnection } from "../../sources/kubernetes/kube_connection.ts";
+import { parseKubeConnection } from "../../sources/kubernetes/main_thread/kube_connection.ts";
 import { MESSAGE_VERSION, parseSourceMessage } from "../../sources/messages.ts";
 import { parseProcNet } from "../../support/parse_proc_net.ts";
 import { decodeDiagReply } from "../../support/sock_diag.ts";

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { TRACEFS_ROOTS } from "../../support/perf_tracepoints.ts";
-import { runCommand } from "../../support/run_command.ts";
+import { TRACEFS_ROOTS } from "../../../support/perf_tracepoints.ts";
+import { runCommand } from "../../../support/run_command.ts";
 
 /** Where the agent mounts tracefs. */
 export const TRACEFS_MOUNT_POINT = "/sys/kernel/tracing";

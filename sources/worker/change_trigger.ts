@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { Clock } from "../support/clock.ts";
-import type { ChangeSubscription } from "../support/netlink_changes.ts";
+import type { Clock } from "../../support/clock.ts";
+import type { ChangeSubscription } from "../../support/netlink_changes.ts";
 import type { ScanTrigger, WakeReason } from "./rescan_loop.ts";
 
 /** Options of {@linkcode changeTrigger}. */

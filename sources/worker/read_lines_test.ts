@@ -1,4 +1,4 @@
-import { assertEquals } from "../tests/assert.ts";
+import { assertEquals } from "../../tests/assert.ts";
 import { readLines } from "./read_lines.ts";
 
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {

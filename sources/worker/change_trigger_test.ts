@@ -1,5 +1,5 @@
-import { assertEquals, assertRejects } from "../tests/assert.ts";
-import { FakeClock } from "../support/clock.ts";
+import { assertEquals, assertRejects } from "../../tests/assert.ts";
+import { FakeClock } from "../../support/clock.ts";
 import { changeTrigger } from "./change_trigger.ts";
 import type { WakeReason } from "./rescan_loop.ts";
 

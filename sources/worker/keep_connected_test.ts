@@ -1,5 +1,5 @@
-import { assertEquals } from "../tests/assert.ts";
-import { FakeClock, flushMicrotasks } from "../support/clock.ts";
+import { assertEquals } from "../../tests/assert.ts";
+import { FakeClock, flushMicrotasks } from "../../support/clock.ts";
 import { keepConnected } from "./keep_connected.ts";
 import type { SourceMessageBody } from "./worker_runtime.ts";
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Clock } from "../support/clock.ts";
+import type { Clock } from "../../support/clock.ts";
 
 /** A scan starts at least this many times its predecessor's duration after it. */
 export const SCAN_SPACING = 4;

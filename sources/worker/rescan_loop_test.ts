@@ -1,7 +1,7 @@
-import { assertEquals } from "../tests/assert.ts";
-import { FakeClock, sleep } from "../support/clock.ts";
+import { assertEquals } from "../../tests/assert.ts";
+import { FakeClock, sleep } from "../../support/clock.ts";
 import type { SourceMessageBody } from "./worker_runtime.ts";
-import { sourceLogger } from "./source_log.ts";
+import { sourceLogger } from "../source_log.ts";
 import {
   type RescanLoop,
   rescanUntilAborted,

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { backoffDelay } from "../support/backoff.ts";
-import { type Clock, sleep, systemClock } from "../support/clock.ts";
-import type { SourceState } from "./messages.ts";
+import { backoffDelay } from "../../support/backoff.ts";
+import { type Clock, sleep, systemClock } from "../../support/clock.ts";
+import type { SourceState } from "../messages.ts";
 import type { SourceMessageBody } from "./worker_runtime.ts";
 
 /**

@@ -7,7 +7,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { followFile } from "../../support/follow_file.ts";
+import { followFile } from "../../../support/follow_file.ts";
 import {
   type KubeconfigAccess,
   kubeconfigAccess,

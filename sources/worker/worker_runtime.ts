@@ -9,10 +9,13 @@ import {
   MESSAGE_VERSION,
   parseControlMessage,
   type SourceMessage,
-} from "./messages.ts";
-import { setSourceLogSink, sourceLogger } from "./source_log.ts";
-import { wallClockMs } from "../support/clock.ts";
-import { setStageStamping, stageStamping } from "../support/stage_profile.ts";
+} from "../messages.ts";
+import { setSourceLogSink, sourceLogger } from "../source_log.ts";
+import { wallClockMs } from "../../support/clock.ts";
+import {
+  setStageStamping,
+  stageStamping,
+} from "../../support/stage_profile.ts";
 
 /** A source message without its version field (the runtime adds it). */
 export type SourceMessageBody = SourceMessage extends infer M

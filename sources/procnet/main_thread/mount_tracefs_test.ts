@@ -1,4 +1,4 @@
-import { assertEquals, assertStringIncludes } from "../../tests/assert.ts";
+import { assertEquals, assertStringIncludes } from "../../../tests/assert.ts";
 import {
   describeTracefsOutcome,
   mountTracefs,

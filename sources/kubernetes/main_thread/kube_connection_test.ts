@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../tests/assert.ts";
+import { assertEquals, assertThrows } from "../../../tests/assert.ts";
 import { connectionFiles, parseKubeConnection } from "./kube_connection.ts";
 
 Deno.test("parseKubeConnection() keeps what the main thread sent", () => {

@@ -1,5 +1,5 @@
-import { assertEquals } from "../tests/assert.ts";
-import { FakeClock } from "../support/clock.ts";
+import { assertEquals } from "../../tests/assert.ts";
+import { FakeClock } from "../../support/clock.ts";
 import { SCAN_SPACING, ScanPacing } from "./scan_pacing.ts";
 
 Deno.test("ScanPacing: the first scan starts at once", () => {

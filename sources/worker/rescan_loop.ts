@@ -8,12 +8,12 @@
  *
  * @module
  */
-import { backoffDelay } from "../support/backoff.ts";
-import { type Clock, sleptUnlessAborted } from "../support/clock.ts";
+import { backoffDelay } from "../../support/backoff.ts";
+import { type Clock, sleptUnlessAborted } from "../../support/clock.ts";
 import { ScanPacing } from "./scan_pacing.ts";
 import { statusReporter } from "./keep_connected.ts";
 import type { SourceMessageBody } from "./worker_runtime.ts";
-import type { SourceLogger } from "./source_log.ts";
+import type { SourceLogger } from "../source_log.ts";
 
 /** What ended one wait for the next scan. */
 export type WakeReason = "event" | "timeout" | "stopped";
@@ -97,7 +97,7 @@ const FAILURE_BACKOFF = { initialMs: 250, maxMs: 10_000 } as const;
  * Scans until `loop.signal` aborts: a scan at once, then whenever the
  * trigger wakes (an event, the poll interval, the safety net, or an earlier
  * time `publish` asked for); never sooner than the pacing rule allows
- * (sources/scan_pacing.ts). Reports "connected" with the trigger's
+ * (sources/worker/scan_pacing.ts). Reports "connected" with the trigger's
  * description after a scan that read something, "waiting" (before the
  * first) or "reconnecting" with the failure, each once per change. When the
  * trigger's events fail it is closed and polling takes over, said in the

@@ -1,4 +1,4 @@
-import { assertEquals } from "../tests/assert.ts";
+import { assertEquals } from "../../tests/assert.ts";
 import { KeyedChain } from "./keyed_chain.ts";
 
 function deferred() {
