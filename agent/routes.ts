@@ -55,18 +55,18 @@ export function routeFor(
   mode: AgentMode,
   registry: SourceRegistry = SOURCES,
   forwarders: ForwarderRegistry = FORWARDERS,
-): (binding: TrackedBinding) => string[] {
+): (tracked: TrackedBinding) => string[] {
   const observes = new Map<string, Observation>(
     registry.map((source) => [source.name, source.observes]),
   );
   const ofMode = forwarders.filter((forwarder) =>
     forwarder.modes.includes(mode)
   );
-  return (binding) => {
+  return (tracked) => {
     const sighting: Sighting = {
-      binding: binding.binding,
+      binding: tracked.binding,
       observations: new Set(
-        binding.holders.map((holder) =>
+        tracked.holders.map((holder) =>
           observes.get(holder.source) ?? "agent-own"
         ),
       ),

@@ -38,22 +38,22 @@ export const DEFAULT_ENGINE_SOURCES: ReadonlySet<string> = new Set([
  * engine's source whose entry knows an IPv4 container address and the
  * container port.
  *
- * @param binding The binding.
- * @param engines The engines' source names (the registry's `engine` sources).
+ * @param tracked The binding, as the tracker holds it.
+ * @param engines The engines' source names (the sources that observe engine-ports).
  * @returns The target, or undefined when the binding needs no rule or lacks the facts.
  */
 export function dnatTarget(
-  binding: TrackedBinding,
+  tracked: TrackedBinding,
   engines: ReadonlySet<string> = DEFAULT_ENGINE_SOURCES,
 ): DnatTarget | undefined {
-  if (binding.binding.hostIp !== "127.0.0.1") return undefined;
-  for (const { source, entry } of binding.holders) {
+  if (tracked.binding.hostIp !== "127.0.0.1") return undefined;
+  for (const { source, entry } of tracked.holders) {
     if (!engines.has(source)) continue;
     const containerIp = entry.containerIps?.find(isIpv4);
     if (containerIp && entry.containerPort) {
       return {
-        protocol: binding.binding.protocol,
-        hostPort: binding.binding.hostPort,
+        protocol: tracked.binding.protocol,
+        hostPort: tracked.binding.hostPort,
         containerIp,
         containerPort: entry.containerPort,
       };

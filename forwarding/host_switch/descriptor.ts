@@ -77,14 +77,14 @@ export const hostSwitchForwarder: ForwarderDescriptor<HostSwitchOptions> = {
  */
 function vmListenerIpv4(
   vmSocketSources: ReadonlySet<string>,
-): (binding: TrackedBinding) => string | undefined {
-  return (binding) => {
-    if (!binding.holders.every((h) => vmSocketSources.has(h.source))) {
+): (tracked: TrackedBinding) => string | undefined {
+  return (tracked) => {
+    if (!tracked.holders.every((h) => vmSocketSources.has(h.source))) {
       return undefined;
     }
-    return binding.binding.hostIp === "::1"
+    return tracked.binding.hostIp === "::1"
       ? "127.0.0.1"
-      : binding.binding.hostIp === "::"
+      : tracked.binding.hostIp === "::"
       ? "0.0.0.0"
       : undefined;
   };

@@ -124,8 +124,8 @@ export class HostSwitchForwarder implements Forwarder {
   }
 
   /** Exposes one binding (nothing when a binding sharing its mapping did). */
-  add(binding: TrackedBinding, signal: AbortSignal): Promise<void> {
-    const mapping = this.#mapping(binding);
+  add(tracked: TrackedBinding, signal: AbortSignal): Promise<void> {
+    const mapping = this.#mapping(tracked);
     if (mapping === undefined) return Promise.resolve();
     return this.#oneAtATime(targetKey(mapping), async () => {
       const records = await this.#load();
@@ -133,7 +133,7 @@ export class HostSwitchForwarder implements Forwarder {
         targetKey(r.mapping) === targetKey(mapping)
       );
       if (!shared) await this.#expose(mapping, signal);
-      records.set(binding.key, { binding: binding.binding, mapping });
+      records.set(tracked.key, { binding: tracked.binding, mapping });
       await this.#save();
     });
   }
@@ -179,9 +179,9 @@ export class HostSwitchForwarder implements Forwarder {
     }
     const applied = new Map<string, TrackedBinding>();
     const next = new Map<string, ExposedRecord>();
-    const keep = (binding: TrackedBinding, mapping: HostSwitchMapping) => {
-      applied.set(binding.key, binding);
-      next.set(binding.key, { binding: binding.binding, mapping });
+    const keep = (tracked: TrackedBinding, mapping: HostSwitchMapping) => {
+      applied.set(tracked.key, tracked);
+      next.set(tracked.key, { binding: tracked.binding, mapping });
     };
     for (const binding of wanted) {
       const mapping = this.#mapping(binding);
@@ -223,12 +223,12 @@ export class HostSwitchForwarder implements Forwarder {
     return result;
   }
 
-  #mapping(binding: TrackedBinding): HostSwitchMapping | undefined {
-    const ipv4 = binding.binding.hostIp.includes(":")
-      ? this.#exposeIpv6As(binding)
+  #mapping(tracked: TrackedBinding): HostSwitchMapping | undefined {
+    const ipv4 = tracked.binding.hostIp.includes(":")
+      ? this.#exposeIpv6As(tracked)
       : undefined;
     return hostSwitchMapping(
-      ipv4 ? { ...binding.binding, hostIp: ipv4 } : binding.binding,
+      ipv4 ? { ...tracked.binding, hostIp: ipv4 } : tracked.binding,
       {
         adminInstall: this.#adminInstall,
         tapIp: this.#tapIp,

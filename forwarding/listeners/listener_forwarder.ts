@@ -66,19 +66,19 @@ export class ListenerForwarder implements Forwarder {
   }
 
   /** Opens the socket for a binding (nothing when it is open already). */
-  add(binding: TrackedBinding): Promise<void> {
-    if (this.#open.has(binding.key)) return Promise.resolve();
+  add(tracked: TrackedBinding): Promise<void> {
+    if (this.#open.has(tracked.key)) return Promise.resolve();
     if (this.#open.size >= this.#maxOpen) {
       return Promise.reject(
         new Error(
-          `Cannot listen on ${binding.key}: ${this.#maxOpen} listeners are open, as many as the open-files limit leaves room for (raise it: LimitNOFILE= in the systemd unit, rc_ulimit in the OpenRC script)`,
+          `Cannot listen on ${tracked.key}: ${this.#maxOpen} listeners are open, as many as the open-files limit leaves room for (raise it: LimitNOFILE= in the systemd unit, rc_ulimit in the OpenRC script)`,
         ),
       );
     }
-    const { protocol, hostIp: hostname, hostPort: port } = binding.binding;
+    const { protocol, hostIp: hostname, hostPort: port } = tracked.binding;
     try {
       this.#open.set(
-        binding.key,
+        tracked.key,
         protocol === "tcp"
           ? this.#listenTcp(hostname, port)
           : this.#bindUdp(hostname, port),
@@ -87,7 +87,7 @@ export class ListenerForwarder implements Forwarder {
     } catch (error) {
       return Promise.reject(
         new Error(
-          `Cannot listen on ${binding.key} for ${describeOwners(binding)}: ${
+          `Cannot listen on ${tracked.key} for ${describeOwners(tracked)}: ${
             explain(error)
           }`,
         ),

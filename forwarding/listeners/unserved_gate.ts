@@ -47,7 +47,7 @@ export const SERVED_REASON =
   "served by a process in the VM (an engine's proxy or the program itself): no listener needed";
 
 interface Waiting {
-  binding: TrackedBinding;
+  tracked: TrackedBinding;
   /** Clock time it is looked at next. */
   due: number;
   /** Since when (clock time). */
@@ -103,13 +103,13 @@ export class UnservedGate {
     }
     const waiting = this.#waiting.get(binding.key);
     if (waiting) {
-      waiting.binding = binding;
+      waiting.tracked = binding;
       return;
     }
     const now = this.#clock.now();
     const due = now + this.#lookEveryMs;
     this.#waiting.set(binding.key, {
-      binding,
+      tracked: binding,
       due,
       since: now,
       served: false,
@@ -182,7 +182,7 @@ export class UnservedGate {
         continue;
       }
       const servedBy = sockets.find((socket) =>
-        serves(socket, waiting.binding.binding)
+        serves(socket, waiting.tracked.binding)
       );
       if (servedBy) {
         if (!waiting.served) {
@@ -201,7 +201,7 @@ export class UnservedGate {
       }
       this.#waiting.delete(key);
       this.#passed.add(key);
-      this.#options.want(waiting.binding);
+      this.#options.want(waiting.tracked);
     }
     let next = Infinity;
     for (const waiting of this.#waiting.values()) {

@@ -76,16 +76,16 @@ export class LoopbackRelayForwarder implements Forwarder {
   }
 
   /** Only listeners on 127.0.0.1, [::1] and [::] need a relay. */
-  skipReason(binding: TrackedBinding): string | undefined {
-    return RELAYED_HOST_IPS.includes(binding.binding.hostIp)
+  skipReason(tracked: TrackedBinding): string | undefined {
+    return RELAYED_HOST_IPS.includes(tracked.binding.hostIp)
       ? undefined
       : NOT_LOOPBACK_REASON;
   }
 
   /** Opens the relay on the tap address (nothing when the address is served already). */
-  add(binding: TrackedBinding): Promise<void> {
-    if (this.#held.has(binding.key)) return Promise.resolve();
-    const { protocol, hostIp, hostPort } = binding.binding;
+  add(tracked: TrackedBinding): Promise<void> {
+    if (this.#held.has(tracked.key)) return Promise.resolve();
+    const { protocol, hostIp, hostPort } = tracked.binding;
     const target: RelayTarget = {
       hostname: hostIp === "127.0.0.1" ? "127.0.0.1" : "::1",
       port: hostPort,
@@ -108,7 +108,7 @@ export class LoopbackRelayForwarder implements Forwarder {
           boundKey,
           this.#udp,
         );
-      this.#held.set(binding.key, { relay });
+      this.#held.set(tracked.key, { relay });
       this.#logger.info(
         "loopback-relay: {tap} relays into {target} for {key}",
         {
@@ -116,18 +116,18 @@ export class LoopbackRelayForwarder implements Forwarder {
           target: hostIp === "127.0.0.1"
             ? `127.0.0.1:${hostPort}`
             : `[::1]:${hostPort}`,
-          key: binding.key,
+          key: tracked.key,
         },
       );
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {
-        this.#held.set(binding.key, { servedAlready: true });
+        this.#held.set(tracked.key, { servedAlready: true });
         this.#logger.info(
           "loopback-relay: {tap} is served already (a dual-stack or wildcard socket on port {port}): no relay for {key}",
           {
             tap: `${this.#tapIp}:${hostPort}`,
             port: hostPort,
-            key: binding.key,
+            key: tracked.key,
           },
         );
         return Promise.resolve();
@@ -138,7 +138,7 @@ export class LoopbackRelayForwarder implements Forwarder {
         ? error.message
         : String(error);
       return Promise.reject(
-        new Error(`Cannot relay ${binding.key} at ${this.#tapIp}: ${why}`),
+        new Error(`Cannot relay ${tracked.key} at ${this.#tapIp}: ${why}`),
       );
     }
     return Promise.resolve();

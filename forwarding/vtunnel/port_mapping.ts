@@ -20,25 +20,25 @@ export interface ConnectAddr {
  * The container port is the first holder's, or the host port when no holder
  * knows one (listening sockets, iptables rules without a target port).
  *
- * @param binding The binding to add or remove.
+ * @param tracked The binding to add or remove, as the tracker holds it.
  * @param remove True for a removal.
  * @param connectAddrs The VM's addresses, or null (the wsl-proxy socket takes null).
  * @returns The message, newline-terminated.
  */
 export function portMappingLine(
-  binding: TrackedBinding,
+  tracked: TrackedBinding,
   remove: boolean,
   connectAddrs: readonly ConnectAddr[] | null,
 ): string {
   const containerPort =
-    binding.holders.find((h) => h.entry.containerPort)?.entry
-      .containerPort ?? binding.binding.hostPort;
+    tracked.holders.find((h) => h.entry.containerPort)?.entry
+      .containerPort ?? tracked.binding.hostPort;
   const message = {
     remove,
     ports: {
-      [`${containerPort}/${binding.binding.protocol}`]: [{
-        HostIp: binding.binding.hostIp,
-        HostPort: String(binding.binding.hostPort),
+      [`${containerPort}/${tracked.binding.protocol}`]: [{
+        HostIp: tracked.binding.hostIp,
+        HostPort: String(tracked.binding.hostPort),
       }],
     },
     connectAddrs: connectAddrs === null

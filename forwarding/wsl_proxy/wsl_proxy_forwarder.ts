@@ -57,8 +57,8 @@ export class WslProxyForwarder implements Forwarder {
   }
 
   /** IPv6 bindings are not sent (see the module's note). */
-  skipReason(binding: TrackedBinding): string | undefined {
-    return isIpv4(binding.binding.hostIp) ? undefined : WSL_PROXY_IPV6_REASON;
+  skipReason(tracked: TrackedBinding): string | undefined {
+    return isIpv4(tracked.binding.hostIp) ? undefined : WSL_PROXY_IPV6_REASON;
   }
 
   /** Sends the add message. */
