@@ -257,7 +257,7 @@ function superviseSources(
     granted: object,
   ): SupervisedSource => ({
     name: source.name,
-    entry: source.worker.entry,
+    module: source.worker.module,
     permissions: source.worker.permissions(options, granted),
     config: source.worker.config(options, granted),
   });

@@ -75,7 +75,7 @@ const { stdout, success } = await new Deno.Command(Deno.execPath(), {
     ...v8,
     HARNESS.pathname,
     `main:${main}`,
-    ...SOURCES.map((source) => `worker:${source.worker.entry.href}`),
+    ...SOURCES.map((source) => `worker:${source.worker.module.href}`),
   ],
   cwd: ROOT,
   stdout: "piped",

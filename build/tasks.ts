@@ -16,7 +16,7 @@ const ROOT = new URL("../", import.meta.url);
 /** The worker entries of the registry, relative to the repository. */
 export function workerEntries(): string[] {
   return SOURCES.map((source) =>
-    source.worker.entry.href.slice(ROOT.href.length)
+    source.worker.module.href.slice(ROOT.href.length)
   ).sort();
 }
 

@@ -1,6 +1,6 @@
 /**
  * What a source is, in one typed value: its options and flags, how auto
- * mode detects it, its worker (entry, permissions, typed configuration),
+ * mode detects it, its worker (module, permissions, typed configuration),
  * what it observes, and any main-thread companion.
  * The CLI, planning, routing and the supervisor read these descriptors from
  * the registry (sources/registry.ts) and nothing else; adding a source is a
@@ -42,12 +42,12 @@ export interface WorkerFacts {
  *
  * const docker = SOURCES.find((source) => source.name === "docker")!;
  * const grants = docker.worker.permissions(DEFAULT_OPTIONS, { libcPath: undefined });
- * console.log(docker.worker.entry.href, grants);
+ * console.log(docker.worker.module.href, grants);
  * ```
  */
 export interface SourceWorker<O, C, F> {
   /** The worker module. */
-  readonly entry: URL;
+  readonly module: URL;
   /** Exactly what the worker may do; everything not listed is denied. */
   permissions(options: O, facts: WorkerFacts & F): Deno.PermissionOptionsObject;
   /** The configuration sent in the start message; the worker parses it back as `C`. */
@@ -147,7 +147,7 @@ export interface CompanionContext<O, F> {
  *   defaults: { mine: true },
  *   detect: () => Promise.resolve({ ok: true, reason: "always" }),
  *   worker: {
- *     entry: new URL("./worker.ts", import.meta.url),
+ *     module: new URL("./worker.ts", import.meta.url),
  *     permissions: () => ({}),
  *     config: () => ({ port: 8080 }),
  *   },
@@ -214,7 +214,7 @@ export const NO_PERMISSIONS: Deno.PermissionOptionsObject = {
 };
 
 /**
- * Where a source's worker entry is: `worker.ts` beside its `source.ts` in
+ * Where a source's worker module is: `worker.ts` beside its `source.ts` in
  * the source tree (and in a `deno compile` binary, which keeps the tree's
  * paths); `sources/<name>/worker.js` under the bundle's main.js in a build
  * of `deno task bundle` (one folder: main.js and sources/).
@@ -222,7 +222,7 @@ export const NO_PERMISSIONS: Deno.PermissionOptionsObject = {
  * @param name The source's name (its folder).
  * @param here The descriptor module's `import.meta.url`.
  */
-export function workerEntry(name: string, here: string): URL {
+export function workerModule(name: string, here: string): URL {
   return here.endsWith(`/sources/${name}/source.ts`)
     ? new URL("./worker.ts", here)
     : new URL(`./sources/${name}/worker.js`, here);

@@ -31,7 +31,7 @@ import {
  *
  * const source: SupervisedSource = {
  *   name: "docker",
- *   entry: new URL("./worker.ts", import.meta.url),
+ *   module: new URL("./worker.ts", import.meta.url),
  *   permissions: { read: ["/var/run/docker.sock"] },
  *   config: { socketPath: "/var/run/docker.sock" },
  * };
@@ -42,7 +42,7 @@ export interface SupervisedSource {
   /** The source's name; the tracker files its entries under it. */
   readonly name: string;
   /** The worker module. */
-  readonly entry: URL;
+  readonly module: URL;
   /** The worker's permissions: exactly what the source needs. */
   readonly permissions: Deno.PermissionOptionsObject;
   /** The configuration sent in the start message. */
@@ -163,7 +163,7 @@ function preview(data: unknown): string {
  *
  * const supervisor = new SourceSupervisor([{
  *   name: "docker",
- *   entry: new URL("./sources/docker/worker.ts", import.meta.url),
+ *   module: new URL("./sources/docker/worker.ts", import.meta.url),
  *   permissions: { read: ["/var/run/docker.sock"], write: ["/var/run/docker.sock"] },
  *   config: { socketPath: "/var/run/docker.sock" },
  * }], { onPortMessage: (source, message) => console.log(source, message.type) });
@@ -317,7 +317,7 @@ export class SourceSupervisor {
     const { source } = slot;
     let worker: Worker;
     try {
-      worker = new Worker(source.entry, {
+      worker = new Worker(source.module, {
         type: "module",
         name: `source:${source.name}`,
         deno: { permissions: source.permissions },

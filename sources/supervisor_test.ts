@@ -25,7 +25,7 @@ function superviseCrashing(behaviour: string) {
   const received: SourceMessage[] = [];
   const supervisor = new SourceSupervisor([{
     name: "crashing",
-    entry: CRASHING,
+    module: CRASHING,
     permissions: NO_PERMISSIONS,
     config: { behaviour, port: 1234 },
   }], {
@@ -223,7 +223,7 @@ Deno.test("the procnet worker reads /proc/net with its narrow grant", async () =
   const received: SourceMessage[] = [];
   const supervisor = new SourceSupervisor([{
     name: "procnet",
-    entry: worker.entry,
+    module: worker.module,
     permissions: worker.permissions(DEFAULT_OPTIONS, facts),
     config: { ...worker.config(DEFAULT_OPTIONS, facts), intervalMs: 50 },
   }], { onPortMessage: (_source, message) => received.push(message) });
@@ -254,7 +254,7 @@ Deno.test("SourceSupervisor.replace() swaps a running worker for one with a new 
   });
   const source = (port: number) => ({
     name: "swapped",
-    entry: CRASHING,
+    module: CRASHING,
     permissions: NO_PERMISSIONS,
     config: { behaviour: "steady", port },
   });
@@ -280,7 +280,7 @@ Deno.test("SourceSupervisor.replace() terminates a replaced worker that does not
   });
   const source = (behaviour: string) => ({
     name: "stubborn",
-    entry: CRASHING,
+    module: CRASHING,
     permissions: NO_PERMISSIONS,
     config: { behaviour, port: 1 },
   });

@@ -18,7 +18,7 @@ Deno.test("every compile task runs build/tasks.ts, which includes every register
     await Deno.readTextFile(new URL("deno.json", ROOT)),
   );
   const entries = SOURCES
-    .map((source) => source.worker.entry.href.slice(ROOT.href.length))
+    .map((source) => source.worker.module.href.slice(ROOT.href.length))
     .sort();
   for (const entry of entries) await Deno.stat(new URL(entry, ROOT));
   const targets = Object.entries(config.tasks as Record<string, string>)
@@ -94,7 +94,7 @@ Deno.test("the x86_64 compile task builds with deno standing in for denort: ever
     assertEquals(compiled.code, 0, log);
     const embedded = embeddedPaths(log);
     for (const source of SOURCES) {
-      const entry = source.worker.entry.href.slice(ROOT.href.length);
+      const entry = source.worker.module.href.slice(ROOT.href.length);
       assertEquals(embedded.includes(entry), true, `${entry} in:\n${log}`);
     }
     // The metadata (JSON) sits in the payload after the runtime.

@@ -37,7 +37,7 @@ function startChurningAgent(
     connectInterface: "lo",
     shutdownTimeoutMs,
   }, {
-    registry: [fixtureSource("churn", config, { entry: CHURN })],
+    registry: [fixtureSource("churn", config, { module: CHURN })],
   });
 }
 

@@ -117,7 +117,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
 Deno.test("imports point one way: cli → agent → control → sources, forwarding → tracker → support → binding", async () => {
   const graphs = [await graphOf("main.ts"), await graphOf("mod.ts")];
   const workers = await Promise.all(
-    SOURCES.map((source) => graphOf(source.worker.entry.pathname)),
+    SOURCES.map((source) => graphOf(source.worker.module.pathname)),
   );
   const wrong = new Set<string>();
   for (const module of [...graphs, ...workers].flatMap((g) => g.modules)) {

@@ -35,7 +35,7 @@ async function npmImports(entry: URL): Promise<string[]> {
 for (const source of SOURCES) {
   Deno.test(`the ${source.name} worker loads only the npm packages it needs (no logging library)`, async () => {
     assertEquals(
-      await npmImports(source.worker.entry),
+      await npmImports(source.worker.module),
       [...ALLOWED_NPM[source.name] ?? []].sort(),
     );
   });

@@ -5,7 +5,7 @@
  * @module
  */
 import type { SourceDescriptor } from "../descriptor.ts";
-import { detectPath, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
+import { detectPath, NO_PERMISSIONS, workerModule } from "../descriptor.ts";
 import { pathValue } from "../../support/option_table.ts";
 import type { ContainerdConfig } from "./config.ts";
 
@@ -75,7 +75,7 @@ export const containerdSource: SourceDescriptor<
   detect: (options, probe) =>
     detectPath(probe, "socket", options.containerdSocket),
   worker: {
-    entry: workerEntry("containerd", import.meta.url),
+    module: workerModule("containerd", import.meta.url),
     // The socket (read, write, net unix:<path>), nerdctl's state dirs for
     // network-config.json, and the variables grpc-js reads at import.
     permissions: (options) => ({

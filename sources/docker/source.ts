@@ -5,7 +5,7 @@
  * @module
  */
 import type { SourceDescriptor } from "../descriptor.ts";
-import { detectPath, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
+import { detectPath, NO_PERMISSIONS, workerModule } from "../descriptor.ts";
 import { pathValue, UsageError } from "../../support/option_table.ts";
 import { DOCKER_URL_HOST, type DockerConfig } from "./config.ts";
 
@@ -59,7 +59,7 @@ export const dockerSource: SourceDescriptor<
   },
   detect: (options, probe) => detectPath(probe, "socket", options.dockerSocket),
   worker: {
-    entry: workerEntry("docker", import.meta.url),
+    module: workerModule("docker", import.meta.url),
     // A unix socket needs read, write and net "unix:<path>"; fetch also
     // checks the URL's host, a name that is never resolved.
     permissions: (options) => ({

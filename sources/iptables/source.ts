@@ -6,7 +6,7 @@
  * @module
  */
 import type { SourceDescriptor } from "../descriptor.ts";
-import { NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
+import { NO_PERMISSIONS, workerModule } from "../descriptor.ts";
 import type { MachineProbe } from "../probe.ts";
 import { msValue } from "../../support/option_table.ts";
 import type { IptablesConfig } from "./config.ts";
@@ -98,7 +98,7 @@ export const iptablesSource: SourceDescriptor<
     ip6tablesSave: await binaryPaths(probe, "ip6tables-save"),
   }),
   worker: {
-    entry: workerEntry("iptables", import.meta.url),
+    module: workerModule("iptables", import.meta.url),
     // Running the two save binaries (their paths only: see binaryPaths),
     // and FFI on libc for the nf_tables notification socket (FFI is not
     // sandboxed: README, Isolation).

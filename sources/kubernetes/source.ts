@@ -5,7 +5,7 @@
  * @module
  */
 import type { SourceDescriptor } from "../descriptor.ts";
-import { detectPath, NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
+import { detectPath, NO_PERMISSIONS, workerModule } from "../descriptor.ts";
 import {
   countValue,
   pathValue,
@@ -110,7 +110,7 @@ export const kubernetesSource: SourceDescriptor<
   detect: (options, probe) =>
     detectPath(probe, "kubeconfig", options.kubeconfig),
   worker: {
-    entry: workerEntry("kubernetes", import.meta.url),
+    module: workerModule("kubernetes", import.meta.url),
     // The API server's host:port and the certificate and token files the
     // kubeconfig references, nothing else: the companion reads the
     // kubeconfig and starts (and restarts when it changes) the worker.

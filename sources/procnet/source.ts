@@ -6,7 +6,7 @@
  * @module
  */
 import type { SourceDescriptor } from "../descriptor.ts";
-import { NO_PERMISSIONS, workerEntry } from "../descriptor.ts";
+import { NO_PERMISSIONS, workerModule } from "../descriptor.ts";
 import { msValue, portValue } from "../../support/option_table.ts";
 import { PROCESS_MAPS } from "../../support/libc.ts";
 import {
@@ -100,7 +100,7 @@ export const procnetSource: SourceDescriptor<
       };
   },
   worker: {
-    entry: workerEntry("procnet", import.meta.url),
+    module: workerModule("procnet", import.meta.url),
     // Deno refuses to read /proc/net (it is /proc/self/net) without
     // --allow-all, so the worker reads through libc: FFI for that one file,
     // which also opens the perf tracepoints (no other permission).
