@@ -30,7 +30,7 @@ export type Route = (binding: TrackedBinding) => readonly string[];
 
 /**
  * The route of `mode`: for each binding, what its holders' sources observe
- * (a holder whose source is not in the registry, the agent's own "static"
+ * (a holder whose source is not in the registry, the agent's own "agent"
  * binding of the Kubernetes API port, observes `agent-own`), then each
  * forwarder of the mode that takes such a sighting, in registry order.
  *

@@ -73,8 +73,8 @@ Deno.test("routeBinding() follows the Go agent's mode table", async (t) => {
     ]],
     ["privileged", held("127.0.0.1", "procnet"), ["vtunnel"]],
     // The agent's own Kubernetes API binding: the WSL proxy only.
-    ["host-switch", held("127.0.0.1", "static"), ["wsl-proxy"]],
-    ["privileged", held("127.0.0.1", "static"), ["vtunnel"]],
+    ["host-switch", held("127.0.0.1", "agent"), ["wsl-proxy"]],
+    ["privileged", held("127.0.0.1", "agent"), ["vtunnel"]],
     ["host-switch", held("0.0.0.0", "iptables"), ["listeners"]],
     ["listeners", held("0.0.0.0", "iptables", "kubernetes"), ["listeners"]],
     ["listeners", held("0.0.0.0", "procnet"), []],

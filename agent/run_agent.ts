@@ -111,8 +111,8 @@ export interface RunningAgent {
   stop(): Promise<StopReport>;
 }
 
-/** The source name of bindings the agent adds itself (the Kubernetes API port). */
-export const STATIC_SOURCE = "static";
+/** The source name of the bindings the agent holds itself (the Kubernetes API port): what they observe is `agent-own`. */
+export const AGENT_SOURCE = "agent";
 
 function logPlans(
   options: AgentOptions,
@@ -314,7 +314,7 @@ function superviseSources(
               supervised(source, { ...facts.get(source.name), ...more }),
             ),
           hold: (ownerId, entries) =>
-            update({ type: "upsert", source: STATIC_SOURCE, ownerId, entries }),
+            update({ type: "upsert", source: AGENT_SOURCE, ownerId, entries }),
           signal: following.signal,
         })]
         : []

@@ -122,7 +122,7 @@ export interface CompanionContext<O, F> {
   startWorker(facts: F): void;
   /**
    * Holds bindings the agent forwards on the source's behalf, under the
-   * owner `ownerId` of the source "static" (the Kubernetes API port).
+   * owner `ownerId` of the source "agent" (the Kubernetes API port).
    */
   hold(ownerId: string, entries: readonly PortEntry[]): void;
   /** Aborts when the agent stops; the companion's promise then settles. */
