@@ -23,7 +23,7 @@ import type { TrackedBinding } from "../tracker/port_tracker.ts";
  * const route: Route = routeFor("privileged");
  * const binding = makeBinding("tcp", "0.0.0.0", 80);
  * const held = { key: "tcp/0.0.0.0:80", binding, holders: [{ source: "docker", entry: { ownerId: "c1", binding } }] };
- * assert.deepEqual(route(held), ["vtunnel"]);
+ * assert.deepEqual(route(held), ["privileged-service"]);
  * ```
  */
 export type Route = (binding: TrackedBinding) => readonly string[];

@@ -22,14 +22,16 @@ Deno.test("routeBinding() follows the Go agent's mode table", async (t) => {
     string[],
   ][] = [
     ["auto", held("0.0.0.0", "docker", "iptables"), ["log"]],
-    ["privileged", held("0.0.0.0", "docker"), ["vtunnel"]],
+    ["privileged", held("0.0.0.0", "docker"), ["privileged-service"]],
     // An engine's binding never goes to the listeners as well.
-    ["privileged", held("0.0.0.0", "containerd"), ["vtunnel"]],
-    ["privileged", held("0.0.0.0", "kubernetes"), ["vtunnel"]],
+    ["privileged", held("0.0.0.0", "containerd"), ["privileged-service"]],
+    ["privileged", held("0.0.0.0", "kubernetes"), ["privileged-service"]],
     ["privileged", held("0.0.0.0", "iptables"), ["listeners"]],
-    ["privileged", held("0.0.0.0", "docker", "iptables"), ["vtunnel"]],
+    ["privileged", held("0.0.0.0", "docker", "iptables"), [
+      "privileged-service",
+    ]],
     ["privileged", held("0.0.0.0", "kubernetes", "iptables"), [
-      "vtunnel",
+      "privileged-service",
       "listeners",
     ]],
     // The WSL proxy gets what host-switch gets (Rancher Desktop's agent).
@@ -71,10 +73,10 @@ Deno.test("routeBinding() follows the Go agent's mode table", async (t) => {
       "wsl-proxy",
       "dnat",
     ]],
-    ["privileged", held("127.0.0.1", "procnet"), ["vtunnel"]],
+    ["privileged", held("127.0.0.1", "procnet"), ["privileged-service"]],
     // The agent's own Kubernetes API binding: the WSL proxy only.
     ["host-switch", held("127.0.0.1", "agent"), ["wsl-proxy"]],
-    ["privileged", held("127.0.0.1", "agent"), ["vtunnel"]],
+    ["privileged", held("127.0.0.1", "agent"), ["privileged-service"]],
     ["host-switch", held("0.0.0.0", "iptables"), ["listeners"]],
     ["listeners", held("0.0.0.0", "iptables", "kubernetes"), ["listeners"]],
     ["listeners", held("0.0.0.0", "procnet"), []],

@@ -7,7 +7,7 @@
  */
 import { DeliveryQueue } from "../forwarding/delivery_queue.ts";
 import { ListenerForwarder } from "../forwarding/listeners/listener_forwarder.ts";
-import { VtunnelForwarder } from "../forwarding/vtunnel/vtunnel_forwarder.ts";
+import { PrivilegedServiceForwarder } from "../forwarding/privileged_service/privileged_service_forwarder.ts";
 import { startLineReceiver } from "../tests/line_receiver.ts";
 import { bindingKey, makeBinding } from "../binding/binding.ts";
 import type { TrackedBinding } from "../tracker/port_tracker.ts";
@@ -51,9 +51,13 @@ Deno.bench(
   { n: 5, warmup: 1 },
   async () => {
     const queue = new DeliveryQueue([
-      new VtunnelForwarder(vtunnelTarget, { networkInterfaces: () => LO }),
+      new PrivilegedServiceForwarder(vtunnelTarget, {
+        networkInterfaces: () => LO,
+      }),
     ]);
-    for (const binding of vtunnelBindings) queue.want("vtunnel", binding);
+    for (const binding of vtunnelBindings) {
+      queue.want("privileged-service", binding);
+    }
     await queue.caughtUp();
     queue.unwantAll();
     await queue.caughtUp();
@@ -66,9 +70,13 @@ Deno.bench(
   { n: 5, warmup: 1 },
   async (b) => {
     const queue = new DeliveryQueue([
-      new VtunnelForwarder(vtunnelTarget, { networkInterfaces: () => LO }),
+      new PrivilegedServiceForwarder(vtunnelTarget, {
+        networkInterfaces: () => LO,
+      }),
     ]);
-    for (const binding of vtunnelBindings) queue.want("vtunnel", binding);
+    for (const binding of vtunnelBindings) {
+      queue.want("privileged-service", binding);
+    }
     await queue.caughtUp();
     b.start();
     queue.unwantAll();

@@ -12,7 +12,7 @@ Deno.test("formatPorts() and formatStatus() print names from sources escaped", (
     key: "tcp/0.0.0.0:8080",
     owners: [{ source: "containerd", name: HOSTILE, id: "ns/c1" }],
     deliveries: [{
-      forwarder: "vtunnel",
+      forwarder: "privileged-service",
       state: "retrying",
       attempts: 2,
       lastError: "refused\r\n",

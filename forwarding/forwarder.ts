@@ -32,7 +32,7 @@ import type { TrackedBinding } from "../tracker/port_tracker.ts";
  * ```
  */
 export interface Forwarder {
-  /** Name for logs and status ("vtunnel", "listeners", "log", …). */
+  /** Name for logs and status ("privileged-service", "listeners", "log", …). */
   readonly name: string;
   /** At most this many calls run at once. @default 8 */
   readonly concurrency?: number;

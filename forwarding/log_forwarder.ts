@@ -39,7 +39,7 @@ export interface LogForwarderOptions {
  * import assert from "node:assert/strict";
  *
  * // Auto mode's forwarder, and every forwarder's stand-in with --dry-run.
- * const forwarder = new LogForwarder("vtunnel");
+ * const forwarder = new LogForwarder("privileged-service");
  * assert.equal(forwarder.onlyLogs, true);
  * ```
  */

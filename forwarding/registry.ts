@@ -9,7 +9,7 @@
 import type { ForwarderDescriptor } from "./descriptor.ts";
 import type { Intersection, OptionsOf } from "../support/option_table.ts";
 import { logForwarder } from "./log_descriptor.ts";
-import { vtunnelForwarder } from "./vtunnel/descriptor.ts";
+import { privilegedServiceForwarder } from "./privileged_service/descriptor.ts";
 import { hostSwitchForwarder } from "./host_switch/descriptor.ts";
 import { wslProxyForwarder } from "./wsl_proxy/descriptor.ts";
 import { loopbackRelayForwarder } from "./loopback_relay/descriptor.ts";
@@ -32,7 +32,7 @@ import { listenerForwarder } from "./listeners/descriptor.ts";
  */
 export const FORWARDERS = [
   logForwarder,
-  vtunnelForwarder,
+  privilegedServiceForwarder,
   hostSwitchForwarder,
   wslProxyForwarder,
   loopbackRelayForwarder,
@@ -64,7 +64,7 @@ export type AnyForwarderDescriptor = ForwarderDescriptor<any>;
  * import assert from "node:assert/strict";
  *
  * const onlyPrivileged: ForwarderRegistry = FORWARDERS.filter((f) => f.modes.includes("privileged"));
- * assert.deepEqual(onlyPrivileged.map((f) => f.name), ["vtunnel", "listeners"]);
+ * assert.deepEqual(onlyPrivileged.map((f) => f.name), ["privileged-service", "listeners"]);
  * ```
  */
 export type ForwarderRegistry = readonly AnyForwarderDescriptor[];

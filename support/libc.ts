@@ -4,7 +4,7 @@
  * anything under /proc/<pid> — /proc/net is /proc/self/net — without
  * --allow-all, so the /proc/net source reads through libc with an FFI grant
  * scoped to the libc file and nothing else. (2) AF_VSOCK straight to the
- * host for the privileged service (forwarding/vtunnel/stream_socket.ts).
+ * host for the privileged service (forwarding/privileged_service/stream_socket.ts).
  * (3) Netlink: nf_tables notifications and socket diagnostics
  * (support/netlink.ts). This module is the core: the library, errno and its
  * errors, reading a file, polling and receiving.

@@ -18,9 +18,12 @@ import { readControl } from "./service_flags.ts";
 import { waitFor } from "./wait.ts";
 import { fixtureSource } from "./fixtures/fixture_source.ts";
 import type { Forwarder } from "../forwarding/forwarder.ts";
-import { unixAddress } from "../forwarding/vtunnel/socket_sender.ts";
+import { unixAddress } from "../forwarding/privileged_service/socket_sender.ts";
 import { AF_UNIX, findLibcPath, Libc } from "../support/libc.ts";
-import { bind, streamSocket } from "../forwarding/vtunnel/stream_socket.ts";
+import {
+  bind,
+  streamSocket,
+} from "../forwarding/privileged_service/stream_socket.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -73,14 +76,14 @@ Deno.test("ports says 'logged only' for a dry run, never 'forwarded'", async () 
         ]);
         row = output.stdout.trim().split("\n")[1] ?? "";
         return row.includes("tcp    0.0.0.0:4322") &&
-          row.includes("vtunnel: logged only");
+          row.includes("privileged-service: logged only");
       },
       5_000,
       () => ` for port 4322 in ports: have ${JSON.stringify(row)}`,
       { intervalMs: 50 },
     );
     assertStringIncludes(row, "tcp    0.0.0.0:4322");
-    assertStringIncludes(row, "vtunnel: logged only");
+    assertStringIncludes(row, "privileged-service: logged only");
     assert(!row.includes("forwarded"), row);
     const status = await runControlCommand([
       "status",
@@ -88,7 +91,7 @@ Deno.test("ports says 'logged only' for a dry run, never 'forwarded'", async () 
       socket,
     ]);
     assert(
-      /vtunnel +healthy +0 \(\d+ logged only\)/.test(status.stdout),
+      /privileged-service +healthy +0 \(\d+ logged only\)/.test(status.stdout),
       status.stdout,
     );
   } finally {

@@ -68,7 +68,7 @@ Deno.test("a throwaway forwarder registered from a test folder: CLI, route, a ru
       };
       const route = (mode: "privileged" | "host-switch") =>
         routeBinding(mode, held, SOURCE_REGISTRY, FORWARDER_REGISTRY);
-      assertEquals(route("privileged"), ["vtunnel", "throwaway"]);
+      assertEquals(route("privileged"), ["privileged-service", "throwaway"]);
       assertEquals(route("host-switch"), ["host-switch", "wsl-proxy"]);
     });
 
@@ -98,12 +98,12 @@ Deno.test("a throwaway forwarder registered from a test folder: CLI, route, a ru
                 JSON.stringify(["+tcp/0.0.0.0:4468"]) &&
               receiver.messages.length === 1,
             10_000,
-            () => " for the throwaway's add and the vtunnel's",
+            () => " for the throwaway's add and the privileged service's",
           );
           assertEquals(
             agent.queue.status().filter((row) => row.key === "tcp/0.0.0.0:4468")
               .map((row) => [row.forwarder, row.state]).sort(),
-            [["throwaway", "forwarded"], ["vtunnel", "forwarded"]],
+            [["privileged-service", "forwarded"], ["throwaway", "forwarded"]],
           );
           const report = await agent.stop();
           stopped = true;

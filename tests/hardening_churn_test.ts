@@ -3,7 +3,8 @@
  * random (fault injection) and the host side (the privileged service's TCP
  * peer) goes down and up every few hundred ms. In the end the host side must
  * have exactly the truth: every binding's last message says what the churn
- * ended with. Real vtunnel forwarder, real sockets, real worker restarts.
+ * ended with. Real privileged-service forwarder, real sockets, real worker
+ * restarts.
  *
  * @module
  */

@@ -34,7 +34,7 @@ async function loopbackCidrs(): Promise<string[]> {
 }
 
 Deno.test(
-  "privileged mode end to end: real dockerd, the agent process, a vtunnel receiver",
+  "privileged mode end to end: real dockerd, the agent process, a receiver in the privileged service's place",
   {
     ignore: ignoreUnless(
       "root, dockerd, busybox and ip netns",

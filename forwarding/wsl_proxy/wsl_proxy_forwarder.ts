@@ -16,8 +16,11 @@
  */
 import { type Forwarder, HostSideUnreachableError } from "../forwarder.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
-import { portMappingLine } from "../vtunnel/port_mapping.ts";
-import { type MessageSender, sendOverStream } from "../vtunnel/send_message.ts";
+import { portMappingLine } from "../privileged_service/port_mapping.ts";
+import {
+  type MessageSender,
+  sendOverStream,
+} from "../privileged_service/send_message.ts";
 import { isIpv4 } from "../../binding/ip.ts";
 
 /** Why an IPv6 binding is not sent to the WSL proxy. */

@@ -25,8 +25,8 @@ import {
 } from "../../support/netlink.ts";
 import { getLogger } from "@logtape/logtape";
 
-/** Options of {@linkcode VtunnelForwarder}. */
-export interface VtunnelForwarderOptions {
+/** Options of {@linkcode PrivilegedServiceForwarder}. */
+export interface PrivilegedServiceForwarderOptions {
   /** The interface whose addresses go in connectAddrs. @default "eth0" */
   readonly interfaceName?: string;
   /** Time for connect + write + close, in ms. @default 3000 */
@@ -53,9 +53,9 @@ const encoder = new TextEncoder();
  * connectAddrs is null; otherwise it lists the interface's addresses, and a
  * message waits (fails and is retried) while the interface has none.
  */
-export class VtunnelForwarder implements Forwarder {
-  /** "vtunnel". */
-  readonly name = "vtunnel";
+export class PrivilegedServiceForwarder implements Forwarder {
+  /** "privileged-service". */
+  readonly name = "privileged-service";
   /** Messages in flight at once. */
   readonly concurrency = 16;
   #target: VtunnelTarget;
@@ -76,7 +76,10 @@ export class VtunnelForwarder implements Forwarder {
    * @param target Where messages go (see parseVtunnelTarget).
    * @param options Interface, timeout, and replacements for tests.
    */
-  constructor(target: VtunnelTarget, options: VtunnelForwarderOptions = {}) {
+  constructor(
+    target: VtunnelTarget,
+    options: PrivilegedServiceForwarderOptions = {},
+  ) {
     this.#target = target;
     this.#interfaceName = options.interfaceName ?? "eth0";
     this.#timeoutMs = options.timeoutMs ?? 3000;
@@ -94,8 +97,8 @@ export class VtunnelForwarder implements Forwarder {
       () => this.#addrs = undefined,
       this.#stopFollowing.signal,
     ).catch((error) => {
-      getLogger(["guest-agent", "forwarder", "vtunnel"]).warn(
-        "vtunnel: cannot follow {name}'s address changes ({error}); reading its addresses for every message",
+      getLogger(["guest-agent", "forwarder", "privileged-service"]).warn(
+        "privileged-service: cannot follow {name}'s address changes ({error}); reading its addresses for every message",
         { name: this.#interfaceName, error: (error as Error).message },
       );
     }).finally(() => {
@@ -147,7 +150,7 @@ export class VtunnelForwarder implements Forwarder {
 /**
  * Subscribes to the kernel's interface and address changes (rtnetlink
  * groups for links, IPv4 and IPv6 addresses; no root needed), for
- * {@linkcode VtunnelForwarderOptions.addressChanges}.
+ * {@linkcode PrivilegedServiceForwarderOptions.addressChanges}.
  *
  * @param libcPath Absolute path of libc.
  * @throws {Error} When the kernel refuses the subscription.

@@ -1,5 +1,5 @@
 /**
- * The vtunnel forwarder's descriptor: PortMapping JSON to Rancher Desktop's
+ * The privileged-service forwarder's descriptor: PortMapping JSON to Rancher Desktop's
  * privileged service, in privileged mode, for every binding with a way to
  * the host of its own (not a DNAT rule alone: that is the listeners').
  *
@@ -17,19 +17,19 @@ import { parseVtunnelTarget } from "../vtunnel_target.ts";
 import { sendOverStream } from "./send_message.ts";
 import { libcSocketSender } from "./socket_sender.ts";
 import {
+  PrivilegedServiceForwarder,
   subscribeAddressChanges,
-  VtunnelForwarder,
-} from "./vtunnel_forwarder.ts";
+} from "./privileged_service_forwarder.ts";
 
-/** The vtunnel forwarder's options. */
-export interface VtunnelOptions {
+/** The privileged-service forwarder's options. */
+export interface PrivilegedServiceOptions {
   /** The privileged service's address: tcp://host:port, unix:///path or vsock://cid:port. */
   readonly vtunnelAddr: string;
   /** The interface whose addresses are the PortMapping's connectAddrs. */
   readonly connectInterface: string;
 }
 
-const OPTIONS: readonly OptionSpec<VtunnelOptions>[] = [
+const OPTIONS: readonly OptionSpec<PrivilegedServiceOptions>[] = [
   {
     key: "vtunnelAddr",
     name: "vtunnel-addr",
@@ -69,8 +69,10 @@ const OPTIONS: readonly OptionSpec<VtunnelOptions>[] = [
 ];
 
 /** PortMapping JSON to the privileged service (privileged mode). */
-export const vtunnelForwarder: ForwarderDescriptor<VtunnelOptions> = {
-  name: "vtunnel",
+export const privilegedServiceForwarder: ForwarderDescriptor<
+  PrivilegedServiceOptions
+> = {
+  name: "privileged-service",
   options: OPTIONS,
   defaults: { vtunnelAddr: "127.0.0.1:3040", connectInterface: "eth0" },
   modes: ["privileged"],
@@ -87,7 +89,7 @@ export const vtunnelForwarder: ForwarderDescriptor<VtunnelOptions> = {
     const addressChanges = target.transport === "unix" || !libcPath
       ? undefined
       : followAddresses(libcPath, options.connectInterface);
-    return new VtunnelForwarder(target, {
+    return new PrivilegedServiceForwarder(target, {
       interfaceName: options.connectInterface,
       ...(libcPath ? { send: libcSocketSender(libcPath, sendOverStream) } : {}),
       ...(addressChanges ? { addressChanges } : {}),
@@ -107,8 +109,8 @@ function followAddresses(
   try {
     return subscribeAddressChanges(libcPath);
   } catch (error) {
-    getLogger(["guest-agent", "forwarder", "vtunnel"]).warn(
-      "vtunnel: cannot follow {name}'s address changes ({error}); reading its addresses for every message",
+    getLogger(["guest-agent", "forwarder", "privileged-service"]).warn(
+      "privileged-service: cannot follow {name}'s address changes ({error}); reading its addresses for every message",
       { name: interfaceName, error: (error as Error).message },
     );
     return undefined;

@@ -5,7 +5,7 @@ import { startLineReceiver } from "../../tests/line_receiver.ts";
 import { waitFor } from "../../tests/wait.ts";
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { DeliveryQueue } from "../delivery_queue.ts";
-import { VtunnelForwarder } from "./vtunnel_forwarder.ts";
+import { PrivilegedServiceForwarder } from "./privileged_service_forwarder.ts";
 import type { ChangeSubscription } from "../../support/netlink_changes.ts";
 import { commandSucceeds, ignoreUnless } from "../../tests/requirements.ts";
 
@@ -26,10 +26,10 @@ const line = (remove: boolean, host: number, container: number) =>
   `{"remove":${remove},"ports":{"${container}/tcp":[{"HostIp":"0.0.0.0","HostPort":"${host}"}]},` +
   `"connectAddrs":[{"network":"ip+net","addr":"172.26.1.2/20"}]}\n`;
 
-Deno.test("VtunnelForwarder sends one line per connection over TCP", async () => {
+Deno.test("PrivilegedServiceForwarder sends one line per connection over TCP", async () => {
   const receiver = startLineReceiver({ port: 0 });
   const { port } = receiver.addr as Deno.NetAddr;
-  const forwarder = new VtunnelForwarder(
+  const forwarder = new PrivilegedServiceForwarder(
     { transport: "tcp", hostname: "127.0.0.1", port },
     { networkInterfaces: () => ETH0 },
   );
@@ -43,10 +43,10 @@ Deno.test("VtunnelForwarder sends one line per connection over TCP", async () =>
   ]);
 });
 
-Deno.test("VtunnelForwarder sends connectAddrs null over the wsl-proxy unix socket", async () => {
+Deno.test("PrivilegedServiceForwarder sends connectAddrs null over the wsl-proxy unix socket", async () => {
   const dir = await Deno.makeTempDir();
   const receiver = startLineReceiver({ path: `${dir}/wsl-proxy.sock` });
-  const forwarder = new VtunnelForwarder({
+  const forwarder = new PrivilegedServiceForwarder({
     transport: "unix",
     path: `${dir}/wsl-proxy.sock`,
   }, {
@@ -62,10 +62,10 @@ Deno.test("VtunnelForwarder sends connectAddrs null over the wsl-proxy unix sock
   );
 });
 
-Deno.test("VtunnelForwarder waits while the interface has no address", async () => {
+Deno.test("PrivilegedServiceForwarder waits while the interface has no address", async () => {
   let interfaces: Deno.NetworkInterfaceInfo[] = [];
   const receiver = startLineReceiver({ port: 0 });
-  const forwarder = new VtunnelForwarder(
+  const forwarder = new PrivilegedServiceForwarder(
     {
       transport: "tcp",
       hostname: "127.0.0.1",
@@ -85,11 +85,11 @@ Deno.test("VtunnelForwarder waits while the interface has no address", async () 
   assertEquals(receiver.messages, [line(false, 1, 1)]);
 });
 
-Deno.test("VtunnelForwarder names the target when the peer is down", async () => {
+Deno.test("PrivilegedServiceForwarder names the target when the peer is down", async () => {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = probe.addr as Deno.NetAddr;
   probe.close();
-  const forwarder = new VtunnelForwarder({
+  const forwarder = new PrivilegedServiceForwarder({
     transport: "tcp",
     hostname: "127.0.0.1",
     port,
@@ -103,17 +103,21 @@ Deno.test("VtunnelForwarder names the target when the peer is down", async () =>
   );
 });
 
-Deno.test("VtunnelForwarder through the queue: a peer down during changes ends with the live set", async () => {
+Deno.test("PrivilegedServiceForwarder through the queue: a peer down during changes ends with the live set", async () => {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = probe.addr as Deno.NetAddr;
   probe.close();
   const queue = new DeliveryQueue([
-    new VtunnelForwarder({ transport: "tcp", hostname: "127.0.0.1", port }, {
+    new PrivilegedServiceForwarder({
+      transport: "tcp",
+      hostname: "127.0.0.1",
+      port,
+    }, {
       networkInterfaces: () => ETH0,
     }),
   ], { backoff: { initialMs: 20, maxMs: 50, jitter: 0 } });
-  queue.want("vtunnel", tracked(1001, 80));
-  queue.want("vtunnel", tracked(1002, 80));
+  queue.want("privileged-service", tracked(1001, 80));
+  queue.want("privileged-service", tracked(1002, 80));
   // Both calls must have failed against the peer that is down.
   await waitUntil(
     () =>
@@ -124,8 +128,8 @@ Deno.test("VtunnelForwarder through the queue: a peer down during changes ends w
     5_000,
     "both sends to fail while the peer is down",
   );
-  queue.unwant("vtunnel", "tcp/0.0.0.0:1001"); // never reached the host
-  queue.want("vtunnel", tracked(1003, 81));
+  queue.unwant("privileged-service", "tcp/0.0.0.0:1001"); // never reached the host
+  queue.want("privileged-service", tracked(1003, 81));
   const receiver = startLineReceiver({ port });
   await queue.caughtUp();
   await queue.close();
@@ -146,7 +150,7 @@ function countingForwarder(
 ) {
   const receiver = startLineReceiver({ port: 0 });
   const counted = { reads: 0 };
-  const forwarder = new VtunnelForwarder(
+  const forwarder = new PrivilegedServiceForwarder(
     {
       transport: "tcp",
       hostname: "127.0.0.1",
@@ -171,7 +175,7 @@ function countingForwarder(
   };
 }
 
-Deno.test("VtunnelForwarder reads connectAddrs once, and again only after an address change", async () => {
+Deno.test("PrivilegedServiceForwarder reads connectAddrs once, and again only after an address change", async () => {
   let addresses = ETH0;
   let changed: () => void = () => {};
   let stopped = false;
@@ -206,7 +210,7 @@ Deno.test("VtunnelForwarder reads connectAddrs once, and again only after an add
   assertEquals(stopped, true, "close() stops following");
 });
 
-Deno.test("VtunnelForwarder reads connectAddrs for every message once following fails", async () => {
+Deno.test("PrivilegedServiceForwarder reads connectAddrs for every message once following fails", async () => {
   const { forwarder, counted, close } = countingForwarder(
     () => ETH0,
     () => Promise.reject(new Error("refused")),
