@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { getLogger, type Logger } from "@logtape/logtape";
 import { parseCommandLine } from "./cli/cli.ts";
 import { CONTROL_COMMANDS, runControlCommand } from "./cli/control_commands.ts";
 import { AgentStartError, startAgent } from "./agent/run_agent.ts";
@@ -17,6 +17,66 @@ import { StageProfile } from "./support/stage_profile.ts";
 
 const encoder = new TextEncoder();
 
+/** Writes what a command printed. */
+function print(output: { readonly stdout: string; readonly stderr: string }) {
+  if (output.stdout) Deno.stdout.writeSync(encoder.encode(output.stdout));
+  if (output.stderr) Deno.stderr.writeSync(encoder.encode(output.stderr));
+}
+
+/** SIGTERM and SIGINT, once listened for, until disposed. */
+interface StopSignals {
+  /** The first of the two to arrive. */
+  readonly first: Promise<Deno.Signal>;
+  /** From now on a second signal is logged, and a late SIGINT exits 1. */
+  whileStopping(logger: Logger): void;
+  /** Stops listening. */
+  dispose(): void;
+}
+
+function listenForStop(): StopSignals {
+  let signalled!: (signal: Deno.Signal) => void;
+  const first = new Promise<Deno.Signal>((resolve) => signalled = resolve);
+  const listeners: [Deno.Signal, () => void][] = [];
+  const listen = (signal: Deno.Signal, handler: () => void) => {
+    Deno.addSignalListener(signal, handler);
+    listeners.push([signal, handler]);
+  };
+  const names = ["SIGTERM", "SIGINT"] as const;
+  for (const name of names) listen(name, () => signalled(name));
+  return {
+    first,
+    whileStopping(logger) {
+      const firstAt = performance.now();
+      for (const name of names) {
+        listen(name, () => {
+          if (name === "SIGINT" && performance.now() - firstAt >= 1000) {
+            logger.error("second SIGINT: exiting without finishing clean-up");
+            Deno.exit(1);
+          }
+          logger.info("received {signal} again; still stopping", {
+            signal: name,
+          });
+        });
+      }
+    },
+    dispose() {
+      for (const [name, handler] of listeners) {
+        Deno.removeSignalListener(name, handler);
+      }
+    },
+  };
+}
+
+/** The stage profile `GUEST_AGENT_STAGE_PROFILE` asks for, and its file. */
+function stageProfiling(
+  logger: Logger,
+): { profile: StageProfile; path: string } | undefined {
+  const path = Deno.env.get("GUEST_AGENT_STAGE_PROFILE");
+  if (!path) return undefined;
+  logger.info("stage profiling on: traces go to {path} at stop", { path });
+  return { profile: new StageProfile(), path };
+}
+
 /**
  * Runs the agent with the given arguments and returns the exit code: 0 after
  * a clean stop, help or version; 1 when the agent failed; 2 for a usage error.
@@ -27,70 +87,37 @@ const encoder = new TextEncoder();
 export async function main(argv: readonly string[]): Promise<number> {
   if (CONTROL_COMMANDS.includes(argv[0] ?? "")) {
     const output = await runControlCommand(argv);
-    if (output.stdout) Deno.stdout.writeSync(encoder.encode(output.stdout));
-    if (output.stderr) Deno.stderr.writeSync(encoder.encode(output.stderr));
+    print(output);
     return output.code;
   }
   const parsed = parseCommandLine(argv, {
     DOCKER_HOST: Deno.env.get("DOCKER_HOST"),
   });
   if (parsed.kind === "exit") {
-    if (parsed.stdout) Deno.stdout.writeSync(encoder.encode(parsed.stdout));
-    if (parsed.stderr) Deno.stderr.writeSync(encoder.encode(parsed.stderr));
+    print(parsed);
     return parsed.code;
   }
   const { options } = parsed;
   setupLogging({ debug: options.debug, json: options.logFormat === "json" });
   const logger = getLogger(["guest-agent"]);
-
-  let signalled!: (signal: Deno.Signal) => void;
-  const stopSignal = new Promise<Deno.Signal>((resolve) => signalled = resolve);
-  const handlers = (["SIGTERM", "SIGINT"] as const).map((signal) => {
-    const handler = () => signalled(signal);
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
+  const signals = listenForStop();
   try {
     const tracefs = describeTracefsOutcome(
       await mountTracefs(options.procnet && options.procnetEvents),
     );
     if (tracefs) logger[tracefs.level]("{message}", tracefs);
-    // A diagnostic for benchmarks (docs/benchmarks.md): where the time goes
-    // between a source's event and the forwarder's call, written at stop.
-    const profilePath = Deno.env.get("GUEST_AGENT_STAGE_PROFILE");
-    const stageProfile = profilePath ? new StageProfile() : undefined;
-    if (stageProfile) {
-      logger.info("stage profiling on: traces go to {path} at stop", {
-        path: profilePath,
-      });
-    }
+    const profiling = stageProfiling(logger);
     const agent = await startAgent(
       options,
-      stageProfile ? { stageProfile } : {},
+      profiling ? { stageProfile: profiling.profile } : {},
     );
-    const signal = await stopSignal;
-    logger.info("received {signal}", { signal });
-    // Shutdown is bounded by --shutdown-timeout. Repeated signals are
-    // common (a service manager signals the whole group, `deno task`
-    // forwards): only a SIGINT a second or more later, a user pressing
-    // Ctrl-C again, ends without clean-up.
-    const firstAt = performance.now();
-    for (const [name] of handlers) {
-      Deno.addSignalListener(name, () => {
-        if (name === "SIGINT" && performance.now() - firstAt >= 1000) {
-          logger.error("second SIGINT: exiting without finishing clean-up");
-          Deno.exit(1);
-        }
-        logger.info("received {signal} again; still stopping", {
-          signal: name,
-        });
-      });
-    }
+    logger.info("received {signal}", { signal: await signals.first });
+    signals.whileStopping(logger);
     await agent.stop();
-    if (stageProfile) {
+    if (profiling) {
       await Deno.writeTextFile(
-        profilePath!,
-        JSON.stringify({ traces: stageProfile.traces() }),
+        profiling.path,
+        JSON.stringify({ traces: profiling.profile.traces() }),
       );
     }
     return 0;
@@ -106,9 +133,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
     return 1;
   } finally {
-    for (const [name, handler] of handlers) {
-      Deno.removeSignalListener(name, handler);
-    }
+    signals.dispose();
   }
 }
 

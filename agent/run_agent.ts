@@ -26,7 +26,7 @@ import { type OpenFilesLimit, openFilesLimit } from "../support/open_files.ts";
 import type { StageProfile, StageStamps } from "../support/stage_profile.ts";
 import { PortTracker, type TrackerUpdate } from "../tracker/port_tracker.ts";
 import { portRows, statusRows } from "../control/control_view.ts";
-import { startControl } from "../control/control_server.ts";
+import { type ControlState, startControl } from "../control/control_server.ts";
 import { createForwarders } from "./create_forwarders.ts";
 import { AgentStartError } from "./start_error.ts";
 import {
@@ -323,6 +323,41 @@ function superviseSources(
   return { supervisor, following, companions };
 }
 
+/** What the control API reads: the `ports` and `status` answers, built on demand. */
+function controlState(
+  options: AgentOptions,
+  clock: Clock,
+  startedAt: number,
+  { tracker, queue, desired, router }: Pipeline,
+  supervisor: SourceSupervisor,
+): ControlState {
+  const toWall = (monotonicMs: number) => clock.toWall(monotonicMs);
+  return {
+    ports: () =>
+      portRows(
+        tracker.bindings(),
+        desired.deliveries(),
+        router.appearedAt,
+        toWall,
+      ),
+    status: () => ({
+      version: VERSION,
+      mode: options.mode,
+      pid: Deno.pid,
+      uptimeSeconds: Math.round((clock.now() - startedAt) / 1000),
+      bindings: tracker.size,
+      ...statusRows(
+        supervisor.status(),
+        queue.forwarders,
+        desired.deliveries(),
+        tracker.bindings(),
+        toWall,
+        queue.laneStatus(),
+      ),
+    }),
+  };
+}
+
 /**
  * Starts the agent: sources in their workers, the tracker, and the
  * forwarders of the mode. Plan (which sources run), build (the pipeline),
@@ -350,7 +385,6 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   const clock = dependencies.clock ?? systemClock;
   const startedAt = clock.now();
-  const toWall = (monotonicMs: number) => clock.toWall(monotonicMs);
   const probe = dependencies.probe ?? systemProbe;
   const registry = dependencies.registry ?? SOURCES;
   const libcPath = probe.libcPath();
@@ -372,7 +406,7 @@ export async function startAgent(
     { limit, libcPath },
     clock,
   );
-  const { tracker, queue, desired, router } = pipeline;
+  const { tracker, queue, desired } = pipeline;
   const { supervisor, following, companions } = superviseSources(
     options,
     dependencies,
@@ -380,30 +414,10 @@ export async function startAgent(
     plan,
     pipeline,
   );
-  const control = await startControl(options.controlSocket, {
-    ports: () =>
-      portRows(
-        tracker.bindings(),
-        desired.deliveries(),
-        router.appearedAt,
-        toWall,
-      ),
-    status: () => ({
-      version: VERSION,
-      mode: options.mode,
-      pid: Deno.pid,
-      uptimeSeconds: Math.round((clock.now() - startedAt) / 1000),
-      bindings: tracker.size,
-      ...statusRows(
-        supervisor.status(),
-        queue.forwarders,
-        desired.deliveries(),
-        tracker.bindings(),
-        toWall,
-        queue.laneStatus(),
-      ),
-    }),
-  });
+  const control = await startControl(
+    options.controlSocket,
+    controlState(options, clock, startedAt, pipeline, supervisor),
+  );
 
   let stopping: Promise<StopReport> | undefined;
   return {

@@ -426,77 +426,85 @@ export class DeliveryQueue {
       read = Promise.reject(error);
     }
     read.then(
-      (bindings) => {
-        lane.refreshing = false;
-        lane.needsRefresh = false;
-        if (lane.refreshFailure) {
-          this.#logger.info("{forwarder}: the host side answers again", {
-            forwarder: forwarder.name,
-          });
-        }
-        lane.refreshFailure = undefined;
-        const now = this.#clock.now();
-        const found = new Set(bindings.map((binding) => binding.key));
-        // Given, still wanted, and gone without our asking: the host side
-        // lost them (a restart). They are added again below.
-        const lost = [...lane.applied.keys()].filter((key) =>
-          lane.desired.has(key) && !found.has(key) && !lane.failures.has(key)
-        );
-        if (lost.length > 0) {
-          lane.lastRestore = { at: now, count: lost.length };
-          this.#logger.warn(
-            "{forwarder}: the host side lost {count} of our bindings (restarted?): restoring {keys}",
-            {
-              forwarder: forwarder.name,
-              count: lost.length,
-              keys: lost.slice(0, 20).join(", ") +
-                (lost.length > 20 ? ", …" : ""),
-            },
-          );
-        }
-        lane.lastReadAt = now;
-        lane.lastReadMatched = found.size === lane.desired.size &&
-          [...lane.desired.keys()].every((key) => found.has(key));
-        this.#scheduleAudit(lane);
-        lane.applied.clear();
-        for (const binding of bindings) lane.applied.set(binding.key, binding);
-        for (const key of [...lane.desired.keys(), ...lane.applied.keys()]) {
-          lane.dirty.add(key);
-        }
-        this.#logger.debug(
-          "{forwarder}: host side has {count} of our bindings",
-          {
-            forwarder: forwarder.name,
-            count: bindings.length,
-          },
-        );
-        this.#pump(lane);
-      },
-      (error: unknown) => {
-        lane.refreshing = false;
-        if (this.#closed) return;
-        const message = error instanceof Error ? error.message : String(error);
-        // An audited host side is retried at least as often as it is audited.
-        const { failure, delay, news } = failedAgain(
-          lane.refreshFailure,
-          message,
-          this.#clock.now(),
-          (attempts) =>
-            Math.min(
-              backoffDelay(attempts, this.#backoff),
-              forwarder.auditEveryMs ?? Infinity,
-            ),
-        );
-        if (news) {
-          this.#logger.warn(
-            "{forwarder}: cannot read the host side: {error}; retrying in {delay} ms",
-            { forwarder: forwarder.name, error: message, delay },
-          );
-        }
-        lane.refreshFailure = failure;
-        this.#pump(lane);
+      (bindings) => this.#applyRead(lane, bindings),
+      (error: unknown) => this.#readFailed(lane, error),
+    );
+  }
+
+  /** The host side's answer: what is applied now; lost bindings are restored. */
+  #applyRead(lane: Lane, bindings: TrackedBinding[]): void {
+    const { forwarder } = lane;
+    lane.refreshing = false;
+    lane.needsRefresh = false;
+    if (lane.refreshFailure) {
+      this.#logger.info("{forwarder}: the host side answers again", {
+        forwarder: forwarder.name,
+      });
+    }
+    lane.refreshFailure = undefined;
+    const now = this.#clock.now();
+    const found = new Set(bindings.map((binding) => binding.key));
+    // Given, still wanted, and gone without our asking: the host side
+    // lost them (a restart). They are added again below.
+    const lost = [...lane.applied.keys()].filter((key) =>
+      lane.desired.has(key) && !found.has(key) && !lane.failures.has(key)
+    );
+    if (lost.length > 0) {
+      lane.lastRestore = { at: now, count: lost.length };
+      this.#logger.warn(
+        "{forwarder}: the host side lost {count} of our bindings (restarted?): restoring {keys}",
+        {
+          forwarder: forwarder.name,
+          count: lost.length,
+          keys: lost.slice(0, 20).join(", ") +
+            (lost.length > 20 ? ", …" : ""),
+        },
+      );
+    }
+    lane.lastReadAt = now;
+    lane.lastReadMatched = found.size === lane.desired.size &&
+      [...lane.desired.keys()].every((key) => found.has(key));
+    this.#scheduleAudit(lane);
+    lane.applied.clear();
+    for (const binding of bindings) lane.applied.set(binding.key, binding);
+    for (const key of [...lane.desired.keys(), ...lane.applied.keys()]) {
+      lane.dirty.add(key);
+    }
+    this.#logger.debug(
+      "{forwarder}: host side has {count} of our bindings",
+      {
+        forwarder: forwarder.name,
+        count: bindings.length,
       },
     );
+    this.#pump(lane);
+  }
+
+  /** The host side could not be read: try again with backoff. */
+  #readFailed(lane: Lane, error: unknown): void {
+    const { forwarder } = lane;
+    lane.refreshing = false;
+    if (this.#closed) return;
+    const message = error instanceof Error ? error.message : String(error);
+    // An audited host side is retried at least as often as it is audited.
+    const { failure, delay, news } = failedAgain(
+      lane.refreshFailure,
+      message,
+      this.#clock.now(),
+      (attempts) =>
+        Math.min(
+          backoffDelay(attempts, this.#backoff),
+          forwarder.auditEveryMs ?? Infinity,
+        ),
+    );
+    if (news) {
+      this.#logger.warn(
+        "{forwarder}: cannot read the host side: {error}; retrying in {delay} ms",
+        { forwarder: forwarder.name, error: message, delay },
+      );
+    }
+    lane.refreshFailure = failure;
+    this.#pump(lane);
   }
 
   /** Reads the host side again `auditEveryMs` after the last read. */

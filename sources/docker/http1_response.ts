@@ -254,65 +254,44 @@ export class Http1ResponseReader {
       this.#buffer = new Uint8Array(0);
       return undefined;
     }
-    if (mode.kind === "length") {
-      if (mode.length > this.#maxBodyBytes) {
-        throw new RangeError(
-          `Cannot read the response: its body is over ${this.#maxBodyBytes} bytes`,
-        );
-      }
-      const wanted = mode.length - this.#bodyBytes;
-      if (this.#buffer.length < wanted) {
-        this.#take(this.#buffer);
-        this.#buffer = new Uint8Array(0);
-        return undefined;
-      }
-      this.#take(this.#buffer.subarray(0, wanted));
-      this.#buffer = this.#buffer.subarray(wanted);
-      this.#checkNothingAfter();
-      return this.#finish(head);
+    return mode.kind === "length"
+      ? this.#readLengthBody(head, mode.length)
+      : this.#readChunkedBody(head);
+  }
+
+  /** A body of `length` bytes (Content-Length). */
+  #readLengthBody(head: Head, length: number): Http1Response | undefined {
+    if (length > this.#maxBodyBytes) {
+      throw new RangeError(
+        `Cannot read the response: its body is over ${this.#maxBodyBytes} bytes`,
+      );
     }
+    const wanted = length - this.#bodyBytes;
+    if (this.#buffer.length < wanted) {
+      this.#take(this.#buffer);
+      this.#buffer = new Uint8Array(0);
+      return undefined;
+    }
+    this.#take(this.#buffer.subarray(0, wanted));
+    this.#buffer = this.#buffer.subarray(wanted);
+    this.#checkNothingAfter();
+    return this.#finish(head);
+  }
+
+  /**
+   * A chunked body. `#chunkLeft` says where it is: -1 before a size line,
+   * -2 after the last chunk (waiting for its empty line), else the bytes of
+   * the current chunk and its CRLF still to come.
+   */
+  #readChunkedBody(head: Head): Http1Response | undefined {
     for (;;) {
       if (this.#chunkLeft === -1) {
-        const lineEnd = indexOfSequence(this.#buffer, [13, 10], 0);
-        if (lineEnd === -1) {
-          if (this.#buffer.length > 1024) {
-            throw new SyntaxError(
-              "Cannot read the response: a chunk size line is over 1024 bytes",
-            );
-          }
-          return undefined;
-        }
-        const line = decoder.decode(this.#buffer.subarray(0, lineEnd));
-        const size = /^([0-9a-fA-F]{1,8})(?:;.*)?$/.exec(line.trim());
-        if (!size) {
-          throw new SyntaxError(
-            `Cannot read the response: bad chunk size line ${
-              quotedPreview(line)
-            }`,
-          );
-        }
-        this.#buffer = this.#buffer.subarray(lineEnd + 2);
-        const length = parseInt(size[1]!, 16);
-        if (length === 0) {
-          // The last chunk: no trailers expected; an empty line ends it.
-          const trailerEnd = indexOfSequence(this.#buffer, [13, 10], 0);
-          if (trailerEnd === -1) {
-            this.#chunkLeft = -2;
-            return undefined;
-          }
-          if (trailerEnd !== 0) {
-            throw new SyntaxError(
-              "Cannot read the response: trailers after the last chunk",
-            );
-          }
-          this.#buffer = this.#buffer.subarray(2);
-          this.#checkNothingAfter();
-          return this.#finish(head);
-        }
-        this.#chunkLeft = length + 2; // the chunk and its CRLF
+        const length = this.#readChunkSize();
+        if (length === undefined) return undefined;
+        this.#chunkLeft = length === 0 ? -2 : length + 2; // chunk and CRLF
       }
       if (this.#chunkLeft === -2) {
-        // Waiting for the empty line after the last chunk.
+        // The last chunk: no trailers expected; an empty line ends it.
         if (this.#buffer.length < 2) return undefined;
         if (this.#buffer[0] !== 13 || this.#buffer[1] !== 10) {
           throw new SyntaxError(
@@ -343,6 +322,28 @@ export class Http1ResponseReader {
       this.#buffer = this.#buffer.subarray(this.#chunkLeft);
       this.#chunkLeft = -1;
     }
+  }
+
+  /** The next chunk's size, once its whole line is here (else undefined). */
+  #readChunkSize(): number | undefined {
+    const lineEnd = indexOfSequence(this.#buffer, [13, 10], 0);
+    if (lineEnd === -1) {
+      if (this.#buffer.length > 1024) {
+        throw new SyntaxError(
+          "Cannot read the response: a chunk size line is over 1024 bytes",
+        );
+      }
+      return undefined;
+    }
+    const line = decoder.decode(this.#buffer.subarray(0, lineEnd));
+    const size = /^([0-9a-fA-F]{1,8})(?:;.*)?$/.exec(line.trim());
+    if (!size) {
+      throw new SyntaxError(
+        `Cannot read the response: bad chunk size line ${quotedPreview(line)}`,
+      );
+    }
+    this.#buffer = this.#buffer.subarray(lineEnd + 2);
+    return parseInt(size[1]!, 16);
   }
 
   #checkNothingAfter(): void {

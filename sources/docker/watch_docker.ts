@@ -196,6 +196,59 @@ async function applyEvent(
 }
 
 /**
+ * Applies each event of `stream` until it ends (or the watch is aborted).
+ * Reading never waits for an inspect; one container's events stay in order
+ * (see KeyedChain). An event too long to read is made up for by a fresh
+ * snapshot, taken once the events before it are applied; later events wait
+ * for it.
+ */
+async function applyEvents(
+  watch: Watch,
+  stream: ReadableStream<Uint8Array>,
+): Promise<void> {
+  const { emit, signal } = watch;
+  const chain = new KeyedChain();
+  let resnapshot: Promise<void> | undefined;
+  const lines = readLines(stream, {
+    signal,
+    maxBytes: DOCKER_EVENT_LINE_MAX,
+    onOversized: (head, bytes) => {
+      logger.error(
+        "docker: an event line of {bytes} bytes is over the {max}-byte bound ({head}); taking a fresh snapshot instead",
+        { bytes, max: DOCKER_EVENT_LINE_MAX, head },
+      );
+      resnapshot ??= (async () => {
+        await chain.settled();
+        emit({ type: "snapshot", entries: await snapshot(watch) });
+      })().finally(() => resnapshot = undefined);
+      resnapshot.catch(() => {}); // awaited (and rethrown) by the loop
+    },
+  });
+  try {
+    for await (const line of lines) {
+      if (resnapshot) await resnapshot;
+      const observedAt = wallClockMs();
+      let event: ContainerEvent | undefined;
+      try {
+        event = parseDockerEvent(line);
+      } catch (error) {
+        logger.error("docker: {error}", { error: (error as Error).message });
+        continue;
+      }
+      if (event === undefined) continue;
+      const found = event;
+      chain.run(found.id, () => applyEvent(watch, found, observedAt));
+    }
+    if (resnapshot) await resnapshot;
+  } finally {
+    // A snapshot after a reconnect must not be overtaken by an older
+    // event's upsert: let those finish first.
+    await chain.settled();
+    await resnapshot?.catch(() => {});
+  }
+}
+
+/**
  * Watches one engine until `signal` aborts. Subscribes to events first, then
  * lists and inspects the running containers and emits a snapshot, then one
  * upsert or remove per event. When the engine is missing or the stream
@@ -240,52 +293,7 @@ export async function watchDocker(
         version,
       });
     }
-    // Reading never waits for an inspect; one container's events stay in
-    // order (see KeyedChain).
-    const chain = new KeyedChain();
-    // An event too long to read is made up for by a fresh snapshot, taken
-    // once the events before it are applied; later events wait for it.
-    let resnapshot: Promise<void> | undefined;
-    const lines = readLines(stream, {
-      signal,
-      maxBytes: DOCKER_EVENT_LINE_MAX,
-      onOversized: (head, bytes) => {
-        logger.error(
-          "docker: an event line of {bytes} bytes is over the {max}-byte bound ({head}); taking a fresh snapshot instead",
-          { bytes, max: DOCKER_EVENT_LINE_MAX, head },
-        );
-        resnapshot ??= (async () => {
-          await chain.settled();
-          emit({ type: "snapshot", entries: await snapshot(watch) });
-        })().finally(() => resnapshot = undefined);
-        resnapshot.catch(() => {}); // awaited (and rethrown) by the loop
-      },
-    });
-    try {
-      for await (const line of lines) {
-        if (resnapshot) await resnapshot;
-        const observedAt = wallClockMs();
-        let event: ContainerEvent | undefined;
-        try {
-          event = parseDockerEvent(line);
-        } catch (error) {
-          logger.error("docker: {error}", { error: (error as Error).message });
-          continue;
-        }
-        if (event === undefined) continue;
-        const found = event;
-        chain.run(
-          found.id,
-          () => applyEvent(watch, found, observedAt),
-        );
-      }
-      if (resnapshot) await resnapshot;
-    } finally {
-      // A snapshot after a reconnect must not be overtaken by an older
-      // event's upsert: let those finish first.
-      await chain.settled();
-      await resnapshot?.catch(() => {});
-    }
+    await applyEvents(watch, stream);
     throw new Error("Cannot read more events: the stream ended");
   };
   try {

@@ -90,23 +90,16 @@ async function runGranted(
 }
 
 /**
- * Watches the NAT tables until `signal` aborts; emits a snapshot at the
- * first scan and whenever the published set changes, and status messages
- * when scanning starts or stops working.
- *
- * @param config Binaries, intervals and libc.
- * @param emit Receives snapshot and status messages.
- * @param signal Ends the watch.
- * @param options Clock, runner, change subscription and debounce.
+ * Reads both NAT tables into entries: `iptables-save` retried while another
+ * process holds the xtables lock, each skipped rule and a missing IPv6 table
+ * said once.
  */
-export async function watchIptables(
+function natScanner(
   config: IptablesConfig,
-  emit: (message: SourceMessageBody) => void,
+  run: NonNullable<WatchIptablesOptions["run"]>,
+  clock: Clock,
   signal: AbortSignal,
-  options: WatchIptablesOptions = {},
-): Promise<void> {
-  const clock = options.clock ?? systemClock;
-  const run = options.run ?? runCommand;
+): () => Promise<PortEntry[]> {
   const loggedSkips = new Set<string>();
   const ip6Failures = new Set<string>();
 
@@ -136,7 +129,7 @@ export async function watchIptables(
     return scan.entries;
   };
 
-  const scan = async (): Promise<PortEntry[]> => {
+  return async (): Promise<PortEntry[]> => {
     const [v4, v6] = await Promise.all([
       scanTable(config.iptablesSave, "ipv4"),
       config.ip6tablesSave === undefined
@@ -155,7 +148,27 @@ export async function watchIptables(
     ]);
     return [...v4, ...v6];
   };
+}
 
+/**
+ * Watches the NAT tables until `signal` aborts; emits a snapshot at the
+ * first scan and whenever the published set changes, and status messages
+ * when scanning starts or stops working.
+ *
+ * @param config Binaries, intervals and libc.
+ * @param emit Receives snapshot and status messages.
+ * @param signal Ends the watch.
+ * @param options Clock, runner, change subscription and debounce.
+ */
+export async function watchIptables(
+  config: IptablesConfig,
+  emit: (message: SourceMessageBody) => void,
+  signal: AbortSignal,
+  options: WatchIptablesOptions = {},
+): Promise<void> {
+  const clock = options.clock ?? systemClock;
+  const run = options.run ?? runCommand;
+  const scan = natScanner(config, run, clock, signal);
   let lastSignature: string | undefined;
   const trigger = await chooseTrigger(config, options, clock, signal, run);
   await rescanUntilAborted({

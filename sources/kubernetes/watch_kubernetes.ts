@@ -219,6 +219,52 @@ function applyWatchLine(
 }
 
 /**
+ * One watch from version `from` until the server ends it, applying each
+ * line: the version to go on from (undefined: it expired, list again) and
+ * how many changes it brought.
+ *
+ * @param opened Called once the watch is open (the source is connected).
+ */
+async function watchOnce(
+  api: KubeApi,
+  from: string,
+  context: WatchContext,
+  opened: () => void,
+  timeoutSeconds: number | undefined,
+): Promise<{ readonly next: string | undefined; readonly changes: number }> {
+  let lines: AsyncGenerator<string>;
+  try {
+    lines = await api.watch(SERVICES, {
+      resourceVersion: from,
+      signal: context.signal,
+      ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
+    });
+  } catch (error) {
+    if (error instanceof KubeApiError && error.status === 410) {
+      return { next: undefined, changes: 0 };
+    }
+    throw error;
+  }
+  opened(); // resumed (no-op right after a list)
+  let version = from;
+  let changes = 0;
+  try {
+    for await (const line of lines) {
+      version = applyWatchLine(line, version, context);
+      changes++;
+    }
+  } catch (error) {
+    if (!(error instanceof Expired)) throw error;
+    logger.info(
+      "kubernetes: resourceVersion {version} expired ({reason}); listing again",
+      { version, reason: error.message },
+    );
+    return { next: undefined, changes };
+  }
+  return { next: version, changes };
+}
+
+/**
  * Watches services until `signal` aborts.
  *
  * @param config The API server, credentials, the listen address and the
@@ -257,38 +303,16 @@ export async function watchKubernetes(
             connected();
           }
           const startedAt = clock.now();
-          let lines: AsyncGenerator<string>;
-          try {
-            lines = await api.watch(SERVICES, {
-              resourceVersion,
-              signal,
-              ...(options.watchTimeoutSeconds === undefined
-                ? {}
-                : { timeoutSeconds: options.watchTimeoutSeconds }),
-            });
-          } catch (error) {
-            if (error instanceof KubeApiError && error.status === 410) {
-              resourceVersion = undefined;
-              continue;
-            }
-            throw error;
-          }
-          connected(); // resumed (no-op right after a list)
-          let changes = 0;
-          try {
-            for await (const line of lines) {
-              resourceVersion = applyWatchLine(line, resourceVersion, context);
-              changes++;
-            }
-          } catch (error) {
-            if (!(error instanceof Expired)) throw error;
-            logger.info(
-              "kubernetes: resourceVersion {version} expired ({reason}); listing again",
-              { version: resourceVersion, reason: error.message },
-            );
-            resourceVersion = undefined;
-            continue;
-          }
+          const round = await watchOnce(
+            api,
+            resourceVersion,
+            context,
+            connected,
+            options.watchTimeoutSeconds,
+          );
+          resourceVersion = round.next;
+          if (resourceVersion === undefined) continue; // list again
+          const changes = round.changes;
           // The server ended the watch (its timeout): watch again at once,
           // unless it keeps ending them straight away (then with backoff).
           if (changes > 0 || clock.now() - startedAt >= 1000) {

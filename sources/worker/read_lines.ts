@@ -19,6 +19,81 @@ export interface ReadLinesOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Text of at most this many bytes of an oversized line is reported. */
+const HEAD_BYTES = 80;
+
+/**
+ * The line being read, bounded: past `maxBytes` it keeps only its first
+ * bytes, to report, and counts the rest.
+ */
+class BoundedLine {
+  readonly #maxBytes: number;
+  readonly #onOversized: ReadLinesOptions["onOversized"];
+  readonly #decoder = new TextDecoder();
+  #parts: Uint8Array[] = [];
+  #length = 0;
+  #head: string | undefined;
+
+  constructor(options: ReadLinesOptions) {
+    this.#maxBytes = options.maxBytes ?? 1024 * 1024;
+    this.#onOversized = options.onOversized;
+  }
+
+  /** Bytes read into this line so far. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Each line that `chunk` ends, then keeps what follows the last "\n". */
+  *linesOf(chunk: Uint8Array): Generator<string> {
+    let start = 0;
+    for (;;) {
+      const newline = chunk.indexOf(10, start);
+      if (newline < 0) break;
+      this.#append(chunk.subarray(start, newline));
+      const line = this.take();
+      if (line !== undefined) yield line;
+      start = newline + 1;
+    }
+    if (start < chunk.length) this.#append(chunk.slice(start));
+  }
+
+  /** The line, or undefined when it was over the bound (then reported); starts a new one. */
+  take(): string | undefined {
+    const line = this.#head === undefined
+      ? this.#decoder.decode(concat(this.#parts, this.#length))
+      : undefined;
+    if (this.#head !== undefined) this.#onOversized?.(this.#head, this.#length);
+    this.#parts = [];
+    this.#length = 0;
+    this.#head = undefined;
+    return line;
+  }
+
+  #append(chunk: Uint8Array): void {
+    this.#length += chunk.length;
+    if (this.#head !== undefined) return;
+    if (this.#length > this.#maxBytes) {
+      const first = concat([...this.#parts, chunk], this.#length);
+      this.#head = this.#decoder.decode(first.subarray(0, HEAD_BYTES));
+      this.#parts = [];
+      return;
+    }
+    this.#parts.push(chunk);
+  }
+}
+
+/** `parts` joined (their lengths add up to at most `length`). */
+function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
+  const whole = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    whole.set(part, offset);
+    offset += part.length;
+  }
+  return whole.subarray(0, offset);
+}
+
 /**
  * Yields the lines of a stream (without "\n"; a final line without one is
  * yielded too). A line over `maxBytes` is skipped and reported, never
@@ -32,49 +107,7 @@ export async function* readLines(
   stream: ReadableStream<Uint8Array>,
   options: ReadLinesOptions = {},
 ): AsyncGenerator<string> {
-  const maxBytes = options.maxBytes ?? 1024 * 1024;
-  const decoder = new TextDecoder();
-  let parts: Uint8Array[] = [];
-  let length = 0;
-  let oversized = false;
-  let head = "";
-  const finish = (): string | undefined => {
-    if (oversized) {
-      options.onOversized?.(head, length);
-      return undefined;
-    }
-    const whole = new Uint8Array(length);
-    let offset = 0;
-    for (const part of parts) {
-      whole.set(part, offset);
-      offset += part.length;
-    }
-    return decoder.decode(whole);
-  };
-  const reset = () => {
-    parts = [];
-    length = 0;
-    oversized = false;
-    head = "";
-  };
-  const append = (chunk: Uint8Array) => {
-    length += chunk.length;
-    if (oversized) return;
-    if (length > maxBytes) {
-      oversized = true;
-      head = decoder.decode(
-        [...parts, chunk].reduce((acc, part) => {
-          const merged = new Uint8Array(acc.length + part.length);
-          merged.set(acc);
-          merged.set(part, acc.length);
-          return merged;
-        }, new Uint8Array()).subarray(0, 80),
-      );
-      parts = [];
-      return;
-    }
-    parts.push(chunk);
-  };
+  const line = new BoundedLine(options);
   const signal = options.signal;
   signal?.throwIfAborted();
   const reader = stream.getReader();
@@ -85,7 +118,7 @@ export async function* readLines(
     for (;;) {
       const { value: chunk, done } = await reader.read();
       if (done) break;
-      yield* linesOf(chunk);
+      yield* line.linesOf(chunk);
     }
     ended = true;
   } finally {
@@ -94,22 +127,8 @@ export async function* readLines(
     reader.releaseLock();
   }
   signal?.throwIfAborted();
-  if (length > 0) {
-    const line = finish();
-    if (line !== undefined) yield line;
-  }
-
-  function* linesOf(chunk: Uint8Array): Generator<string> {
-    let start = 0;
-    for (;;) {
-      const newline = chunk.indexOf(10, start);
-      if (newline < 0) break;
-      append(chunk.subarray(start, newline));
-      const line = finish();
-      reset();
-      if (line !== undefined) yield line;
-      start = newline + 1;
-    }
-    if (start < chunk.length) append(chunk.slice(start));
+  if (line.length > 0) {
+    const last = line.take();
+    if (last !== undefined) yield last;
   }
 }
