@@ -92,19 +92,21 @@ Deno.test("a throwaway forwarder registered from a test folder: CLI, route, a ru
             .filter(Boolean);
         let stopped = false;
         try {
-          await waitFor(
-            async () =>
-              JSON.stringify(await lines()) ===
-                JSON.stringify(["+tcp/0.0.0.0:4468"]) &&
-              receiver.messages.length === 1,
-            10_000,
-            () => " for the throwaway's add and the privileged service's",
-          );
-          assertEquals(
+          const states = () =>
             agent.queue.status().filter((row) => row.key === "tcp/0.0.0.0:4468")
-              .map((row) => [row.forwarder, row.state]).sort(),
-            [["privileged-service", "forwarded"], ["throwaway", "forwarded"]],
+              .map((row) => [row.forwarder, row.state]).sort();
+          const expected = [
+            ["privileged-service", "forwarded"],
+            ["throwaway", "forwarded"],
+          ];
+          await waitFor(
+            () => JSON.stringify(states()) === JSON.stringify(expected),
+            10_000,
+            () => ` for both forwarders to have the binding: ${states()}`,
           );
+          assertEquals(states(), expected);
+          assertEquals(await lines(), ["+tcp/0.0.0.0:4468"]);
+          assertEquals(receiver.messages.length, 1);
           const report = await agent.stop();
           stopped = true;
           assert(report.clean, JSON.stringify(report));
