@@ -37,6 +37,17 @@ export interface Sighting {
 }
 
 /**
+ * Whether any holder of the sighting observes one of `kinds`: what a
+ * forwarder's `takes` asks most often.
+ */
+export function observedAny(
+  { observations }: Sighting,
+  ...kinds: readonly Observation[]
+): boolean {
+  return kinds.some((kind) => observations.has(kind));
+}
+
+/**
  * The agent-wide settings a forwarder may read besides its own options.
  *
  * @example Usage

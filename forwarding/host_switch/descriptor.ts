@@ -7,7 +7,7 @@
  */
 import type { TrackedBinding } from "../../tracker/port_tracker.ts";
 import { type OptionSpec, UsageError } from "../../support/option_table.ts";
-import type { ForwarderDescriptor } from "../descriptor.ts";
+import { type ForwarderDescriptor, observedAny } from "../descriptor.ts";
 import { HostSwitchForwarder } from "./host_switch_forwarder.ts";
 
 /** The host-switch forwarder's options. */
@@ -56,9 +56,8 @@ export const hostSwitchForwarder: ForwarderDescriptor<HostSwitchOptions> = {
   modes: ["host-switch"],
   // The agent's own Kubernetes API port: Rancher Desktop's host side
   // forwards it itself, and its agent does not expose it.
-  takes: (_mode, { observations }) =>
-    observations.has("engine-ports") || observations.has("api-services") ||
-    observations.has("vm-sockets"),
+  takes: (_mode, sighting) =>
+    observedAny(sighting, "engine-ports", "api-services", "vm-sockets"),
   create: ({ options, settings, vmSocketSources }) =>
     new HostSwitchForwarder({
       baseUrl: options.hostSwitchUrl,

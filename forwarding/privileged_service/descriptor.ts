@@ -12,6 +12,7 @@ import type { ChangeSubscription } from "../../support/netlink_changes.ts";
 import {
   type ForwarderDescriptor,
   ForwarderSetupError,
+  observedAny,
 } from "../descriptor.ts";
 import { parseVtunnelTarget } from "../vtunnel_target.ts";
 import { sendOverStream } from "./send_message.ts";
@@ -76,9 +77,14 @@ export const privilegedServiceForwarder: ForwarderDescriptor<
   options: OPTIONS,
   defaults: { vtunnelAddr: "127.0.0.1:3040", connectInterface: "eth0" },
   modes: ["privileged"],
-  takes: (_mode, { observations }) =>
-    observations.has("engine-ports") || observations.has("api-services") ||
-    observations.has("vm-sockets") || observations.has("agent-own"),
+  takes: (_mode, sighting) =>
+    observedAny(
+      sighting,
+      "engine-ports",
+      "api-services",
+      "vm-sockets",
+      "agent-own",
+    ),
   create({ options, libcPath }) {
     const target = parseVtunnelTarget(options.vtunnelAddr);
     if (target.transport === "vsock" && libcPath === undefined) {

@@ -6,7 +6,7 @@
  * @module
  */
 import { type OptionSpec, UsageError } from "../../support/option_table.ts";
-import type { ForwarderDescriptor } from "../descriptor.ts";
+import { type ForwarderDescriptor, observedAny } from "../descriptor.ts";
 import { WslProxyForwarder } from "./wsl_proxy_forwarder.ts";
 
 /** The WSL proxy forwarder's options. */
@@ -42,9 +42,14 @@ export const wslProxyForwarder: ForwarderDescriptor<WslProxyOptions> = {
   options: OPTIONS,
   defaults: { wslProxySocket: "/run/wsl-proxy.sock" },
   modes: ["host-switch"],
-  takes: (_mode, { observations }) =>
-    observations.has("engine-ports") || observations.has("api-services") ||
-    observations.has("vm-sockets") || observations.has("agent-own"),
+  takes: (_mode, sighting) =>
+    observedAny(
+      sighting,
+      "engine-ports",
+      "api-services",
+      "vm-sockets",
+      "agent-own",
+    ),
   off: (options) => options.wslProxySocket === "",
   create: ({ options }) => new WslProxyForwarder(options.wslProxySocket),
 };
